@@ -1,0 +1,51 @@
+//! The tutorial's `add_new_book` as one composable step of a write transaction: shared by
+//! the `addBook` mutation and the CSV import, so both find-or-create exactly alike.
+
+use super::models::BookRow;
+use super::{Db, WriteTx, authors, books, publishers};
+use crate::book_entry::{AddOutcome, BookEntry};
+use crate::error::Result;
+
+/// What [`add_book`] found, created and linked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddedBook {
+    /// The book, as stored (an existing book keeps its spelling).
+    pub book: BookRow,
+    /// What changed for the book and its link.
+    pub outcome: AddOutcome,
+    /// Whether the author row is new.
+    pub author_created: bool,
+    /// Whether the publisher row is new.
+    pub publisher_created: bool,
+}
+
+/// Finds or creates the author, the publisher and the author's book of that title, and
+/// links the book to the publisher. The caller owns the transaction and its commit.
+#[tracing::instrument(skip_all)]
+pub async fn add_book(tx: &mut WriteTx, entry: &BookEntry) -> Result<AddedBook> {
+    let (author_id, author_created) =
+        authors::find_or_create(tx, &entry.author_first_name, &entry.author_last_name).await?;
+    let (publisher_id, publisher_created) =
+        publishers::find_or_create(tx, &entry.publisher_name).await?;
+    let (book, book_created) = books::find_or_create(tx, author_id, &entry.title).await?;
+    let linked = books::link_publisher(tx, book.id, publisher_id).await?;
+    let outcome = match (book_created, linked) {
+        (true, _) => AddOutcome::Created,
+        (false, true) => AddOutcome::PublisherAdded,
+        (false, false) => AddOutcome::AlreadyExisted,
+    };
+    Ok(AddedBook {
+        book,
+        outcome,
+        author_created,
+        publisher_created,
+    })
+}
+
+/// [`add_book`] in a transaction of its own.
+pub async fn add_one(db: &Db, entry: &BookEntry) -> Result<AddedBook> {
+    let mut tx = db.begin_write().await?;
+    let added = add_book(&mut tx, entry).await?;
+    tx.commit().await?;
+    Ok(added)
+}

@@ -1,0 +1,152 @@
+//! Statements that read and write the `author` table.
+
+use sqlx::{QueryBuilder, Sqlite};
+
+use super::models::{AuthorRow, Owned};
+use super::pages::{Page, PageArgs, SortColumn, SortKind, fetch_page};
+use super::{Db, WriteTx, push_contains, push_first_and_order, push_id_list};
+use crate::error::Result;
+use crate::names::Name;
+
+/// What authors can be ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthorOrder {
+    /// Last name, then first name.
+    Name,
+    /// Number of books, ties by name.
+    BookCount,
+}
+
+/// Which authors a list holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthorFilter {
+    /// Case-folded substring of "first last".
+    pub name_contains: Option<String>,
+}
+
+impl AuthorOrder {
+    /// The sort columns of this order; ties always fall back to the name order, then id.
+    pub fn columns(self, descending: bool) -> Vec<SortColumn> {
+        let mut columns = Vec::with_capacity(4);
+        let by_name_descending = match self {
+            AuthorOrder::Name => descending,
+            AuthorOrder::BookCount => {
+                columns.push(SortColumn::new("book_count", SortKind::Int, descending));
+                false
+            }
+        };
+        columns.push(SortColumn::new("last_name_key", SortKind::Text, by_name_descending));
+        columns.push(SortColumn::new("first_name_key", SortKind::Text, by_name_descending));
+        columns.push(SortColumn::new("id", SortKind::Int, false));
+        columns
+    }
+}
+
+/// The authors with these ids, in no particular order; unknown ids are skipped.
+#[tracing::instrument(skip_all, fields(ids = ids.len()))]
+pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<AuthorRow>> {
+    let mut query = QueryBuilder::new("select id, first_name, last_name from author where id in ");
+    push_id_list(&mut query, ids);
+    Ok(query.build_query_as().fetch_all(db.read()).await?)
+}
+
+/// One page of authors matching `filter`.
+#[tracing::instrument(skip_all)]
+pub async fn page(
+    db: &Db,
+    filter: &AuthorFilter,
+    order: AuthorOrder,
+    descending: bool,
+    page: &PageArgs,
+) -> Result<Page<AuthorRow>> {
+    let listed = |query: &mut QueryBuilder<Sqlite>| {
+        query.push("select a.id, a.first_name, a.last_name, a.first_name_key, a.last_name_key");
+        if order == AuthorOrder::BookCount {
+            query.push(", (select count(*) from book b where b.author_id = a.id) as book_count");
+        }
+        query.push(" from author a");
+        push_filter(query, filter);
+    };
+    fetch_page(db, listed, &order.columns(descending), page).await
+}
+
+/// How many authors match `filter`.
+#[tracing::instrument(skip_all)]
+pub async fn count(db: &Db, filter: &AuthorFilter) -> Result<i64> {
+    let mut query = QueryBuilder::new("select count(*) from author a");
+    push_filter(&mut query, filter);
+    Ok(query.build_query_scalar().fetch_one(db.read()).await?)
+}
+
+fn push_filter(query: &mut QueryBuilder<Sqlite>, filter: &AuthorFilter) {
+    if let Some(needle) = &filter.name_contains {
+        query.push(" where");
+        push_contains(query, "(a.first_name_key || ' ' || a.last_name_key)", needle);
+    }
+}
+
+/// `(author id, number of books)` for those of `ids` that have books.
+#[tracing::instrument(skip_all, fields(ids = ids.len()))]
+pub async fn book_counts(db: &Db, ids: &[i64]) -> Result<Vec<(i64, i64)>> {
+    let mut query =
+        QueryBuilder::new("select author_id, count(*) from book where author_id in ");
+    push_id_list(&mut query, ids);
+    query.push(" group by author_id");
+    Ok(query.build_query_as().fetch_all(db.read()).await?)
+}
+
+/// The distinct authors of each publisher's books, by name, at most `first` per publisher.
+#[tracing::instrument(skip_all, fields(publishers = publisher_ids.len()))]
+pub async fn of_publishers(
+    db: &Db,
+    publisher_ids: &[i64],
+    first: Option<i64>,
+) -> Result<Vec<Owned<AuthorRow>>> {
+    let mut query = QueryBuilder::new(
+        "select owner_id, id, first_name, last_name from (
+            select x.publisher_id as owner_id, a.id, a.first_name, a.last_name,
+                row_number() over (
+                    partition by x.publisher_id
+                    order by a.last_name_key, a.first_name_key, a.id
+                ) as position
+            from (
+                select distinct bp.publisher_id, b.author_id
+                from book_publisher bp join book b on b.id = bp.book_id
+                where bp.publisher_id in ",
+    );
+    push_id_list(&mut query, publisher_ids);
+    query.push(") as x join author a on a.id = x.author_id) as t");
+    push_first_and_order(&mut query, first);
+    Ok(query.build_query_as().fetch_all(db.read()).await?)
+}
+
+/// The author with this name, created if missing; `true` when it was created. An existing
+/// author keeps its own spelling.
+#[tracing::instrument(skip_all)]
+pub async fn find_or_create(tx: &mut WriteTx, first: &Name, last: &Name) -> Result<(i64, bool)> {
+    // The unique index decides, not a prior select, so this stays right even if another
+    // process writes the same file between our statements.
+    let inserted: Option<i64> = sqlx::query_scalar(
+        "insert into author (first_name, last_name, first_name_key, last_name_key)
+         values ($1, $2, $3, $4)
+         on conflict (last_name_key, first_name_key) do nothing
+         returning id",
+    )
+    .bind(first.as_str())
+    .bind(last.as_str())
+    .bind(first.key())
+    .bind(last.key())
+    .fetch_optional(tx.conn())
+    .await?;
+    if let Some(id) = inserted {
+        return Ok((id, true));
+    }
+    let id = sqlx::query_scalar(
+        "select id from author where last_name_key = $1 and first_name_key = $2",
+    )
+    .bind(last.key())
+    .bind(first.key())
+    .fetch_one(tx.conn())
+    .await?;
+    Ok((id, false))
+}

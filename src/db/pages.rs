@@ -1,0 +1,176 @@
+//! Keyset pagination shared by every top-level list.
+//!
+//! A page continues strictly after the sort key of the last row seen, not after a row
+//! count, so rows added or removed before the cursor neither repeat nor vanish from the
+//! pages that follow. Every ordering ends in the primary key, which makes keys unique.
+
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{FromRow, QueryBuilder, Row, Sqlite};
+
+use super::Db;
+use crate::error::{Error, Result};
+
+/// One column of an ordering, as named in the listed subquery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SortColumn {
+    /// Column of the subquery aliased `t`.
+    pub column: &'static str,
+    /// Whether larger values come first.
+    pub descending: bool,
+    /// Counts are integers, names and titles text.
+    pub kind: SortKind,
+}
+
+/// The SQL type of a sort column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKind {
+    /// An integer: a count or the id.
+    Int,
+    /// A case-folded name or title.
+    Text,
+}
+
+impl SortColumn {
+    /// A column in the given direction.
+    pub const fn new(column: &'static str, kind: SortKind, descending: bool) -> Self {
+        SortColumn {
+            column,
+            descending,
+            kind,
+        }
+    }
+}
+
+/// One value of a row's sort key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SortValue {
+    /// Value of an integer column.
+    Int(i64),
+    /// Value of a text column.
+    Text(String),
+}
+
+/// A row's position in an ordering: one value per sort column.
+pub type SortKey = Vec<SortValue>;
+
+/// Which slice of a list to fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageArgs {
+    /// At most this many rows.
+    pub first: i64,
+    /// Only rows strictly after this key; it must match the ordering's columns.
+    pub after: Option<SortKey>,
+}
+
+/// Rows of one page, each with its sort key, and whether more rows follow.
+#[derive(Debug)]
+pub struct Page<T> {
+    /// The rows, in order.
+    pub rows: Vec<(T, SortKey)>,
+    /// Whether at least one more row follows the last one.
+    pub has_next_page: bool,
+}
+
+/// Runs `listed` (a `select` whose columns include every sort column) as one page.
+///
+/// `listed` is wrapped as a subquery so computed sort columns such as counts can be
+/// compared in `where`, which PostgreSQL (unlike SQLite) refuses on a select alias.
+pub(super) async fn fetch_page<T>(
+    db: &Db,
+    listed: impl FnOnce(&mut QueryBuilder<Sqlite>),
+    order: &[SortColumn],
+    page: &PageArgs,
+) -> Result<Page<T>>
+where
+    T: for<'r> FromRow<'r, SqliteRow>,
+{
+    let mut query = QueryBuilder::new("select * from (");
+    listed(&mut query);
+    query.push(") as t");
+    if let Some(after) = &page.after {
+        if !fits(order, after) {
+            return Err(Error::bad_input("after", "the cursor is not one of this list"));
+        }
+        query.push(" where ");
+        push_after(&mut query, order, after);
+    }
+    query.push(" order by ");
+    let mut columns = query.separated(", ");
+    for column in order {
+        columns.push(format_args!(
+            "t.{} {}",
+            column.column,
+            if column.descending { "desc" } else { "asc" }
+        ));
+    }
+    // One extra row tells whether a next page exists without a second statement.
+    query.push(" limit ").push_bind(page.first + 1);
+
+    let mut rows = query.build().fetch_all(db.read()).await?;
+    let limit = usize::try_from(page.first).unwrap_or(0);
+    let has_next_page = rows.len() > limit;
+    rows.truncate(limit);
+    let rows = rows
+        .iter()
+        .map(|row| Ok((T::from_row(row)?, sort_key(row, order)?)))
+        .collect::<Result<_>>()?;
+    Ok(Page {
+        rows,
+        has_next_page,
+    })
+}
+
+/// `(c1 > v1) or (c1 = v1 and c2 > v2) or …`, with `<` for descending columns. Row-value
+/// comparison would be shorter but cannot mix directions.
+fn push_after(query: &mut QueryBuilder<Sqlite>, order: &[SortColumn], after: &[SortValue]) {
+    query.push("(");
+    for (depth, column) in order.iter().enumerate() {
+        if depth > 0 {
+            query.push(" or ");
+        }
+        query.push("(");
+        for (equal, value) in order.iter().zip(after).take(depth) {
+            query.push(format_args!("t.{} = ", equal.column));
+            push_value(query, value);
+            query.push(" and ");
+        }
+        let operator = if column.descending { "<" } else { ">" };
+        query.push(format_args!("t.{} {operator} ", column.column));
+        push_value(query, &after[depth]);
+        query.push(")");
+    }
+    query.push(")");
+}
+
+fn push_value(query: &mut QueryBuilder<Sqlite>, value: &SortValue) {
+    match value {
+        SortValue::Int(int) => query.push_bind(*int),
+        SortValue::Text(text) => query.push_bind(text.clone()),
+    };
+}
+
+fn sort_key(row: &SqliteRow, order: &[SortColumn]) -> Result<SortKey> {
+    order
+        .iter()
+        .map(|column| {
+            Ok(match column.kind {
+                SortKind::Int => SortValue::Int(row.try_get(column.column)?),
+                SortKind::Text => SortValue::Text(row.try_get(column.column)?),
+            })
+        })
+        .collect()
+}
+
+/// Whether `key` has the shape of a key of `order`, so that a forged cursor is refused
+/// instead of producing malformed SQL.
+fn fits(order: &[SortColumn], key: &[SortValue]) -> bool {
+    order.len() == key.len()
+        && order.iter().zip(key).all(|(column, value)| {
+            matches!(
+                (column.kind, value),
+                (SortKind::Int, SortValue::Int(_)) | (SortKind::Text, SortValue::Text(_))
+            )
+        })
+}

@@ -1,0 +1,184 @@
+//! Statements that read and write the `publisher` table and its derived counts.
+
+use sqlx::{QueryBuilder, Sqlite};
+
+use super::models::{Owned, PublisherCounts, PublisherRow};
+use super::pages::{Page, PageArgs, SortColumn, SortKind, fetch_page};
+use super::{Db, WriteTx, push_contains, push_first_and_order, push_id_list};
+use crate::error::Result;
+use crate::names::Name;
+
+/// What publishers can be ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublisherOrder {
+    /// Name.
+    Name,
+    /// Number of books, ties by name.
+    BookCount,
+    /// Number of distinct authors, ties by name.
+    AuthorCount,
+}
+
+/// Which publishers a list holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublisherFilter {
+    /// Case-folded substring of the name.
+    pub name_contains: Option<String>,
+}
+
+impl PublisherOrder {
+    /// The sort columns of this order; ties always fall back to the name, then id.
+    pub fn columns(self, descending: bool) -> Vec<SortColumn> {
+        let count = match self {
+            PublisherOrder::Name => {
+                return vec![
+                    SortColumn::new("name_key", SortKind::Text, descending),
+                    SortColumn::new("id", SortKind::Int, false),
+                ];
+            }
+            PublisherOrder::BookCount => "book_count",
+            PublisherOrder::AuthorCount => "author_count",
+        };
+        vec![
+            SortColumn::new(count, SortKind::Int, descending),
+            SortColumn::new("name_key", SortKind::Text, false),
+            SortColumn::new("id", SortKind::Int, false),
+        ]
+    }
+}
+
+/// The publishers with these ids, in no particular order; unknown ids are skipped.
+#[tracing::instrument(skip_all, fields(ids = ids.len()))]
+pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<PublisherRow>> {
+    let mut query = QueryBuilder::new("select id, name from publisher where id in ");
+    push_id_list(&mut query, ids);
+    Ok(query.build_query_as().fetch_all(db.read()).await?)
+}
+
+/// One page of publishers matching `filter`.
+#[tracing::instrument(skip_all)]
+pub async fn page(
+    db: &Db,
+    filter: &PublisherFilter,
+    order: PublisherOrder,
+    descending: bool,
+    page: &PageArgs,
+) -> Result<Page<PublisherRow>> {
+    let listed = |query: &mut QueryBuilder<Sqlite>| {
+        query.push("select p.id, p.name, p.name_key");
+        match order {
+            PublisherOrder::Name => {}
+            PublisherOrder::BookCount => {
+                query.push(
+                    ", (select count(*) from book_publisher bp
+                        where bp.publisher_id = p.id) as book_count",
+                );
+            }
+            PublisherOrder::AuthorCount => {
+                query.push(
+                    ", (select count(distinct b.author_id)
+                        from book_publisher bp join book b on b.id = bp.book_id
+                        where bp.publisher_id = p.id) as author_count",
+                );
+            }
+        }
+        query.push(" from publisher p");
+        push_filter(query, filter);
+    };
+    fetch_page(db, listed, &order.columns(descending), page).await
+}
+
+/// How many publishers match `filter`.
+#[tracing::instrument(skip_all)]
+pub async fn count(db: &Db, filter: &PublisherFilter) -> Result<i64> {
+    let mut query = QueryBuilder::new("select count(*) from publisher p");
+    push_filter(&mut query, filter);
+    Ok(query.build_query_scalar().fetch_one(db.read()).await?)
+}
+
+fn push_filter(query: &mut QueryBuilder<Sqlite>, filter: &PublisherFilter) {
+    if let Some(needle) = &filter.name_contains {
+        query.push(" where");
+        push_contains(query, "p.name_key", needle);
+    }
+}
+
+/// Book and author counts for those of `ids` that publish anything.
+#[tracing::instrument(skip_all, fields(ids = ids.len()))]
+pub async fn counts(db: &Db, ids: &[i64]) -> Result<Vec<Owned<PublisherCounts>>> {
+    let mut query = QueryBuilder::new(
+        "select bp.publisher_id as owner_id, count(*) as book_count,
+            count(distinct b.author_id) as author_count
+         from book_publisher bp join book b on b.id = bp.book_id
+         where bp.publisher_id in ",
+    );
+    push_id_list(&mut query, ids);
+    query.push(" group by bp.publisher_id");
+    Ok(query.build_query_as().fetch_all(db.read()).await?)
+}
+
+/// Each book's publishers, by name, at most `first` per book.
+#[tracing::instrument(skip_all, fields(books = book_ids.len()))]
+pub async fn of_books(
+    db: &Db,
+    book_ids: &[i64],
+    first: Option<i64>,
+) -> Result<Vec<Owned<PublisherRow>>> {
+    let mut query = QueryBuilder::new(
+        "select owner_id, id, name from (
+            select bp.book_id as owner_id, p.id, p.name,
+                row_number() over (partition by bp.book_id order by p.name_key, p.id) as position
+            from book_publisher bp join publisher p on p.id = bp.publisher_id
+            where bp.book_id in ",
+    );
+    push_id_list(&mut query, book_ids);
+    query.push(") as t");
+    push_first_and_order(&mut query, first);
+    Ok(query.build_query_as().fetch_all(db.read()).await?)
+}
+
+/// The distinct publishers of each author's books, by name, at most `first` per author.
+#[tracing::instrument(skip_all, fields(authors = author_ids.len()))]
+pub async fn of_authors(
+    db: &Db,
+    author_ids: &[i64],
+    first: Option<i64>,
+) -> Result<Vec<Owned<PublisherRow>>> {
+    let mut query = QueryBuilder::new(
+        "select owner_id, id, name from (
+            select x.author_id as owner_id, p.id, p.name,
+                row_number() over (partition by x.author_id order by p.name_key, p.id)
+                    as position
+            from (
+                select distinct b.author_id, bp.publisher_id
+                from book b join book_publisher bp on bp.book_id = b.id
+                where b.author_id in ",
+    );
+    push_id_list(&mut query, author_ids);
+    query.push(") as x join publisher p on p.id = x.publisher_id) as t");
+    push_first_and_order(&mut query, first);
+    Ok(query.build_query_as().fetch_all(db.read()).await?)
+}
+
+/// The publisher with this name, created if missing; `true` when it was created. An
+/// existing publisher keeps its own spelling.
+#[tracing::instrument(skip_all)]
+pub async fn find_or_create(tx: &mut WriteTx, name: &Name) -> Result<(i64, bool)> {
+    let inserted: Option<i64> = sqlx::query_scalar(
+        "insert into publisher (name, name_key) values ($1, $2)
+         on conflict (name_key) do nothing
+         returning id",
+    )
+    .bind(name.as_str())
+    .bind(name.key())
+    .fetch_optional(tx.conn())
+    .await?;
+    if let Some(id) = inserted {
+        return Ok((id, true));
+    }
+    let id = sqlx::query_scalar("select id from publisher where name_key = $1")
+        .bind(name.key())
+        .fetch_one(tx.conn())
+        .await?;
+    Ok((id, false))
+}

@@ -1,0 +1,88 @@
+//! The crate's one error type, and the single place where it becomes a GraphQL error.
+//! Nothing else decides which `extensions.code` a client sees.
+
+use std::sync::Arc;
+
+use async_graphql::ErrorExtensions as _;
+
+/// Everything that can go wrong inside bookgraph.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The caller sent something we refuse; the message names the offending field.
+    #[error("{field}: {message}")]
+    BadInput {
+        /// The argument or input field at fault, as the client spelled it.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A CSV file could not be imported; nothing was written.
+    #[error("line {line}: {message}")]
+    Csv {
+        /// 1-based line number in the file, header included.
+        line: u64,
+        /// What is wrong with that line.
+        message: String,
+    },
+    /// The database failed; details are for the log, never for a client.
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// The schema could not be migrated.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database holds something its constraints should have made impossible.
+    #[error("inconsistent data: {0}")]
+    Inconsistent(&'static str),
+    /// A file could not be read or written.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Error {
+    /// A `BAD_USER_INPUT` error about `field`.
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::BadInput {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Shorthand for results carrying [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An [`Error`] on its way to a GraphQL client.
+///
+/// async-graphql converts every `Display` type into an error without a code, so resolvers
+/// return this wrapper (which is not `Display`) and `?` routes every failure through the one
+/// mapping below instead of that blanket conversion.
+#[derive(Debug, Clone)]
+pub struct ClientError(Arc<Error>);
+
+/// What resolvers return.
+pub type ClientResult<T> = std::result::Result<T, ClientError>;
+
+impl From<Error> for ClientError {
+    fn from(error: Error) -> Self {
+        ClientError(Arc::new(error))
+    }
+}
+
+impl From<Arc<Error>> for ClientError {
+    fn from(error: Arc<Error>) -> Self {
+        ClientError(error)
+    }
+}
+
+impl From<ClientError> for async_graphql::Error {
+    fn from(ClientError(error): ClientError) -> Self {
+        let (code, message) = match &*error {
+            Error::BadInput { .. } | Error::Csv { .. } => ("BAD_USER_INPUT", error.to_string()),
+            Error::Db(_) | Error::Migrate(_) | Error::Inconsistent(_) | Error::Io(_) => {
+                tracing::error!(error = %error, "internal error while resolving a request");
+                ("INTERNAL_SERVER_ERROR", "internal server error".to_owned())
+            }
+        };
+        async_graphql::Error::new(message).extend_with(|_, extensions| extensions.set("code", code))
+    }
+}

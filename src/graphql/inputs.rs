@@ -1,0 +1,164 @@
+//! Filter and order arguments of the top-level lists, and their translation into the data
+//! layer's terms.
+
+use async_graphql::{Enum, ID, InputObject};
+
+use super::ids::parse_id;
+use crate::db::authors::{self, AuthorOrder as AuthorSort};
+use crate::db::books;
+use crate::db::publishers::{self, PublisherOrder as PublisherSort};
+use crate::error::Result;
+use crate::names::search_key;
+
+/// Sort direction.
+#[derive(Enum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OrderDirection {
+    /// Smallest first.
+    #[default]
+    Asc,
+    /// Largest first.
+    Desc,
+}
+
+/// What authors can be ordered by.
+#[derive(Enum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AuthorOrderField {
+    /// Last name, then first name.
+    #[default]
+    Name,
+    /// Number of books.
+    BookCount,
+}
+
+/// What books can be ordered by.
+#[derive(Enum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BookOrderField {
+    /// Title.
+    #[default]
+    Title,
+}
+
+/// What publishers can be ordered by.
+#[derive(Enum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PublisherOrderField {
+    /// Name.
+    #[default]
+    Name,
+    /// Number of books.
+    BookCount,
+    /// Number of distinct authors.
+    AuthorCount,
+}
+
+/// Ties are broken by the default order (name or title, ascending), then by id.
+#[derive(InputObject, Clone, Copy, Debug, Default)]
+pub struct AuthorOrder {
+    /// What to order by.
+    pub field: AuthorOrderField,
+    /// Which way.
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
+/// Ties are broken by id.
+#[derive(InputObject, Clone, Copy, Debug, Default)]
+pub struct BookOrder {
+    /// What to order by.
+    pub field: BookOrderField,
+    /// Which way.
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
+/// Ties are broken by the default order (name, ascending), then by id.
+#[derive(InputObject, Clone, Copy, Debug, Default)]
+pub struct PublisherOrder {
+    /// What to order by.
+    pub field: PublisherOrderField,
+    /// Which way.
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
+/// Which authors to list.
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct AuthorFilter {
+    /// Case-insensitive substring of the author's full name.
+    pub name_contains: Option<String>,
+}
+
+/// Which books to list; every condition given must hold.
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct BookFilter {
+    /// Case-insensitive substring of the title.
+    pub title_contains: Option<String>,
+    /// Only books by this author.
+    pub author_id: Option<ID>,
+    /// Only books published by this publisher.
+    pub publisher_id: Option<ID>,
+}
+
+/// Which publishers to list.
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct PublisherFilter {
+    /// Case-insensitive substring of the publisher's name.
+    pub name_contains: Option<String>,
+}
+
+impl OrderDirection {
+    /// Whether larger values come first.
+    pub fn descending(self) -> bool {
+        self == OrderDirection::Desc
+    }
+}
+
+impl AuthorOrder {
+    /// The data layer's order.
+    pub fn sort(self) -> AuthorSort {
+        match self.field {
+            AuthorOrderField::Name => AuthorSort::Name,
+            AuthorOrderField::BookCount => AuthorSort::BookCount,
+        }
+    }
+}
+
+impl PublisherOrder {
+    /// The data layer's order.
+    pub fn sort(self) -> PublisherSort {
+        match self.field {
+            PublisherOrderField::Name => PublisherSort::Name,
+            PublisherOrderField::BookCount => PublisherSort::BookCount,
+            PublisherOrderField::AuthorCount => PublisherSort::AuthorCount,
+        }
+    }
+}
+
+impl AuthorFilter {
+    /// The data layer's filter.
+    pub fn parse(&self) -> authors::AuthorFilter {
+        authors::AuthorFilter {
+            name_contains: self.name_contains.as_deref().map(search_key),
+        }
+    }
+}
+
+impl BookFilter {
+    /// The data layer's filter; malformed ids are refused.
+    pub fn parse(&self) -> Result<books::BookFilter> {
+        let id = |argument, id: &Option<ID>| id.as_ref().map(|id| parse_id(argument, id)).transpose();
+        Ok(books::BookFilter {
+            title_contains: self.title_contains.as_deref().map(search_key),
+            author_id: id("filter.authorId", &self.author_id)?,
+            publisher_id: id("filter.publisherId", &self.publisher_id)?,
+        })
+    }
+}
+
+impl PublisherFilter {
+    /// The data layer's filter.
+    pub fn parse(&self) -> publishers::PublisherFilter {
+        publishers::PublisherFilter {
+            name_contains: self.name_contains.as_deref().map(search_key),
+        }
+    }
+}

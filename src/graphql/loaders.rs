@@ -1,0 +1,253 @@
+//! One DataLoader per request, batching every relation the schema resolves.
+//!
+//! Each relation is a key type named after it; all of them load through [`Catalog`], so a
+//! request holds one `DataLoader` and each nesting level of a query costs one statement
+//! whatever the number of parents.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::Hash;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+
+use crate::db::models::{AuthorRow, BookRow, Owned, PublisherCounts, PublisherRow};
+use crate::db::{self, Db};
+use crate::error::{Error, Result};
+
+/// Keys per batch: SQLite binds at most 32,766 variables in one statement.
+const MAX_BATCH: usize = 10_000;
+
+/// The loader of one request.
+pub type Loaders = DataLoader<Catalog>;
+
+/// Builds the loader for one request over `db`.
+pub fn loaders(db: Db) -> Loaders {
+    DataLoader::new(Catalog { db }, tokio::spawn).max_batch_size(MAX_BATCH)
+}
+
+/// Loads every relation of the catalogue in batches.
+pub struct Catalog {
+    db: Db,
+}
+
+/// A table whose rows are looked up by primary key.
+pub trait Table: Send + Sync + 'static {
+    /// The row type.
+    type Row: Clone + Send + Sync + 'static;
+    /// The rows with these ids.
+    fn fetch(db: &Db, ids: &[i64]) -> impl Future<Output = Result<Vec<Self::Row>>> + Send;
+    /// The row's primary key.
+    fn id(row: &Self::Row) -> i64;
+}
+
+/// A one-to-many relation, read in batches of parents with at most `first` children each.
+pub trait Relation: Send + Sync + 'static {
+    /// The child row type.
+    type Row: Clone + Send + Sync + 'static;
+    /// The children of these parents, tagged with their parent, in the relation's order.
+    fn fetch(
+        db: &Db,
+        owners: &[i64],
+        first: Option<i64>,
+    ) -> impl Future<Output = Result<Vec<Owned<Self::Row>>>> + Send;
+}
+
+/// Key: the row of table `T` with this id.
+pub struct ById<T>(pub i64, PhantomData<fn() -> T>);
+
+/// Key: at most `first` children of `owner` along relation `R`.
+pub struct ListOf<R> {
+    owner: i64,
+    first: Option<i64>,
+    relation: PhantomData<fn() -> R>,
+}
+
+impl<T> ById<T> {
+    /// The key for `id`.
+    pub fn new(id: i64) -> Self {
+        ById(id, PhantomData)
+    }
+}
+
+impl<R> ListOf<R> {
+    /// The key for `owner`'s first `first` children (all when `None`).
+    pub fn new(owner: i64, first: Option<i64>) -> Self {
+        ListOf {
+            owner,
+            first,
+            relation: PhantomData,
+        }
+    }
+}
+
+// Hand-written so the marker types need no derives of their own.
+impl<T> Clone for ById<T> {
+    fn clone(&self) -> Self {
+        ById::new(self.0)
+    }
+}
+impl<T> PartialEq for ById<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+impl<T> Eq for ById<T> {}
+impl<T> Hash for ById<T> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+impl<R> Clone for ListOf<R> {
+    fn clone(&self) -> Self {
+        ListOf::new(self.owner, self.first)
+    }
+}
+impl<R> PartialEq for ListOf<R> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.owner, self.first) == (other.owner, other.first)
+    }
+}
+impl<R> Eq for ListOf<R> {}
+impl<R> Hash for ListOf<R> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (self.owner, self.first).hash(state);
+    }
+}
+
+impl<T: Table> Loader<ById<T>> for Catalog {
+    type Value = T::Row;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[ById<T>]) -> Result<HashMap<ById<T>, T::Row>, Arc<Error>> {
+        let ids: Vec<i64> = keys.iter().map(|key| key.0).collect();
+        let rows = T::fetch(&self.db, &ids).await?;
+        Ok(rows.into_iter().map(|row| (ById::new(T::id(&row)), row)).collect())
+    }
+}
+
+impl<R: Relation> Loader<ListOf<R>> for Catalog {
+    type Value = Vec<R::Row>;
+    type Error = Arc<Error>;
+
+    async fn load(
+        &self,
+        keys: &[ListOf<R>],
+    ) -> Result<HashMap<ListOf<R>, Vec<R::Row>>, Arc<Error>> {
+        // Fields at one level normally share one `first`; each distinct value costs one
+        // statement, never one per parent.
+        let mut owners_by_first: HashMap<Option<i64>, Vec<i64>> = HashMap::new();
+        for key in keys {
+            owners_by_first.entry(key.first).or_default().push(key.owner);
+        }
+        let mut lists = HashMap::with_capacity(keys.len());
+        for (first, owners) in owners_by_first {
+            let mut children = group_by_owner(R::fetch(&self.db, &owners, first).await?);
+            for owner in owners {
+                let list = children.remove(&owner).unwrap_or_default();
+                lists.insert(ListOf::new(owner, first), list);
+            }
+        }
+        Ok(lists)
+    }
+}
+
+/// Groups rows by their owner, keeping their order within each owner.
+fn group_by_owner<T>(rows: Vec<Owned<T>>) -> HashMap<i64, Vec<T>> {
+    let mut groups: HashMap<i64, Vec<T>> = HashMap::new();
+    for Owned { owner_id, row } in rows {
+        groups.entry(owner_id).or_default().push(row);
+    }
+    groups
+}
+
+/// Key: how many books the author with this id has.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AuthorBookCount(pub i64);
+
+impl Loader<AuthorBookCount> for Catalog {
+    type Value = i64;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[AuthorBookCount]) -> Result<HashMap<AuthorBookCount, i64>, Arc<Error>> {
+        let ids: Vec<i64> = keys.iter().map(|key| key.0).collect();
+        let counts = db::authors::book_counts(&self.db, &ids).await?;
+        Ok(counts.into_iter().map(|(id, count)| (AuthorBookCount(id), count)).collect())
+    }
+}
+
+/// Key: the book and author counts of the publisher with this id.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CountsOfPublisher(pub i64);
+
+impl Loader<CountsOfPublisher> for Catalog {
+    type Value = PublisherCounts;
+    type Error = Arc<Error>;
+
+    async fn load(
+        &self,
+        keys: &[CountsOfPublisher],
+    ) -> Result<HashMap<CountsOfPublisher, PublisherCounts>, Arc<Error>> {
+        let ids: Vec<i64> = keys.iter().map(|key| key.0).collect();
+        let counts = db::publishers::counts(&self.db, &ids).await?;
+        Ok(counts.into_iter().map(|owned| (CountsOfPublisher(owned.owner_id), owned.row)).collect())
+    }
+}
+
+/// Marker: the `author` table.
+pub struct Authors;
+/// Marker: the `book` table.
+pub struct Books;
+/// Marker: the `publisher` table.
+pub struct Publishers;
+
+macro_rules! table {
+    ($table:ty, $row:ty, $fetch:path) => {
+        impl Table for $table {
+            type Row = $row;
+            fn fetch(db: &Db, ids: &[i64]) -> impl Future<Output = Result<Vec<$row>>> + Send {
+                $fetch(db, ids)
+            }
+            fn id(row: &$row) -> i64 {
+                row.id
+            }
+        }
+    };
+}
+
+table!(Authors, AuthorRow, db::authors::by_ids);
+table!(Books, BookRow, db::books::by_ids);
+table!(Publishers, PublisherRow, db::publishers::by_ids);
+
+/// Relation: an author's books, by title.
+pub struct BooksByAuthor;
+/// Relation: the distinct publishers of an author's books, by name.
+pub struct PublishersByAuthor;
+/// Relation: a book's publishers, by name.
+pub struct PublishersByBook;
+/// Relation: a publisher's books, by title.
+pub struct BooksByPublisher;
+/// Relation: the distinct authors of a publisher's books, by last then first name.
+pub struct AuthorsByPublisher;
+
+macro_rules! relation {
+    ($relation:ty, $row:ty, $fetch:path) => {
+        impl Relation for $relation {
+            type Row = $row;
+            fn fetch(
+                db: &Db,
+                owners: &[i64],
+                first: Option<i64>,
+            ) -> impl Future<Output = Result<Vec<Owned<$row>>>> + Send {
+                $fetch(db, owners, first)
+            }
+        }
+    };
+}
+
+relation!(BooksByAuthor, BookRow, db::books::of_authors);
+relation!(PublishersByAuthor, PublisherRow, db::publishers::of_authors);
+relation!(PublishersByBook, PublisherRow, db::publishers::of_books);
+relation!(BooksByPublisher, BookRow, db::books::of_publishers);
+relation!(AuthorsByPublisher, AuthorRow, db::authors::of_publishers);

@@ -1,0 +1,46 @@
+//! The GraphQL schema as a library value: no HTTP in here, so tests, the HTTP layer and
+//! the command line all execute exactly the same thing.
+
+pub mod connection;
+pub mod ids;
+pub mod inputs;
+pub mod loaders;
+pub mod mutation;
+pub mod query;
+pub mod types;
+
+use async_graphql::{EmptySubscription, Request, Response, Schema};
+
+use crate::db::Db;
+use mutation::MutationRoot;
+use query::QueryRoot;
+
+/// The bookgraph schema.
+pub type BookSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// The schema over `db`.
+pub fn build_schema(db: Db) -> BookSchema {
+    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+        .data(db)
+        .finish()
+}
+
+/// The schema's SDL, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+        .finish()
+        .sdl()
+}
+
+/// Runs one request with loaders of its own, so batching spans the whole request and a
+/// write is visible to the very next one. The response's `extensions.sqlStatements` says
+/// how many SQL statements the request ran.
+pub async fn execute(schema: &BookSchema, db: &Db, request: Request) -> Response {
+    let db = db.scoped();
+    let request = request.data(loaders::loaders(db.clone())).data(db.clone());
+    let mut response = schema.execute(request).await;
+    response
+        .extensions
+        .insert("sqlStatements".to_owned(), db.statement_count().into());
+    response
+}

@@ -1,0 +1,135 @@
+//! The query root: single lookups by ID and the three top-level connections.
+
+use std::future::Future;
+
+use async_graphql::{Context, ID, Object};
+
+use super::connection::Connection;
+use super::ids::{decode_cursor, page_first, parse_id};
+use super::inputs::{
+    AuthorFilter, AuthorOrder, BookFilter, BookOrder, PublisherFilter, PublisherOrder,
+};
+use super::loaders::{Authors, Books, ById, Loaders, Publishers, Table};
+use super::types::{Author, Book, Publisher};
+use crate::db::pages::PageArgs;
+use crate::db::{self, Db};
+use crate::error::{ClientResult, Result};
+
+/// Items per page when `first` is not given.
+const DEFAULT_FIRST: i32 = 20;
+
+/// Entry points for reading the catalogue.
+pub struct QueryRoot;
+
+#[Object(name = "Query")]
+impl QueryRoot {
+    /// The author with this ID, or null when there is none.
+    async fn author(&self, ctx: &Context<'_>, id: ID) -> ClientResult<Option<Author>> {
+        by_id::<Authors, _>(ctx, &id).await
+    }
+
+    /// The book with this ID, or null when there is none.
+    async fn book(&self, ctx: &Context<'_>, id: ID) -> ClientResult<Option<Book>> {
+        by_id::<Books, _>(ctx, &id).await
+    }
+
+    /// The publisher with this ID, or null when there is none.
+    async fn publisher(&self, ctx: &Context<'_>, id: ID) -> ClientResult<Option<Publisher>> {
+        by_id::<Publishers, _>(ctx, &id).await
+    }
+
+    /// Authors, by default ordered by last name, then first name.
+    async fn authors(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20, desc = "Page size, 0 to 100.")] first: Option<i32>,
+        #[graphql(desc = "Start after the item with this cursor.")] after: Option<String>,
+        #[graphql(desc = "Only authors matching this.")] filter: Option<AuthorFilter>,
+        #[graphql(desc = "Order of the items; by name when omitted.")] order_by: Option<
+            AuthorOrder,
+        >,
+    ) -> ClientResult<Connection<Author>> {
+        let order = order_by.unwrap_or_default();
+        let filter = filter.unwrap_or_default().parse();
+        let list = format!("authors/{:?}/{:?}", order.field, order.direction);
+        let page = page_args(&list, first, after.as_deref())?;
+        let db = ctx.data_unchecked::<Db>();
+        let rows = db::authors::page(db, &filter, order.sort(), order.direction.descending(), &page);
+        let total = total_count(ctx, db::authors::count(db, &filter));
+        let (rows, total) = tokio::try_join!(rows, total)?;
+        Ok(Connection::new(&list, rows, page.after.is_some(), total))
+    }
+
+    /// Books, by default ordered by title.
+    async fn books(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20, desc = "Page size, 0 to 100.")] first: Option<i32>,
+        #[graphql(desc = "Start after the item with this cursor.")] after: Option<String>,
+        #[graphql(desc = "Only books matching this.")] filter: Option<BookFilter>,
+        #[graphql(desc = "Order of the items; by title when omitted.")] order_by: Option<
+            BookOrder,
+        >,
+    ) -> ClientResult<Connection<Book>> {
+        let order = order_by.unwrap_or_default();
+        let filter = filter.unwrap_or_default().parse()?;
+        let list = format!("books/{:?}/{:?}", order.field, order.direction);
+        let page = page_args(&list, first, after.as_deref())?;
+        let db = ctx.data_unchecked::<Db>();
+        let rows = db::books::page(db, &filter, order.direction.descending(), &page);
+        let total = total_count(ctx, db::books::count(db, &filter));
+        let (rows, total) = tokio::try_join!(rows, total)?;
+        Ok(Connection::new(&list, rows, page.after.is_some(), total))
+    }
+
+    /// Publishers, by default ordered by name.
+    async fn publishers(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20, desc = "Page size, 0 to 100.")] first: Option<i32>,
+        #[graphql(desc = "Start after the item with this cursor.")] after: Option<String>,
+        #[graphql(desc = "Only publishers matching this.")] filter: Option<PublisherFilter>,
+        #[graphql(desc = "Order of the items; by name when omitted.")] order_by: Option<
+            PublisherOrder,
+        >,
+    ) -> ClientResult<Connection<Publisher>> {
+        let order = order_by.unwrap_or_default();
+        let filter = filter.unwrap_or_default().parse();
+        let list = format!("publishers/{:?}/{:?}", order.field, order.direction);
+        let page = page_args(&list, first, after.as_deref())?;
+        let db = ctx.data_unchecked::<Db>();
+        let rows =
+            db::publishers::page(db, &filter, order.sort(), order.direction.descending(), &page);
+        let total = total_count(ctx, db::publishers::count(db, &filter));
+        let (rows, total) = tokio::try_join!(rows, total)?;
+        Ok(Connection::new(&list, rows, page.after.is_some(), total))
+    }
+}
+
+/// The row of table `T` named by `id`, if any.
+async fn by_id<T, W>(ctx: &Context<'_>, id: &ID) -> ClientResult<Option<W>>
+where
+    T: Table,
+    W: From<T::Row>,
+{
+    let key = ById::<T>::new(parse_id("id", id)?);
+    let row = ctx.data_unchecked::<Loaders>().load_one(key).await?;
+    Ok(row.map(W::from))
+}
+
+fn page_args(list: &str, first: Option<i32>, after: Option<&str>) -> Result<PageArgs> {
+    Ok(PageArgs {
+        first: page_first(first, DEFAULT_FIRST)?,
+        after: after.map(|cursor| decode_cursor(list, cursor)).transpose()?,
+    })
+}
+
+/// Runs `count` only when the client selected `totalCount`: counting a large filtered
+/// list costs as much as listing it.
+async fn total_count(ctx: &Context<'_>, count: impl Future<Output = Result<i64>>) -> Result<i64> {
+    if ctx.look_ahead().field("totalCount").exists() {
+        count.await
+    } else {
+        Ok(0)
+    }
+}

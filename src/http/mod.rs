@@ -1,0 +1,77 @@
+//! HTTP: the router and the server loop. Everything they use comes in as arguments, so
+//! tests serve exactly what `bookgraph serve` does, on a port of their own.
+
+mod graphql;
+mod health;
+mod negotiate;
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::Html;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::db::Db;
+use crate::graphql::BookSchema;
+
+/// Largest request body accepted; larger ones get 413.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Longest a request may run before it is answered with 408.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    schema: BookSchema,
+    db: Db,
+}
+
+impl AppState {
+    /// State serving `schema` over `db`.
+    pub fn new(schema: BookSchema, db: Db) -> Self {
+        AppState { schema, db }
+    }
+}
+
+/// All of bookgraph's routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(graphiql))
+        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(TraceLayer::new_for_http())
+}
+
+async fn graphiql() -> Html<String> {
+    Html(
+        async_graphql::http::GraphiQLSource::build()
+            .endpoint("/graphql")
+            .title("bookgraph")
+            .finish(),
+    )
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets in-flight requests
+/// finish (each is bounded by the request timeout).
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,90 @@
+//! CSV -> catalogue: every row goes through the same find-or-create as `addBook`, and the
+//! whole file is one transaction, so a bad row anywhere leaves the database untouched.
+
+use std::io::Read;
+
+use crate::book_entry::{AddOutcome, BookEntry};
+use crate::db::add_book::add_book;
+use crate::db::Db;
+use crate::error::{Error, Result};
+
+/// The header every catalogue CSV starts with, in this order.
+pub const HEADER: [&str; 4] = ["first_name", "last_name", "title", "publisher"];
+
+/// What an import created; rows that matched existing data count nowhere.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// Data rows read.
+    pub rows: u64,
+    /// New authors.
+    pub authors: u64,
+    /// New books.
+    pub books: u64,
+    /// New publishers.
+    pub publishers: u64,
+    /// New book–publisher links.
+    pub links: u64,
+}
+
+impl std::fmt::Display for ImportSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} rows: created {} authors, {} books, {} publishers, {} links",
+            self.rows, self.authors, self.books, self.publishers, self.links
+        )
+    }
+}
+
+/// Imports CSV from `input` into `db`, all or nothing.
+#[tracing::instrument(skip_all)]
+pub async fn import_csv(db: &Db, input: impl Read) -> Result<ImportSummary> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(input);
+    let header = reader.headers().map_err(csv_error)?;
+    if header.iter().ne(HEADER) {
+        return Err(Error::Csv {
+            line: 1,
+            message: format!("the header must be {}", HEADER.join(",")),
+        });
+    }
+    let mut tx = db.begin_write().await?;
+    let mut summary = ImportSummary::default();
+    for record in reader.records() {
+        let record = record.map_err(csv_error)?;
+        let line = record.position().map_or(0, csv::Position::line);
+        let entry = BookEntry::parse(&record[0], &record[1], &record[2], &record[3]).map_err(
+            |(field, error)| Error::Csv {
+                line,
+                message: format!("{} {error}", field.csv_column()),
+            },
+        )?;
+        let added = add_book(&mut tx, &entry).await?;
+        summary.count(added.outcome, added.author_created, added.publisher_created);
+    }
+    tx.commit().await?;
+    Ok(summary)
+}
+
+impl ImportSummary {
+    fn count(&mut self, outcome: AddOutcome, author_created: bool, publisher_created: bool) {
+        self.rows += 1;
+        self.authors += u64::from(author_created);
+        self.publishers += u64::from(publisher_created);
+        self.books += u64::from(outcome == AddOutcome::Created);
+        self.links += u64::from(outcome != AddOutcome::AlreadyExisted);
+    }
+}
+
+/// The csv crate's errors carry the line they happened on; keep it in front.
+fn csv_error(error: csv::Error) -> Error {
+    let line = error.position().map_or(0, csv::Position::line);
+    let message = match error.kind() {
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            format!("expected {expected_len} fields, found {len}")
+        }
+        csv::ErrorKind::Utf8 { .. } => "not valid UTF-8".to_owned(),
+        csv::ErrorKind::Io(io) => io.to_string(),
+        _ => error.to_string(),
+    };
+    Error::Csv { line, message }
+}

@@ -1,0 +1,21 @@
+//! bookgraph serves a catalogue of authors, books and publishers as a GraphQL graph.
+//!
+//! - [`names`]: the normalised form of every name we store and match.
+//! - [`book_entry`]: an (author, title, publisher) entry as `addBook` and CSV rows give it.
+//! - [`db`]: SQLite and every SQL statement; nothing outside it runs SQL.
+//! - [`graphql`]: the schema, its types and per-request DataLoaders; no HTTP.
+//! - [`http`]: the axum router, the GraphQL-over-HTTP handler and health probes.
+//! - [`import`]: CSV into the catalogue, all or nothing.
+//! - [`cli`]: the `bookgraph` command line.
+//! - [`error`]: the one error type and its single mapping to GraphQL error codes.
+
+pub mod book_entry;
+pub mod cli;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod import;
+pub mod names;
+
+pub use error::{Error, Result};

@@ -1,0 +1,105 @@
+//! Names as users type them, parsed once into the form we store and match.
+//! Every write path (addBook, import) goes through [`Name::parse`]; nothing else normalises.
+
+/// A trimmed, white-space-collapsed, non-empty name, with its case-folded matching key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Name {
+    display: String,
+    key: String,
+}
+
+/// Why a raw string is not a [`Name`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameError {
+    /// Nothing but white space.
+    Empty,
+    /// Longer than the field allows, counted in characters after normalisation.
+    TooLong(usize),
+    /// A control character that is not white space.
+    ControlCharacter,
+}
+
+impl std::fmt::Display for NameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NameError::Empty => f.write_str("must not be empty"),
+            NameError::TooLong(max) => write!(f, "must be at most {max} characters"),
+            NameError::ControlCharacter => f.write_str("must not contain control characters"),
+        }
+    }
+}
+
+/// Longest author first or last name and publisher name we store.
+pub const MAX_NAME_CHARS: usize = 200;
+/// Longest book title we store.
+pub const MAX_TITLE_CHARS: usize = 500;
+
+impl Name {
+    /// Trims, collapses inner white space (newlines and tabs included) to one space, and
+    /// checks the result is non-empty, free of control characters and at most `max_chars`.
+    pub fn parse(raw: &str, max_chars: usize) -> Result<Name, NameError> {
+        let display = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+        if display.is_empty() {
+            return Err(NameError::Empty);
+        }
+        if display.chars().any(char::is_control) {
+            return Err(NameError::ControlCharacter);
+        }
+        if display.chars().count() > max_chars {
+            return Err(NameError::TooLong(max_chars));
+        }
+        let key = match_key(&display);
+        Ok(Name { display, key })
+    }
+
+    /// The name as stored and shown.
+    pub fn as_str(&self) -> &str {
+        &self.display
+    }
+
+    /// The case-folded form the unique indexes compare.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+/// The case-insensitive matching form of already-normalised text: Unicode lower case.
+/// Substring filters use it too, so "zola" finds "Émile Zola" the way uniqueness sees it.
+pub fn match_key(normalised: &str) -> String {
+    normalised.to_lowercase()
+}
+
+/// Normalises a search needle the same way names are, without rejecting anything.
+pub fn search_key(raw: &str) -> String {
+    match_key(&raw.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_trims_and_collapses_white_space() {
+        let name = Name::parse("  Stephen \t\n King ", 200).unwrap();
+        assert_eq!(name.as_str(), "Stephen King");
+        assert_eq!(name.key(), "stephen king");
+    }
+
+    #[test]
+    fn key_folds_non_ascii_letters() {
+        assert_eq!(Name::parse("ÉMILE", 200).unwrap().key(), "émile");
+    }
+
+    #[test]
+    fn parse_rejects_what_cannot_be_stored() {
+        let cases = [
+            ("", 10, NameError::Empty),
+            (" \n\t ", 10, NameError::Empty),
+            ("a\u{0}b", 10, NameError::ControlCharacter),
+            ("abcd", 3, NameError::TooLong(3)),
+        ];
+        for (raw, max, expected) in cases {
+            assert_eq!(Name::parse(raw, max).err(), Some(expected), "{raw:?}");
+        }
+    }
+}

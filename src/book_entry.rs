@@ -66,7 +66,11 @@ impl BookEntry {
             Name::parse(raw, max).map_err(|error| (field, error))
         };
         Ok(BookEntry {
-            author_first_name: part(EntryField::AuthorFirstName, author_first_name, MAX_NAME_CHARS)?,
+            author_first_name: part(
+                EntryField::AuthorFirstName,
+                author_first_name,
+                MAX_NAME_CHARS,
+            )?,
             author_last_name: part(EntryField::AuthorLastName, author_last_name, MAX_NAME_CHARS)?,
             title: part(EntryField::Title, title, MAX_TITLE_CHARS)?,
             publisher_name: part(EntryField::PublisherName, publisher_name, MAX_NAME_CHARS)?,

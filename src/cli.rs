@@ -37,7 +37,11 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct DatabaseArgs {
     /// SQLite database URL; the file is created and migrated when missing.
-    #[arg(long = "database", env = "DATABASE_URL", default_value = "sqlite:data/bookgraph.db")]
+    #[arg(
+        long = "database",
+        env = "DATABASE_URL",
+        default_value = "sqlite:data/bookgraph.db"
+    )]
     pub url: String,
 }
 
@@ -50,7 +54,11 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
     /// CSV loaded into the database when it holds no data yet.
-    #[arg(long, env = "BOOKGRAPH_SEED", default_value = "data/author_book_publisher.csv")]
+    #[arg(
+        long,
+        env = "BOOKGRAPH_SEED",
+        default_value = "data/author_book_publisher.csv"
+    )]
     pub seed: PathBuf,
 }
 
@@ -108,7 +116,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr()?;
-    tracing::info!("bookgraph is serving GraphiQL at http://{address}/ and GraphQL at http://{address}/graphql");
+    tracing::info!(
+        "bookgraph is serving GraphiQL at http://{address}/ and GraphQL at http://{address}/graphql"
+    );
     let router = http::router(AppState::new(graphql::build_schema(db.clone()), db.clone()));
     http::serve(listener, router, shutdown_signal()).await?;
     db.close().await;

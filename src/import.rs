@@ -4,8 +4,8 @@
 use std::io::Read;
 
 use crate::book_entry::{AddOutcome, BookEntry};
-use crate::db::add_book::add_book;
 use crate::db::Db;
+use crate::db::add_book::add_book;
 use crate::error::{Error, Result};
 
 /// The header every catalogue CSV starts with, in this order.
@@ -39,7 +39,9 @@ impl std::fmt::Display for ImportSummary {
 /// Imports CSV from `input` into `db`, all or nothing.
 #[tracing::instrument(skip_all)]
 pub async fn import_csv(db: &Db, input: impl Read) -> Result<ImportSummary> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(input);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(input);
     let header = reader.headers().map_err(csv_error)?;
     if header.iter().ne(HEADER) {
         return Err(Error::Csv {
@@ -79,7 +81,9 @@ impl ImportSummary {
 fn csv_error(error: csv::Error) -> Error {
     let line = error.position().map_or(0, csv::Position::line);
     let message = match error.kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
             format!("expected {expected_len} fields, found {len}")
         }
         csv::ErrorKind::Utf8 { .. } => "not valid UTF-8".to_owned(),

@@ -35,8 +35,16 @@ impl AuthorOrder {
                 false
             }
         };
-        columns.push(SortColumn::new("last_name_key", SortKind::Text, by_name_descending));
-        columns.push(SortColumn::new("first_name_key", SortKind::Text, by_name_descending));
+        columns.push(SortColumn::new(
+            "last_name_key",
+            SortKind::Text,
+            by_name_descending,
+        ));
+        columns.push(SortColumn::new(
+            "first_name_key",
+            SortKind::Text,
+            by_name_descending,
+        ));
         columns.push(SortColumn::new("id", SortKind::Int, false));
         columns
     }
@@ -81,15 +89,18 @@ pub async fn count(db: &Db, filter: &AuthorFilter) -> Result<i64> {
 fn push_filter(query: &mut QueryBuilder<Sqlite>, filter: &AuthorFilter) {
     if let Some(needle) = &filter.name_contains {
         query.push(" where");
-        push_contains(query, "(a.first_name_key || ' ' || a.last_name_key)", needle);
+        push_contains(
+            query,
+            "(a.first_name_key || ' ' || a.last_name_key)",
+            needle,
+        );
     }
 }
 
 /// `(author id, number of books)` for those of `ids` that have books.
 #[tracing::instrument(skip_all, fields(ids = ids.len()))]
 pub async fn book_counts(db: &Db, ids: &[i64]) -> Result<Vec<(i64, i64)>> {
-    let mut query =
-        QueryBuilder::new("select author_id, count(*) from book where author_id in ");
+    let mut query = QueryBuilder::new("select author_id, count(*) from book where author_id in ");
     push_id_list(&mut query, ids);
     query.push(" group by author_id");
     Ok(query.build_query_as().fetch_all(db.read()).await?)

@@ -1,9 +1,9 @@
 //! The data layer: every SQL statement bookgraph runs lives under this module.
 //! Callers get named functions over id batches; they never see SQL, pools or rows in flight.
 
+pub mod add_book;
 pub mod authors;
 pub mod books;
-pub mod add_book;
 pub mod models;
 pub mod pages;
 pub mod publishers;

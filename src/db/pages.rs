@@ -91,7 +91,10 @@ where
     query.push(") as t");
     if let Some(after) = &page.after {
         if !fits(order, after) {
-            return Err(Error::bad_input("after", "the cursor is not one of this list"));
+            return Err(Error::bad_input(
+                "after",
+                "the cursor is not one of this list",
+            ));
         }
         query.push(" where ");
         push_after(&mut query, order, after);

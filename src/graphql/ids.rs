@@ -91,7 +91,10 @@ mod tests {
     fn a_cursor_round_trips_within_its_list_only() {
         let key = vec![SortValue::Int(4), SortValue::Text("random house".into())];
         let cursor = encode_cursor("publishers/BOOK_COUNT/DESC", &key);
-        assert_eq!(decode_cursor("publishers/BOOK_COUNT/DESC", &cursor).unwrap(), key);
+        assert_eq!(
+            decode_cursor("publishers/BOOK_COUNT/DESC", &cursor).unwrap(),
+            key
+        );
         assert!(decode_cursor("publishers/BOOK_COUNT/ASC", &cursor).is_err());
         assert!(decode_cursor("publishers/BOOK_COUNT/DESC", "not a cursor").is_err());
     }

@@ -145,7 +145,8 @@ impl AuthorFilter {
 impl BookFilter {
     /// The data layer's filter; malformed ids are refused.
     pub fn parse(&self) -> Result<books::BookFilter> {
-        let id = |argument, id: &Option<ID>| id.as_ref().map(|id| parse_id(argument, id)).transpose();
+        let id =
+            |argument, id: &Option<ID>| id.as_ref().map(|id| parse_id(argument, id)).transpose();
         Ok(books::BookFilter {
             title_contains: self.title_contains.as_deref().map(search_key),
             author_id: id("filter.authorId", &self.author_id)?,

@@ -9,9 +9,11 @@ use std::future::Future;
 use std::hash::Hash;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 
+use super::batch::BatchQueue;
 use crate::db::models::{AuthorRow, BookRow, Owned, PublisherCounts, PublisherRow};
 use crate::db::{self, Db};
 use crate::error::{Error, Result};
@@ -22,9 +24,12 @@ const MAX_BATCH: usize = 10_000;
 /// The loader of one request.
 pub type Loaders = DataLoader<Catalog>;
 
-/// Builds the loader for one request over `db`.
-pub fn loaders(db: Db) -> Loaders {
-    DataLoader::new(Catalog { db }, tokio::spawn).max_batch_size(MAX_BATCH)
+/// Builds the loader for one request over `db`; its batches run from `queue`.
+pub fn loaders(db: Db, queue: &BatchQueue) -> Loaders {
+    let queue = queue.clone();
+    DataLoader::new(Catalog { db }, move |batch| queue.spawn(batch))
+        .delay(Duration::ZERO)
+        .max_batch_size(MAX_BATCH)
 }
 
 /// Loads every relation of the catalogue in batches.
@@ -123,7 +128,10 @@ impl<T: Table> Loader<ById<T>> for Catalog {
     async fn load(&self, keys: &[ById<T>]) -> Result<HashMap<ById<T>, T::Row>, Arc<Error>> {
         let ids: Vec<i64> = keys.iter().map(|key| key.0).collect();
         let rows = T::fetch(&self.db, &ids).await?;
-        Ok(rows.into_iter().map(|row| (ById::new(T::id(&row)), row)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|row| (ById::new(T::id(&row)), row))
+            .collect())
     }
 }
 
@@ -139,7 +147,10 @@ impl<R: Relation> Loader<ListOf<R>> for Catalog {
         // statement, never one per parent.
         let mut owners_by_first: HashMap<Option<i64>, Vec<i64>> = HashMap::new();
         for key in keys {
-            owners_by_first.entry(key.first).or_default().push(key.owner);
+            owners_by_first
+                .entry(key.first)
+                .or_default()
+                .push(key.owner);
         }
         let mut lists = HashMap::with_capacity(keys.len());
         for (first, owners) in owners_by_first {
@@ -170,10 +181,16 @@ impl Loader<AuthorBookCount> for Catalog {
     type Value = i64;
     type Error = Arc<Error>;
 
-    async fn load(&self, keys: &[AuthorBookCount]) -> Result<HashMap<AuthorBookCount, i64>, Arc<Error>> {
+    async fn load(
+        &self,
+        keys: &[AuthorBookCount],
+    ) -> Result<HashMap<AuthorBookCount, i64>, Arc<Error>> {
         let ids: Vec<i64> = keys.iter().map(|key| key.0).collect();
         let counts = db::authors::book_counts(&self.db, &ids).await?;
-        Ok(counts.into_iter().map(|(id, count)| (AuthorBookCount(id), count)).collect())
+        Ok(counts
+            .into_iter()
+            .map(|(id, count)| (AuthorBookCount(id), count))
+            .collect())
     }
 }
 
@@ -191,7 +208,10 @@ impl Loader<CountsOfPublisher> for Catalog {
     ) -> Result<HashMap<CountsOfPublisher, PublisherCounts>, Arc<Error>> {
         let ids: Vec<i64> = keys.iter().map(|key| key.0).collect();
         let counts = db::publishers::counts(&self.db, &ids).await?;
-        Ok(counts.into_iter().map(|owned| (CountsOfPublisher(owned.owner_id), owned.row)).collect())
+        Ok(counts
+            .into_iter()
+            .map(|owned| (CountsOfPublisher(owned.owner_id), owned.row))
+            .collect())
     }
 }
 

@@ -1,6 +1,7 @@
 //! The GraphQL schema as a library value: no HTTP in here, so tests, the HTTP layer and
 //! the command line all execute exactly the same thing.
 
+mod batch;
 pub mod connection;
 pub mod ids;
 pub mod inputs;
@@ -37,8 +38,11 @@ pub fn sdl() -> String {
 /// how many SQL statements the request ran.
 pub async fn execute(schema: &BookSchema, db: &Db, request: Request) -> Response {
     let db = db.scoped();
-    let request = request.data(loaders::loaders(db.clone())).data(db.clone());
-    let mut response = schema.execute(request).await;
+    let batches = batch::BatchQueue::default();
+    let request = request
+        .data(loaders::loaders(db.clone(), &batches))
+        .data(db.clone());
+    let mut response = batch::run_batched(batches, schema.execute(request)).await;
     response
         .extensions
         .insert("sqlStatements".to_owned(), db.statement_count().into());

@@ -43,7 +43,11 @@ impl MutationRoot {
     /// Find-or-create the author and the publisher, find-or-create the author's book of
     /// that title, and link it to the publisher: all in one transaction, safe when many
     /// clients call it at once.
-    async fn add_book(&self, ctx: &Context<'_>, input: AddBookInput) -> ClientResult<AddBookPayload> {
+    async fn add_book(
+        &self,
+        ctx: &Context<'_>,
+        input: AddBookInput,
+    ) -> ClientResult<AddBookPayload> {
         let entry = BookEntry::parse(
             &input.author_first_name,
             &input.author_last_name,

@@ -54,7 +54,13 @@ impl QueryRoot {
         let list = format!("authors/{:?}/{:?}", order.field, order.direction);
         let page = page_args(&list, first, after.as_deref())?;
         let db = ctx.data_unchecked::<Db>();
-        let rows = db::authors::page(db, &filter, order.sort(), order.direction.descending(), &page);
+        let rows = db::authors::page(
+            db,
+            &filter,
+            order.sort(),
+            order.direction.descending(),
+            &page,
+        );
         let total = total_count(ctx, db::authors::count(db, &filter));
         let (rows, total) = tokio::try_join!(rows, total)?;
         Ok(Connection::new(&list, rows, page.after.is_some(), total))
@@ -67,9 +73,7 @@ impl QueryRoot {
         #[graphql(default = 20, desc = "Page size, 0 to 100.")] first: Option<i32>,
         #[graphql(desc = "Start after the item with this cursor.")] after: Option<String>,
         #[graphql(desc = "Only books matching this.")] filter: Option<BookFilter>,
-        #[graphql(desc = "Order of the items; by title when omitted.")] order_by: Option<
-            BookOrder,
-        >,
+        #[graphql(desc = "Order of the items; by title when omitted.")] order_by: Option<BookOrder>,
     ) -> ClientResult<Connection<Book>> {
         let order = order_by.unwrap_or_default();
         let filter = filter.unwrap_or_default().parse()?;
@@ -98,8 +102,13 @@ impl QueryRoot {
         let list = format!("publishers/{:?}/{:?}", order.field, order.direction);
         let page = page_args(&list, first, after.as_deref())?;
         let db = ctx.data_unchecked::<Db>();
-        let rows =
-            db::publishers::page(db, &filter, order.sort(), order.direction.descending(), &page);
+        let rows = db::publishers::page(
+            db,
+            &filter,
+            order.sort(),
+            order.direction.descending(),
+            &page,
+        );
         let total = total_count(ctx, db::publishers::count(db, &filter));
         let (rows, total) = tokio::try_join!(rows, total)?;
         Ok(Connection::new(&list, rows, page.after.is_some(), total))
@@ -120,7 +129,9 @@ where
 fn page_args(list: &str, first: Option<i32>, after: Option<&str>) -> Result<PageArgs> {
     Ok(PageArgs {
         first: page_first(first, DEFAULT_FIRST)?,
-        after: after.map(|cursor| decode_cursor(list, cursor)).transpose()?,
+        after: after
+            .map(|cursor| decode_cursor(list, cursor))
+            .transpose()?,
     })
 }
 

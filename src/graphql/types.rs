@@ -101,7 +101,9 @@ impl Book {
 
     /// The book's author.
     async fn author(&self, ctx: &Context<'_>) -> ClientResult<Author> {
-        let author = loader(ctx).load_one(ById::<Authors>::new(self.0.author_id)).await?;
+        let author = loader(ctx)
+            .load_one(ById::<Authors>::new(self.0.author_id))
+            .await?;
         let author = author.ok_or(Error::Inconsistent("a book's author is missing"))?;
         Ok(Author(author))
     }

@@ -67,7 +67,9 @@ pub async fn get(
             StatusCode::METHOD_NOT_ALLOWED,
             "mutations must be sent with POST",
         );
-        response.headers_mut().insert(ALLOW, HeaderValue::from_static("POST"));
+        response
+            .headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
     execute(&state, format, request).await
@@ -98,7 +100,10 @@ fn is_mutation(request: &Request) -> bool {
     let operation = match &document.operations {
         DocumentOperations::Single(operation) => Some(operation),
         DocumentOperations::Multiple(operations) => match &request.operation_name {
-            Some(name) => operations.iter().find(|(key, _)| key.as_str() == name).map(|(_, op)| op),
+            Some(name) => operations
+                .iter()
+                .find(|(key, _)| key.as_str() == name)
+                .map(|(_, op)| op),
             None => None,
         },
     };
@@ -133,7 +138,11 @@ fn not_acceptable() -> Response {
     let body = json!({ "errors": [{
         "message": "responses are application/graphql-response+json or application/json"
     }] });
-    json_response(ResponseFormat::Json, StatusCode::NOT_ACCEPTABLE, body.to_string())
+    json_response(
+        ResponseFormat::Json,
+        StatusCode::NOT_ACCEPTABLE,
+        body.to_string(),
+    )
 }
 
 fn json_response(format: ResponseFormat, status: StatusCode, body: String) -> Response {

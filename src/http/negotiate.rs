@@ -17,7 +17,9 @@ impl ResponseFormat {
     /// The `Content-Type` to send.
     pub fn content_type(self) -> &'static str {
         match self {
-            ResponseFormat::GraphqlResponseJson => "application/graphql-response+json; charset=utf-8",
+            ResponseFormat::GraphqlResponseJson => {
+                "application/graphql-response+json; charset=utf-8"
+            }
             ResponseFormat::Json => "application/json; charset=utf-8",
         }
     }
@@ -69,7 +71,10 @@ mod tests {
         let cases = [
             (None, Some(Json)),
             (Some("*/*"), Some(Json)),
-            (Some("application/graphql-response+json"), Some(GraphqlResponseJson)),
+            (
+                Some("application/graphql-response+json"),
+                Some(GraphqlResponseJson),
+            ),
             (Some("application/json"), Some(Json)),
             (
                 Some("application/graphql-response+json, application/json;q=0.9"),

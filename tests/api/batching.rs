@@ -1,0 +1,66 @@
+//! Batching, proven by counting: a request's SQL statements depend on the query's depth,
+//! never on how many rows it returns.
+
+use std::fmt::Write as _;
+
+use crate::helpers::TestApp;
+
+/// 150 authors with 1–3 books each, each book with 1–3 of 12 publishers.
+fn catalogue_csv() -> String {
+    let mut csv = String::from("first_name,last_name,title,publisher\n");
+    for author in 0..150 {
+        for book in 0..=(author % 3) {
+            for publisher in 0..=((author + book) % 3) {
+                let publisher = (author * 7 + book * 3 + publisher) % 12;
+                writeln!(
+                    csv,
+                    "First{author},Last{author:03},Book {book} of {author},Publisher {publisher:02}"
+                )
+                .unwrap();
+            }
+        }
+    }
+    csv
+}
+
+#[tokio::test]
+async fn the_hierarchy_costs_the_same_statements_for_10_and_100_authors() {
+    let app = TestApp::spawn_with_csv(&catalogue_csv()).await;
+    let hierarchy = |first: u32| {
+        format!(
+            "{{ authors(first: {first}) {{ totalCount nodes {{ name books {{ title publishers {{ name }} }} }} }} }}"
+        )
+    };
+    let for_10 = app.statements_for(&hierarchy(10)).await;
+    let for_100 = app.statements_for(&hierarchy(100)).await;
+    // page, count, books of the page's authors, publishers of those books
+    assert_eq!(for_10, 4);
+    assert_eq!(for_100, for_10);
+}
+
+#[tokio::test]
+async fn every_nested_relation_and_count_is_one_statement_per_level() {
+    let app = TestApp::spawn_with_csv(&catalogue_csv()).await;
+    let deep = |first: u32| {
+        format!(
+            "{{ publishers(first: {first}) {{ nodes {{ name bookCount authorCount
+                authors(first: {first}) {{ name bookCount publishers {{ name }}
+                    books(first: 5) {{ title author {{ name }} publishers {{ name }} }} }} }} }} }}"
+        )
+    };
+    let for_2 = app.statements_for(&deep(2)).await;
+    let for_12 = app.statements_for(&deep(12)).await;
+    // page; publisher counts; authors; their counts, publishers and books; books' authors
+    // and publishers.
+    assert_eq!(for_2, 8);
+    assert_eq!(for_12, for_2);
+}
+
+#[tokio::test]
+async fn a_lookup_by_id_batches_with_its_siblings() {
+    let app = TestApp::spawn_with_csv(&catalogue_csv()).await;
+    let aliases: String = (1..=40)
+        .map(|id| format!("b{id}: book(id: {id}) {{ title author {{ name }} }} "))
+        .collect();
+    assert_eq!(app.statements_for(&format!("{{ {aliases} }}")).await, 2);
+}

@@ -1,0 +1,168 @@
+//! `TestApp`: the real router on a real socket (127.0.0.1, a port of its own) over a
+//! fresh SQLite file, spoken to over HTTP like any client would.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use bookgraph::db::Db;
+use bookgraph::graphql::build_schema;
+use bookgraph::http::{AppState, router, serve};
+use bookgraph::import::import_csv;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// The tutorial's data, as shipped in `data/`.
+pub const TUTORIAL_CSV: &str = include_str!("../../data/author_book_publisher.csv");
+
+/// A running bookgraph server with its own database.
+pub struct TestApp {
+    /// Where the server listens.
+    pub address: SocketAddr,
+    /// The database file's URL, for a second process or a direct look.
+    pub database_url: String,
+    /// A handle on the same database, for setting up data.
+    pub db: Db,
+    client: reqwest::Client,
+    dir: TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    /// A server over the tutorial's data.
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with_csv(TUTORIAL_CSV).await
+    }
+
+    /// A server over an empty catalogue.
+    pub async fn spawn_empty() -> TestApp {
+        Self::spawn_with_csv(&bookgraph::import::HEADER.join(",")).await
+    }
+
+    /// A server over the rows of `csv` (header included).
+    pub async fn spawn_with_csv(csv: &str) -> TestApp {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let database_url = format!("sqlite:{}", dir.path().join("test.db").display());
+        let db = Db::open(&database_url).await.expect("open test database");
+        import_csv(&db, csv.as_bytes())
+            .await
+            .expect("seed test database");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("local address");
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let app = router(AppState::new(build_schema(db.clone()), db.clone()));
+        tokio::spawn(async move {
+            serve(listener, app, async {
+                stop.await.ok();
+            })
+            .await
+            .expect("server runs");
+        });
+        TestApp {
+            address,
+            database_url,
+            db,
+            client: reqwest::Client::new(),
+            dir,
+            shutdown: Some(shutdown),
+        }
+    }
+
+    /// The URL of `path` on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// A file path inside this app's temporary directory.
+    pub fn temp_path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// An HTTP client for hand-made requests.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// POSTs `query` with `variables`; returns the whole JSON response, which must be 200.
+    pub async fn post_graphql(&self, query: &str, variables: Value) -> Value {
+        let response = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request reaches the server");
+        assert_eq!(response.status(), 200, "status of {query}");
+        response.json().await.expect("JSON response")
+    }
+
+    /// POSTs `query`; returns its `data` after checking there are no errors.
+    pub async fn data(&self, query: &str) -> Value {
+        self.data_with(query, json!({})).await
+    }
+
+    /// POSTs `query` with `variables`; returns its `data` after checking there are no errors.
+    pub async fn data_with(&self, query: &str, variables: Value) -> Value {
+        let response = self.post_graphql(query, variables).await;
+        assert!(response.get("errors").is_none(), "errors in {response}");
+        response["data"].clone()
+    }
+
+    /// POSTs `query`; returns the `extensions.code` of each error.
+    pub async fn error_codes(&self, query: &str) -> Vec<String> {
+        let response = self.post_graphql(query, json!({})).await;
+        response["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("expected errors in {response}"))
+            .iter()
+            .map(|error| {
+                error["extensions"]["code"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    /// How many SQL statements answering `query` took.
+    pub async fn statements_for(&self, query: &str) -> u64 {
+        let response = self.post_graphql(query, json!({})).await;
+        assert!(response.get("errors").is_none(), "errors in {response}");
+        response["extensions"]["sqlStatements"]
+            .as_u64()
+            .expect("sqlStatements extension")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            shutdown.send(()).ok();
+        }
+    }
+}
+
+/// Calls `addBook` and returns its payload's `outcome`, `authorCreated` and
+/// `publisherCreated`, and the book's title and author name.
+pub async fn add_book(
+    app: &TestApp,
+    first: &str,
+    last: &str,
+    title: &str,
+    publisher: &str,
+) -> Value {
+    let data = app
+        .data_with(
+            "mutation($input: AddBookInput!) { addBook(input: $input) {
+                outcome authorCreated publisherCreated
+                book { title author { name } publishers { name } }
+            } }",
+            json!({ "input": {
+                "authorFirstName": first, "authorLastName": last,
+                "title": title, "publisherName": publisher,
+            } }),
+        )
+        .await;
+    data["addBook"].clone()
+}

@@ -1,0 +1,114 @@
+//! `bookgraph import`: idempotent, and all or nothing.
+
+use std::process::Command;
+
+use bookgraph::import::import_csv;
+
+use crate::helpers::{TUTORIAL_CSV, TestApp};
+
+const TOTALS: &str = "{ authors { totalCount } books { totalCount } publishers { totalCount } }";
+
+fn bookgraph(app: &TestApp, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_bookgraph"))
+        .args(args)
+        .env("DATABASE_URL", &app.database_url)
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("run bookgraph")
+}
+
+#[tokio::test]
+async fn importing_the_same_file_twice_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let before = app.data(TOTALS).await;
+    let summary = import_csv(&app.db, TUTORIAL_CSV.as_bytes()).await.unwrap();
+    assert_eq!(
+        summary.to_string(),
+        "12 rows: created 0 authors, 0 books, 0 publishers, 0 links"
+    );
+    assert_eq!(app.data(TOTALS).await, before);
+}
+
+#[tokio::test]
+async fn the_import_command_reports_what_it_created() {
+    let app = TestApp::spawn_empty().await;
+    let output = bookgraph(&app, &["import", "data/author_book_publisher.csv"]);
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.contains("12 rows: created 7 authors, 10 books, 4 publishers, 12 links"),
+        "{stdout}"
+    );
+    let again = bookgraph(&app, &["import", "data/author_book_publisher.csv"]);
+    let stdout = String::from_utf8(again.stdout).unwrap();
+    assert!(
+        stdout.contains("created 0 authors, 0 books, 0 publishers, 0 links"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_file_writes_nothing_and_names_the_line() {
+    let app = TestApp::spawn().await;
+    let before = app.data(TOTALS).await;
+    let good = "Ada,Lovelace,Notes,Taylor\n";
+    let cases: [(&str, Vec<u8>, &str); 5] = [
+        (
+            "wrong column count",
+            format!("first_name,last_name,title,publisher\n{good}Only,Three,Fields\n").into_bytes(),
+            "line 3",
+        ),
+        (
+            "empty name",
+            format!("first_name,last_name,title,publisher\n{good}{good}Ada,,Notes,Taylor\n")
+                .into_bytes(),
+            "line 4",
+        ),
+        (
+            "invalid UTF-8",
+            [
+                format!("first_name,last_name,title,publisher\n{good}").as_bytes(),
+                b"Ada,Love\xfflace,Notes,Taylor\n",
+            ]
+            .concat(),
+            "line 3",
+        ),
+        (
+            "wrong header",
+            b"author,title,publisher,year\n".to_vec(),
+            "line 1",
+        ),
+        (
+            "control character",
+            format!("first_name,last_name,title,publisher\n{good}Ada,Lovelace,No\u{7}tes,Taylor\n")
+                .into_bytes(),
+            "line 3",
+        ),
+    ];
+    for (what, contents, line) in cases {
+        let path = app.temp_path("bad.csv");
+        std::fs::write(&path, contents).unwrap();
+        let output = bookgraph(&app, &["import", path.to_str().unwrap()]);
+        assert!(!output.status.success(), "{what}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(line), "{what}: {stderr}");
+        assert_eq!(
+            stderr.trim().lines().count(),
+            1,
+            "{what}: one line, no backtrace: {stderr}"
+        );
+        assert_eq!(app.data(TOTALS).await, before, "{what}: nothing written");
+    }
+}
+
+#[tokio::test]
+async fn quoted_fields_with_commas_are_one_field() {
+    let app = TestApp::spawn().await;
+    let data = app
+        .data(r#"{ books(filter: {titleContains: "tinker"}) { nodes { title } } }"#)
+        .await;
+    assert_eq!(
+        data["books"]["nodes"][0]["title"],
+        "Tinker, Tailor, Soldier, Spy: A George Smiley Novel"
+    );
+}

@@ -1,0 +1,10 @@
+//! The API through a real server over HTTP. One test binary, so it links once.
+
+mod add_book;
+mod batching;
+mod helpers;
+mod http;
+mod import;
+mod pagination;
+mod queries;
+mod schema;

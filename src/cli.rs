@@ -1,17 +1,14 @@
-//! The command line: parses arguments and runs one command. The only place besides
-//! `main` that speaks `anyhow`, adding context to each step.
+//! The command line: parses arguments and runs one command. With `main`, the only place
+//! that speaks `anyhow`, adding context to each step.
+
+mod commands;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand};
-use tokio::net::TcpListener;
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::db::{self, Db};
-use crate::graphql;
-use crate::http::{self, AppState};
-use crate::import::import_csv;
+pub use commands::run;
 
 /// bookgraph: authors, books and publishers as a GraphQL graph.
 #[derive(Debug, Parser)]
@@ -29,6 +26,12 @@ pub enum Command {
     Serve(ServeArgs),
     /// Import a CSV file (first_name,last_name,title,publisher), all rows or none.
     Import(ImportArgs),
+    /// Export the catalogue as CSV in the import format.
+    Export(ExportArgs),
+    /// Print the tutorial's report: books and authors per publisher, and the author tree.
+    Report(ReportArgs),
+    /// Add a book, exactly as the addBook mutation does.
+    AddBook(AddBookArgs),
     /// Print the schema in GraphQL SDL.
     Schema,
 }
@@ -36,7 +39,7 @@ pub enum Command {
 /// Where the catalogue lives.
 #[derive(Debug, Args)]
 pub struct DatabaseArgs {
-    /// SQLite database URL; the file is created and migrated when missing.
+    /// SQLite database URL.
     #[arg(
         long = "database",
         env = "DATABASE_URL",
@@ -71,88 +74,93 @@ pub struct ImportArgs {
     pub database: DatabaseArgs,
 }
 
-/// Runs the command `cli` names.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
-        Command::Serve(args) => serve(args).await,
-        Command::Import(args) => {
-            let db = open(&args.database).await?;
-            let summary = import_file(&db, &args.file).await?;
-            println!("imported {}: {summary}", args.file.display());
-            db.close().await;
-            Ok(())
-        }
-        Command::Schema => {
-            print!("{}", graphql::sdl());
-            Ok(())
-        }
-    }
+/// Arguments of `export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Where to write the CSV; standard output when omitted or `-`.
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
-async fn open(database: &DatabaseArgs) -> anyhow::Result<Db> {
-    Db::open(&database.url)
-        .await
-        .with_context(|| format!("opening database {}", database.url))
+/// Arguments of `report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Text as the tutorial prints it, or JSON for scripts.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
-async fn import_file(db: &Db, path: &Path) -> anyhow::Result<crate::import::ImportSummary> {
-    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    import_csv(db, std::io::BufReader::new(file))
-        .await
-        .with_context(|| format!("importing {}", path.display()))
+/// Output formats of `report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// The tutorial's lines.
+    Text,
+    /// The same content as JSON.
+    Json,
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let db = open(&args.database).await?;
-    if db::is_empty(&db).await? {
-        if args.seed.exists() {
-            let summary = import_file(&db, &args.seed).await?;
-            tracing::info!(seed = %args.seed.display(), %summary, "loaded the empty database");
-        } else {
-            tracing::warn!(seed = %args.seed.display(), "database is empty and the seed file is missing");
-        }
-    }
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("listening on {}", args.listen))?;
-    let address = listener.local_addr()?;
-    tracing::info!(
-        "bookgraph is serving GraphiQL at http://{address}/ and GraphQL at http://{address}/graphql"
-    );
-    let router = http::router(AppState::new(graphql::build_schema(db.clone()), db.clone()));
-    http::serve(listener, router, shutdown_signal()).await?;
-    db.close().await;
-    tracing::info!("bookgraph stopped");
-    Ok(())
+/// Arguments of `add-book`.
+#[derive(Debug, Args)]
+pub struct AddBookArgs {
+    /// The author's full name; it splits into first and last name at the first space.
+    #[arg(
+        long,
+        required_unless_present = "first_name",
+        conflicts_with = "first_name"
+    )]
+    pub author: Option<String>,
+    /// The author's first name, when it contains a space itself.
+    #[arg(long, requires = "last_name")]
+    pub first_name: Option<String>,
+    /// The author's last name.
+    #[arg(long, requires = "first_name", conflicts_with = "author")]
+    pub last_name: Option<String>,
+    /// The book's title.
+    #[arg(long)]
+    pub title: String,
+    /// The publisher's name.
+    #[arg(long)]
+    pub publisher: String,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
-/// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+impl Cli {
+    /// Parses the process's arguments. Help and version exit 0; any other problem exits 2
+    /// with clap's one-line diagnosis instead of its multi-line usage screen.
+    pub fn parse_or_exit() -> Cli {
+        Cli::try_parse().unwrap_or_else(|error| {
+            if !error.use_stderr() {
+                error.exit();
             }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+            let rendered = error.to_string();
+            let first_line = rendered
+                .lines()
+                .next()
+                .unwrap_or("error: invalid arguments");
+            eprintln!("{first_line} (see bookgraph --help)");
+            std::process::exit(2);
+        })
     }
-    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// `error` and its causes on one line, leaving out causes whose text an outer message
+/// already repeats (sqlx nests the same message several levels deep).
+pub fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let message = cause.to_string();
+        if !line.contains(&message) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&message);
+        }
+    }
+    line.replace('\n', " ")
 }
 
 #[cfg(test)]

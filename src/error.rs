@@ -33,6 +33,9 @@ pub enum Error {
     /// The database holds something its constraints should have made impossible.
     #[error("inconsistent data: {0}")]
     Inconsistent(&'static str),
+    /// The report's own GraphQL operations failed.
+    #[error("report query failed: {0}")]
+    Report(String),
     /// A file could not be read or written.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -78,7 +81,11 @@ impl From<ClientError> for async_graphql::Error {
     fn from(ClientError(error): ClientError) -> Self {
         let (code, message) = match &*error {
             Error::BadInput { .. } | Error::Csv { .. } => ("BAD_USER_INPUT", error.to_string()),
-            Error::Db(_) | Error::Migrate(_) | Error::Inconsistent(_) | Error::Io(_) => {
+            Error::Db(_)
+            | Error::Migrate(_)
+            | Error::Inconsistent(_)
+            | Error::Report(_)
+            | Error::Io(_) => {
                 tracing::error!(error = %error, "internal error while resolving a request");
                 ("INTERNAL_SERVER_ERROR", "internal server error".to_owned())
             }

@@ -6,6 +6,8 @@
 //! - [`graphql`]: the schema, its types and per-request DataLoaders; no HTTP.
 //! - [`http`]: the axum router, the GraphQL-over-HTTP handler and health probes.
 //! - [`import`]: CSV into the catalogue, all or nothing.
+//! - [`export`]: the catalogue back out as CSV.
+//! - [`report`]: the tutorial's text report, gathered through the schema.
 //! - [`cli`]: the `bookgraph` command line.
 //! - [`error`]: the one error type and its single mapping to GraphQL error codes.
 
@@ -13,9 +15,11 @@ pub mod book_entry;
 pub mod cli;
 pub mod db;
 pub mod error;
+pub mod export;
 pub mod graphql;
 pub mod http;
 pub mod import;
 pub mod names;
+pub mod report;
 
 pub use error::{Error, Result};

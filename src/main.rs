@@ -1,11 +1,10 @@
 use std::process::ExitCode;
 
-use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = bookgraph::cli::Cli::parse();
+    let cli = bookgraph::cli::Cli::parse_or_exit();
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
@@ -13,7 +12,7 @@ async fn main() -> ExitCode {
     match bookgraph::cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", bookgraph::cli::one_line(&error));
             ExitCode::FAILURE
         }
     }

@@ -4,6 +4,7 @@
 pub mod add_book;
 pub mod authors;
 pub mod books;
+pub mod export;
 pub mod models;
 pub mod pages;
 pub mod publishers;
@@ -18,7 +19,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, Transaction};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// How long a connection waits for another process's write lock before giving up. Our own
 /// writes queue on the single writer connection instead, so this only matters when a second
@@ -39,15 +40,31 @@ pub struct Db {
 }
 
 impl Db {
-    /// Opens (creating if missing) the SQLite database at `url` and migrates it.
-    #[tracing::instrument(skip_all, fields(url = %url))]
+    /// Opens the SQLite database at `url`, creating the file (and its directory) when
+    /// missing, and migrates it.
     pub async fn open(url: &str) -> Result<Db> {
         let options = SqliteConnectOptions::from_str(url)?;
         if let Some(dir) = options.get_filename().parent() {
             std::fs::create_dir_all(dir)?;
         }
+        Self::connect(options.create_if_missing(true)).await
+    }
+
+    /// Opens and migrates the existing SQLite database at `url`; a missing file is an error.
+    pub async fn open_existing(url: &str) -> Result<Db> {
+        let options = SqliteConnectOptions::from_str(url)?;
+        if !options.get_filename().exists() {
+            return Err(Error::Io(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("no database file at {}", options.get_filename().display()),
+            )));
+        }
+        Self::connect(options.create_if_missing(false)).await
+    }
+
+    #[tracing::instrument(skip_all, fields(file = %options.get_filename().display()))]
+    async fn connect(options: SqliteConnectOptions) -> Result<Db> {
         let options = options
-            .create_if_missing(true)
             // sqlx leaves SQLite in rollback-journal mode unless asked; WAL lets readers
             // run alongside the writer.
             .journal_mode(SqliteJournalMode::Wal)

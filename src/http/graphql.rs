@@ -29,14 +29,27 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
             "POST bodies must be application/json",
         );
     }
-    match serde_json::from_slice::<Request>(&body) {
+    let request = serde_json::from_slice::<PostBody>(&body)
+        .map_err(|error| format!("the body is not a GraphQL request: {error}"))
+        .and_then(|body| build_request(body.query, body.operation_name, body.variables));
+    match request {
         Ok(request) => execute(&state, format, request).await,
-        Err(error) => request_error(
-            format,
-            StatusCode::BAD_REQUEST,
-            &format!("the body is not a GraphQL request: {error}"),
-        ),
+        Err(message) => request_error(format, StatusCode::BAD_REQUEST, &message),
     }
+}
+
+/// A GraphQL request in a POST body: a JSON object whose `query` is a string. Read into
+/// our own type because async-graphql's `Request` takes a missing query as empty and a
+/// JSON array as a batch, neither of which is a well-formed request here.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PostBody {
+    query: String,
+    operation_name: Option<String>,
+    variables: Option<serde_json::Value>,
+    /// Checked to be an object, as the spec requires; no extension is supported yet.
+    #[serde(rename = "extensions")]
+    _extensions: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Parameters of a GraphQL request in a URL query string.
@@ -79,14 +92,29 @@ fn request_from_params(query_string: &str) -> Result<Request, String> {
     let params: GetParams = serde_urlencoded::from_str(query_string)
         .map_err(|error| format!("invalid query string: {error}"))?;
     let query = params.query.ok_or("the `query` parameter is missing")?;
+    let variables = params
+        .variables
+        .map(|variables| serde_json::from_str(&variables))
+        .transpose()
+        .map_err(|error| format!("`variables` is not JSON: {error}"))?;
+    build_request(query, params.operation_name, variables)
+}
+
+fn build_request(
+    query: String,
+    operation_name: Option<String>,
+    variables: Option<serde_json::Value>,
+) -> Result<Request, String> {
     let mut request = Request::new(query);
-    if let Some(name) = params.operation_name {
+    if let Some(name) = operation_name {
         request = request.operation_name(name);
     }
-    if let Some(variables) = params.variables {
-        let variables: serde_json::Value = serde_json::from_str(&variables)
-            .map_err(|error| format!("`variables` is not JSON: {error}"))?;
-        request = request.variables(Variables::from_json(variables));
+    match variables {
+        None | Some(serde_json::Value::Null) => {}
+        Some(variables @ serde_json::Value::Object(_)) => {
+            request = request.variables(Variables::from_json(variables));
+        }
+        Some(_) => return Err("`variables` must be a JSON object".to_owned()),
     }
     Ok(request)
 }
@@ -112,10 +140,15 @@ fn is_mutation(request: &Request) -> bool {
 
 async fn execute(state: &AppState, format: ResponseFormat, request: Request) -> Response {
     let response = graphql::execute(&state.schema, &state.db, request).await;
-    if format == ResponseFormat::GraphqlResponseJson && is_request_error(&response) {
-        // The document never ran: the spec's request error, without a `data` entry.
-        let body = json!({ "errors": response.errors });
-        return json_response(format, StatusCode::BAD_REQUEST, body.to_string());
+    if is_request_error(&response) {
+        // The document never ran: the spec's request error, without a `data` entry. Only
+        // graphql-response+json clients are promised a 4xx for it.
+        let status = match format {
+            ResponseFormat::GraphqlResponseJson => StatusCode::BAD_REQUEST,
+            ResponseFormat::Json => StatusCode::OK,
+        };
+        let body = json!({ "errors": response.errors, "extensions": response.extensions });
+        return json_response(format, status, body.to_string());
     }
     let body = serde_json::to_string(&response).unwrap_or_default();
     json_response(format, StatusCode::OK, body)

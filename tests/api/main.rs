@@ -2,6 +2,7 @@
 
 mod add_book;
 mod batching;
+mod cli;
 mod helpers;
 mod http;
 mod import;

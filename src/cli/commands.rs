@@ -1,0 +1,243 @@
+//! What each command does, step by step, with context on every fallible step.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::net::TcpListener;
+
+use super::{
+    AddBookArgs, Cli, Command, DatabaseArgs, ExportArgs, ReportArgs, ReportFormat, ServeArgs,
+};
+use crate::book_entry::{AddOutcome, BookEntry};
+use crate::db::{self, Db};
+use crate::export::export_csv;
+use crate::graphql;
+use crate::http::{self, AppState};
+use crate::import::{ImportSummary, import_csv};
+use crate::report;
+
+/// Runs the command `cli` names.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Import(args) => {
+            let db = open(&args.database, true).await?;
+            let started = Instant::now();
+            let summary = import_file(&db, &args.file).await?;
+            println!(
+                "imported {}: {summary} in {:.2} s",
+                args.file.display(),
+                started.elapsed().as_secs_f64()
+            );
+            db.close().await;
+            Ok(())
+        }
+        Command::Export(args) => export(args).await,
+        Command::Report(args) => print_report(args).await,
+        Command::AddBook(args) => add_book(args).await,
+        Command::Schema => {
+            print!("{}", graphql::sdl());
+            Ok(())
+        }
+    }
+}
+
+/// Opens the catalogue; only commands that write may create it.
+async fn open(database: &DatabaseArgs, create: bool) -> anyhow::Result<Db> {
+    let open = if create {
+        Db::open(&database.url).await
+    } else {
+        Db::open_existing(&database.url).await
+    };
+    open.with_context(|| format!("opening database {}", database.url))
+}
+
+/// A progress bar on stderr that only shows when stderr is a terminal.
+fn progress_bar(len: u64, template: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+async fn import_file(db: &Db, path: &Path) -> anyhow::Result<ImportSummary> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let size = file.metadata().map(|metadata| metadata.len()).unwrap_or(0);
+    let bar = progress_bar(size, "importing {bar:40} {bytes}/{total_bytes} {eta}");
+    let summary = import_csv(db, std::io::BufReader::new(bar.wrap_read(file)))
+        .await
+        .with_context(|| format!("importing {}", path.display()));
+    bar.finish_and_clear();
+    summary
+}
+
+async fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let db = open(&args.database, false).await?;
+    let started = Instant::now();
+    let total = db::export::flat_row_count(&db).await?;
+    let bar = progress_bar(
+        u64::try_from(total).unwrap_or(0),
+        "exporting {bar:40} {pos}/{len} rows {eta}",
+    );
+    let destination = args.file.filter(|path| path.as_os_str() != "-");
+    let output: Box<dyn Write> = match &destination {
+        Some(path) => Box::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        ),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let rows = export_csv(&db, std::io::BufWriter::new(output), || bar.inc(1))
+        .await
+        .context("exporting the catalogue")?;
+    bar.finish_and_clear();
+    let target = destination.map_or("standard output".to_owned(), |path| {
+        path.display().to_string()
+    });
+    eprintln!(
+        "exported {rows} rows to {target} in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    db.close().await;
+    Ok(())
+}
+
+async fn print_report(args: ReportArgs) -> anyhow::Result<()> {
+    let db = open(&args.database, false).await?;
+    let report = report::gather(&graphql::build_schema(db.clone()), &db)
+        .await
+        .context("gathering the report")?;
+    match args.format {
+        ReportFormat::Text => print!("{}", report::render_text(&report)),
+        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    db.close().await;
+    Ok(())
+}
+
+async fn add_book(args: AddBookArgs) -> anyhow::Result<()> {
+    let (first_name, last_name) = match (&args.author, &args.first_name, &args.last_name) {
+        (Some(author), _, _) => split_full_name(author)?,
+        (None, Some(first), Some(last)) => (first.clone(), last.clone()),
+        _ => bail!("give --author, or --first-name and --last-name"),
+    };
+    let entry = BookEntry::parse(&first_name, &last_name, &args.title, &args.publisher)
+        .map_err(|(field, error)| anyhow::anyhow!("{}: {error}", field.input_name()))?;
+    let db = open(&args.database, true).await?;
+    let added = db::add_book::add_one(&db, &entry)
+        .await
+        .context("adding the book")?;
+    let book = format!(
+        "\"{}\" by {} {}",
+        added.book.title,
+        entry.author_first_name.as_str(),
+        entry.author_last_name.as_str()
+    );
+    let publisher = entry.publisher_name.as_str();
+    match added.outcome {
+        AddOutcome::Created => println!("CREATED: {book}, published by {publisher}"),
+        AddOutcome::PublisherAdded => {
+            println!("PUBLISHER_ADDED: {book} is now also published by {publisher}");
+        }
+        AddOutcome::AlreadyExisted => {
+            println!(
+                "ALREADY_EXISTED: {book} is already published by {publisher}; nothing changed"
+            );
+        }
+    }
+    if added.author_created {
+        println!(
+            "new author: {} {}",
+            entry.author_first_name.as_str(),
+            entry.author_last_name.as_str()
+        );
+    }
+    if added.publisher_created {
+        println!("new publisher: {publisher}");
+    }
+    db.close().await;
+    Ok(())
+}
+
+/// "Stephen King" -> ("Stephen", "King"); "John Le Carre" -> ("John", "Le Carre"): the
+/// tutorial's split at the first space.
+fn split_full_name(full_name: &str) -> anyhow::Result<(String, String)> {
+    match full_name.trim().split_once(' ') {
+        Some((first, last)) => Ok((first.to_owned(), last.to_owned())),
+        None => bail!(
+            "--author {full_name:?} has no last name; give --first-name and --last-name instead"
+        ),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let db = open(&args.database, true).await?;
+    if db::is_empty(&db).await? {
+        if args.seed.exists() {
+            let summary = import_file(&db, &args.seed).await?;
+            tracing::info!(seed = %args.seed.display(), %summary, "loaded the empty database");
+        } else {
+            tracing::warn!(seed = %args.seed.display(), "the database is empty and the seed file is missing");
+        }
+    }
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(
+        "bookgraph is serving GraphiQL at http://{address}/ and GraphQL at http://{address}/graphql"
+    );
+    let router = http::router(AppState::new(graphql::build_schema(db.clone()), db.clone()));
+    http::serve(listener, router, shutdown_signal()).await?;
+    db.close().await;
+    tracing::info!("bookgraph stopped");
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_full_name;
+
+    #[test]
+    fn a_full_name_splits_at_the_first_space() {
+        let split = |name| split_full_name(name).ok();
+        assert_eq!(
+            split("Stephen King"),
+            Some(("Stephen".into(), "King".into()))
+        );
+        assert_eq!(
+            split("John Le Carre"),
+            Some(("John".into(), "Le Carre".into()))
+        );
+        assert_eq!(split("Plato"), None);
+    }
+}

@@ -1,0 +1,741 @@
+//! GraphQL over HTTP: status codes, media types and methods as the GraphQL-over-HTTP spec
+//! has them, and the plain endpoints around `/graphql`.
+
+use reqwest::header::{ACCEPT, ALLOW, CONTENT_TYPE, HeaderMap};
+use reqwest::{Method, RequestBuilder};
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+/// A query every healthy server answers.
+const GOOD_QUERY: &str = "{ authors { totalCount } }";
+
+/// A server's answer, read in full.
+struct Reply {
+    status: u16,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    /// The media type, parameters dropped.
+    fn media_type(&self) -> String {
+        self.headers
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    }
+
+    /// The body as JSON; it must be JSON.
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|error| panic!("body is not JSON ({error}): {:?}", self.body))
+    }
+
+    /// Asserts the body is a GraphQL response with at least one error.
+    fn assert_has_errors(&self, what: &str) -> Value {
+        let body = self.json();
+        let errors = body["errors"].as_array();
+        assert!(
+            errors.is_some_and(|errors| !errors.is_empty()),
+            "{what}: expected errors in {body}"
+        );
+        for error in errors.into_iter().flatten() {
+            assert!(
+                error["message"].is_string(),
+                "{what}: error without a message: {error}"
+            );
+        }
+        body
+    }
+}
+
+async fn send(request: RequestBuilder) -> Reply {
+    let response = request.send().await.expect("request reaches the server");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.text().await.expect("response body");
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// `POST /graphql` with this body and these headers (none when `None`).
+fn post(
+    app: &TestApp,
+    accept: Option<&str>,
+    content_type: Option<&str>,
+    body: impl Into<reqwest::Body>,
+) -> RequestBuilder {
+    let mut request = app.client().post(app.url("/graphql")).body(body);
+    if let Some(accept) = accept {
+        request = request.header(ACCEPT, accept);
+    }
+    if let Some(content_type) = content_type {
+        request = request.header(CONTENT_TYPE, content_type);
+    }
+    request
+}
+
+/// `POST /graphql` of `query` as JSON, accepting `accept`.
+fn post_query(app: &TestApp, accept: &str, query: &str) -> RequestBuilder {
+    post(
+        app,
+        Some(accept),
+        Some(JSON),
+        json!({ "query": query }).to_string(),
+    )
+}
+
+/// `GET /graphql` with these URL parameters, accepting `accept` (nothing when `None`).
+fn get(app: &TestApp, accept: Option<&str>, params: &[(&str, &str)]) -> RequestBuilder {
+    let mut request = app.client().get(app.url("/graphql")).query(params);
+    if let Some(accept) = accept {
+        request = request.header(ACCEPT, accept);
+    }
+    request
+}
+
+/// Asserts the server still answers an ordinary query correctly.
+async fn assert_still_serves(app: &TestApp, after: &str) {
+    let reply = send(post_query(app, GRAPHQL_RESPONSE_JSON, GOOD_QUERY)).await;
+    assert_eq!(
+        reply.status, 200,
+        "a good query after {after}: {}",
+        reply.body
+    );
+    let body = reply.json();
+    assert_eq!(
+        body["data"]["authors"]["totalCount"], 7,
+        "a good query after {after}: {body}"
+    );
+    assert!(
+        body.get("errors").is_none(),
+        "a good query after {after}: {body}"
+    );
+}
+
+/// A good request padded with trailing white space to `total_len` bytes.
+fn padded_request(total_len: usize) -> String {
+    let request = json!({ "query": GOOD_QUERY }).to_string();
+    // Trailing white space is valid JSON, so only the size can be at fault.
+    format!("{request}{}", " ".repeat(total_len - request.len()))
+}
+
+const MIB: usize = 1024 * 1024;
+
+#[tokio::test]
+async fn a_syntax_error_is_a_400_for_graphql_response_json_clients() {
+    let app = TestApp::spawn().await;
+    let reply = send(post_query(
+        &app,
+        GRAPHQL_RESPONSE_JSON,
+        "{ authors { totalCount }",
+    ))
+    .await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert_eq!(reply.media_type(), GRAPHQL_RESPONSE_JSON);
+    let body = reply.assert_has_errors("syntax error");
+    assert!(
+        body.get("data").is_none(),
+        "a request error has no data entry: {body}"
+    );
+}
+
+#[tokio::test]
+async fn a_syntax_error_is_a_200_with_errors_for_json_clients() {
+    let app = TestApp::spawn().await;
+    let reply = send(post_query(&app, JSON, "{ authors { totalCount }")).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.media_type(), JSON);
+    let body = reply.assert_has_errors("syntax error");
+    assert!(
+        body["data"].is_null(),
+        "no data for a document that never ran: {body}"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_field_is_a_400_for_graphql_response_json_and_a_200_for_json() {
+    let app = TestApp::spawn().await;
+    let query = "{ authors { totalCount noSuchField } }";
+
+    let reply = send(post_query(&app, GRAPHQL_RESPONSE_JSON, query)).await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert_eq!(reply.media_type(), GRAPHQL_RESPONSE_JSON);
+    let body = reply.assert_has_errors("unknown field");
+    assert!(
+        body.get("data").is_none(),
+        "a validation error has no data entry: {body}"
+    );
+
+    let reply = send(post_query(&app, JSON, query)).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.media_type(), JSON);
+    let body = reply.assert_has_errors("unknown field");
+    assert!(body["data"].is_null(), "{body}");
+}
+
+#[tokio::test]
+async fn a_variable_of_the_wrong_type_is_a_request_error() {
+    let app = TestApp::spawn().await;
+    let body = json!({
+        "query": "query($first: Int) { authors(first: $first) { totalCount } }",
+        "variables": { "first": "ten" },
+    })
+    .to_string();
+
+    let reply = send(post(
+        &app,
+        Some(GRAPHQL_RESPONSE_JSON),
+        Some(JSON),
+        body.clone(),
+    ))
+    .await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    let body_json = reply.assert_has_errors("variable of the wrong type");
+    assert!(body_json.get("data").is_none(), "{body_json}");
+
+    let reply = send(post(&app, Some(JSON), Some(JSON), body)).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.assert_has_errors("variable of the wrong type");
+}
+
+#[tokio::test]
+async fn a_field_error_is_a_200_with_data_for_graphql_response_json_clients() {
+    let app = TestApp::spawn().await;
+    // The document is valid; a resolver refuses `first`, so the error has a path.
+    let reply = send(post_query(
+        &app,
+        GRAPHQL_RESPONSE_JSON,
+        "{ authors(first: 101) { totalCount } }",
+    ))
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.media_type(), GRAPHQL_RESPONSE_JSON);
+    let body = reply.assert_has_errors("first: 101");
+    assert!(
+        body.get("data").is_some(),
+        "execution ran, so data is present: {body}"
+    );
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body}"
+    );
+    assert_eq!(body["errors"][0]["path"], json!(["authors"]), "{body}");
+}
+
+#[tokio::test]
+async fn a_good_query_is_a_200_in_either_media_type() {
+    let app = TestApp::spawn().await;
+    let accepts = [
+        (Some(GRAPHQL_RESPONSE_JSON), GRAPHQL_RESPONSE_JSON),
+        (Some(JSON), JSON),
+        (None, JSON),
+        (Some("*/*"), JSON),
+        (Some("application/*"), JSON),
+        (
+            Some("application/graphql-response+json, application/json;q=0.9"),
+            GRAPHQL_RESPONSE_JSON,
+        ),
+        (
+            Some("application/json;q=0.9, application/graphql-response+json"),
+            GRAPHQL_RESPONSE_JSON,
+        ),
+        (
+            Some("application/graphql-response+json;q=0.5, application/json"),
+            JSON,
+        ),
+        (Some("text/html, application/json;q=0.1"), JSON),
+    ];
+    let body = json!({ "query": GOOD_QUERY }).to_string();
+    for (accept, expected) in accepts {
+        for content_type in [JSON, "application/json; charset=utf-8", "Application/JSON"] {
+            let what = format!("Accept {accept:?}, Content-Type {content_type}");
+            let reply = send(post(&app, accept, Some(content_type), body.clone())).await;
+            assert_eq!(reply.status, 200, "{what}: {}", reply.body);
+            assert_eq!(reply.media_type(), expected, "{what}");
+            assert_eq!(reply.json()["data"]["authors"]["totalCount"], 7, "{what}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_json_body_is_a_400_with_errors() {
+    let app = TestApp::spawn().await;
+    let bodies = [
+        "{ not json",
+        "",
+        "   ",
+        "null",
+        "42",
+        r#""{ authors { totalCount } }""#,
+        r#"{"query": 42}"#,
+        r#"{"query": null}"#,
+        r#"{"query": "{ authors { totalCount } }", "variables": "not an object"}"#,
+        r#"{"query": "{ authors { totalCount } }", "operationName": 5}"#,
+        r#"{"query": "{ authors { totalCount } }", "variables": [7]}"#,
+        r#"{"query": "{ authors { totalCount } }", "extensions": 5}"#,
+        "\u{feff}{\"query\": \"{ authors { totalCount } }\"",
+        r#"{"query": "{ authors { totalCount } }"} trailing"#,
+        "\u{0}\u{1}\u{2}",
+    ];
+    let mut failures = Vec::new();
+    for accept in [GRAPHQL_RESPONSE_JSON, JSON] {
+        for body in bodies {
+            let reply = send(post(&app, Some(accept), Some(JSON), body)).await;
+            check_request_error(&reply, accept, &format!("body {body:?}"), &mut failures);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_still_serves(&app, "malformed bodies").await;
+}
+
+/// The GraphQL-over-HTTP spec's invalid parameters: a JSON body that is not an object with
+/// a string `query` is not a GraphQL request, whatever media type the client accepts.
+#[tokio::test]
+async fn a_json_body_without_a_query_string_is_a_400_for_either_media_type() {
+    let app = TestApp::spawn().await;
+    let bodies = [
+        "{}",
+        r#"{"variables": {}}"#,
+        r#"{"qeury": "{ authors { totalCount } }"}"#,
+        "[]",
+        r#"["{ authors { totalCount } }"]"#,
+    ];
+    let mut failures = Vec::new();
+    for accept in [GRAPHQL_RESPONSE_JSON, JSON] {
+        for body in bodies {
+            let reply = send(post(&app, Some(accept), Some(JSON), body)).await;
+            check_request_error(&reply, accept, &format!("body {body}"), &mut failures);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Notes in `failures` how `reply` is not a 400 request error in the `accept` media type
+/// with errors and no data.
+fn check_request_error(reply: &Reply, accept: &str, what: &str, failures: &mut Vec<String>) {
+    let what = format!("Accept {accept}, {what}");
+    if reply.status != 400 {
+        failures.push(format!("{what}: status {} {}", reply.status, reply.body));
+        return;
+    }
+    if reply.media_type() != accept {
+        failures.push(format!("{what}: content type {:?}", reply.media_type()));
+    }
+    let body: Value = serde_json::from_str(&reply.body).unwrap_or_default();
+    if body["errors"].as_array().is_none_or(Vec::is_empty) {
+        failures.push(format!("{what}: no errors in {}", reply.body));
+    }
+    if body.get("data").is_some() {
+        failures.push(format!("{what}: a data entry in {}", reply.body));
+    }
+}
+
+#[tokio::test]
+async fn an_empty_or_blank_query_is_an_error_not_a_crash() {
+    let app = TestApp::spawn().await;
+    let bodies = [
+        json!({ "query": "" }),
+        json!({ "query": "   " }),
+        json!({ "query": "\n\t \n" }),
+        json!({ "query": "# only a comment" }),
+        json!({ "query": "", "variables": {} }),
+    ];
+    for body in bodies {
+        let what = format!("body {body}");
+        let reply = send(post(
+            &app,
+            Some(GRAPHQL_RESPONSE_JSON),
+            Some(JSON),
+            body.to_string(),
+        ))
+        .await;
+        assert_eq!(
+            reply.status, 400,
+            "{what}, graphql-response+json: {}",
+            reply.body
+        );
+        let json = reply.assert_has_errors(&what);
+        assert!(json.get("data").is_none(), "{what}: {json}");
+
+        let reply = send(post(&app, Some(JSON), Some(JSON), body.to_string())).await;
+        assert_eq!(reply.status, 200, "{what}, json: {}", reply.body);
+        assert_eq!(reply.media_type(), JSON, "{what}, json");
+        reply.assert_has_errors(&what);
+        assert_still_serves(&app, &what).await;
+    }
+    for query in ["", "   "] {
+        let what = format!("GET query {query:?}");
+        let reply = send(get(&app, Some(GRAPHQL_RESPONSE_JSON), &[("query", query)])).await;
+        assert_eq!(reply.status, 400, "{what}: {}", reply.body);
+        reply.assert_has_errors(&what);
+        let reply = send(get(&app, Some(JSON), &[("query", query)])).await;
+        assert_eq!(reply.status, 200, "{what}, json: {}", reply.body);
+        reply.assert_has_errors(&what);
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_a_415() {
+    let app = TestApp::spawn().await;
+    let body = json!({ "query": GOOD_QUERY }).to_string();
+    for content_type in [
+        Some("text/plain"),
+        Some("application/graphql"),
+        Some("application/x-www-form-urlencoded"),
+        Some("application/jsonx"),
+        None,
+    ] {
+        for accept in [GRAPHQL_RESPONSE_JSON, JSON] {
+            let what = format!("Content-Type {content_type:?}, Accept {accept}");
+            let reply = send(post(&app, Some(accept), content_type, body.clone())).await;
+            assert_eq!(reply.status, 415, "{what}: {}", reply.body);
+            reply.assert_has_errors(&what);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_client_accepting_neither_media_type_gets_a_406() {
+    let app = TestApp::spawn().await;
+    for accept in [
+        "text/html",
+        "text/html, image/png",
+        "application/json;q=0",
+        "application/xml",
+    ] {
+        let reply = send(post(
+            &app,
+            Some(accept),
+            Some(JSON),
+            json!({ "query": GOOD_QUERY }).to_string(),
+        ))
+        .await;
+        assert_eq!(reply.status, 406, "POST, Accept {accept}: {}", reply.body);
+        reply.assert_has_errors(accept);
+
+        let reply = send(get(&app, Some(accept), &[("query", GOOD_QUERY)])).await;
+        assert_eq!(reply.status, 406, "GET, Accept {accept}: {}", reply.body);
+    }
+}
+
+#[tokio::test]
+async fn get_runs_a_query_from_the_url() {
+    let app = TestApp::spawn().await;
+    for accept in [None, Some(JSON), Some(GRAPHQL_RESPONSE_JSON)] {
+        let reply = send(get(&app, accept, &[("query", GOOD_QUERY)])).await;
+        assert_eq!(reply.status, 200, "Accept {accept:?}: {}", reply.body);
+        assert_eq!(
+            reply.media_type(),
+            accept.unwrap_or(JSON),
+            "Accept {accept:?}"
+        );
+        assert_eq!(
+            reply.json()["data"]["authors"]["totalCount"],
+            7,
+            "Accept {accept:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn get_takes_variables_and_an_operation_name_as_json_in_the_url() {
+    let app = TestApp::spawn().await;
+    let query = "query Find($needle: String) {
+        authors(filter: { nameContains: $needle }) { nodes { name } }
+    }";
+    let variables = json!({ "needle": "king" }).to_string();
+    let reply = send(get(
+        &app,
+        None,
+        &[
+            ("query", query),
+            ("variables", &variables),
+            ("operationName", "Find"),
+        ],
+    ))
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(
+        reply.json()["data"]["authors"]["nodes"],
+        json!([{ "name": "Stephen King" }]),
+        "{}",
+        reply.body
+    );
+
+    // Two operations: the name picks one.
+    let two = "query A { authors { totalCount } } query B { books { totalCount } }";
+    let reply = send(get(&app, None, &[("query", two), ("operationName", "B")])).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(
+        reply.json()["data"]["books"]["totalCount"],
+        10,
+        "{}",
+        reply.body
+    );
+}
+
+#[tokio::test]
+async fn get_with_malformed_variables_is_a_400() {
+    let app = TestApp::spawn().await;
+    for variables in ["{not json", "", "'single'"] {
+        let reply = send(get(
+            &app,
+            None,
+            &[("query", GOOD_QUERY), ("variables", variables)],
+        ))
+        .await;
+        assert_eq!(reply.status, 400, "variables {variables:?}: {}", reply.body);
+        reply.assert_has_errors(variables);
+    }
+}
+
+#[tokio::test]
+async fn get_without_a_query_is_a_400() {
+    let app = TestApp::spawn().await;
+    for accept in [None, Some(GRAPHQL_RESPONSE_JSON)] {
+        let reply = send(
+            app.client()
+                .get(app.url("/graphql"))
+                .headers(accept_header(accept)),
+        )
+        .await;
+        assert_eq!(reply.status, 400, "Accept {accept:?}: {}", reply.body);
+        reply.assert_has_errors("no query");
+
+        let reply = send(get(&app, accept, &[("variables", "{}")])).await;
+        assert_eq!(reply.status, 400, "Accept {accept:?}: {}", reply.body);
+        reply.assert_has_errors("variables without a query");
+    }
+}
+
+fn accept_header(accept: Option<&str>) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    if let Some(accept) = accept {
+        headers.insert(ACCEPT, accept.parse().expect("header value"));
+    }
+    headers
+}
+
+#[tokio::test]
+async fn get_refuses_a_mutation_with_405_and_allow_post() {
+    let app = TestApp::spawn().await;
+    let mutation = r#"mutation {
+        addBook(input: { title: "T", authorFirstName: "A", authorLastName: "B", publisherName: "P" }) {
+            outcome
+        }
+    }"#;
+    let both = format!("query Q {{ authors {{ totalCount }} }} {mutation}").replacen(
+        "mutation {",
+        "mutation M {",
+        1,
+    );
+    let commented = format!("# writes\n\n  {mutation}");
+    let cases: [(&str, &[(&str, &str)]); 3] = [
+        ("a lone mutation", &[("query", mutation)]),
+        (
+            "a named mutation",
+            &[("query", &both), ("operationName", "M")],
+        ),
+        ("a mutation after a comment", &[("query", &commented)]),
+    ];
+    for (what, params) in cases {
+        for accept in [None, Some(GRAPHQL_RESPONSE_JSON)] {
+            let reply = send(get(&app, accept, params)).await;
+            assert_eq!(
+                reply.status, 405,
+                "{what}, Accept {accept:?}: {}",
+                reply.body
+            );
+            let allow = reply
+                .headers
+                .get(ALLOW)
+                .and_then(|value| value.to_str().ok());
+            assert_eq!(allow, Some("POST"), "{what}: Allow header");
+            reply.assert_has_errors(what);
+        }
+    }
+    // The same document with the query selected runs.
+    let reply = send(get(&app, None, &[("query", &both), ("operationName", "Q")])).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["data"]["authors"]["totalCount"], 7);
+
+    // Nothing was written.
+    let data = app
+        .data("{ books { totalCount } publishers { totalCount } }")
+        .await;
+    assert_eq!(data["books"]["totalCount"], 10, "GET wrote a book");
+    assert_eq!(data["publishers"]["totalCount"], 4, "GET wrote a publisher");
+}
+
+#[tokio::test]
+async fn a_body_over_one_mib_is_a_413() {
+    let app = TestApp::spawn().await;
+    let reply = send(post(
+        &app,
+        Some(GRAPHQL_RESPONSE_JSON),
+        Some(JSON),
+        padded_request(MIB + 1),
+    ))
+    .await;
+    assert_eq!(reply.status, 413, "{}", reply.body);
+    assert_still_serves(&app, "a body over 1 MiB").await;
+
+    // Right at the limit is still served.
+    let reply = send(post(
+        &app,
+        Some(GRAPHQL_RESPONSE_JSON),
+        Some(JSON),
+        padded_request(MIB),
+    ))
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["data"]["authors"]["totalCount"], 7);
+}
+
+#[tokio::test]
+async fn the_root_serves_graphiql() {
+    let app = TestApp::spawn().await;
+    let reply = send(app.client().get(app.url("/"))).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.media_type(), "text/html");
+    let body = reply.body.to_lowercase();
+    assert!(body.contains("graphiql"), "GraphiQL page: {}", reply.body);
+    assert!(
+        body.contains("/graphql"),
+        "GraphiQL points at /graphql: {}",
+        reply.body
+    );
+}
+
+#[tokio::test]
+async fn health_is_ok_and_ready_is_200() {
+    let app = TestApp::spawn().await;
+    let reply = send(app.client().get(app.url("/health"))).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.media_type(), JSON);
+    assert_eq!(reply.json(), json!({ "status": "ok" }));
+
+    let reply = send(app.client().get(app.url("/ready"))).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.media_type(), JSON);
+    assert_eq!(reply.json()["status"], "ready");
+}
+
+/// A bad request and the status it must get.
+type BadRequest = (&'static str, fn(&TestApp) -> RequestBuilder, u16);
+
+#[tokio::test]
+async fn the_server_keeps_serving_after_every_kind_of_bad_request() {
+    let app = TestApp::spawn().await;
+    let cases: Vec<BadRequest> = vec![
+        (
+            "a syntax error",
+            |app| post_query(app, GRAPHQL_RESPONSE_JSON, "{ authors {"),
+            400,
+        ),
+        (
+            "an unknown field",
+            |app| post_query(app, GRAPHQL_RESPONSE_JSON, "{ nope }"),
+            400,
+        ),
+        (
+            "a blank query",
+            |app| post_query(app, GRAPHQL_RESPONSE_JSON, "  "),
+            400,
+        ),
+        (
+            "malformed JSON",
+            |app| post(app, None, Some(JSON), "{"),
+            400,
+        ),
+        ("an empty body", |app| post(app, None, Some(JSON), ""), 400),
+        (
+            "a text/plain body",
+            |app| post(app, None, Some("text/plain"), GOOD_QUERY),
+            415,
+        ),
+        (
+            "no content type",
+            |app| post(app, None, None, GOOD_QUERY),
+            415,
+        ),
+        (
+            "Accept: text/html",
+            |app| {
+                post(
+                    app,
+                    Some("text/html"),
+                    Some(JSON),
+                    json!({ "query": GOOD_QUERY }).to_string(),
+                )
+            },
+            406,
+        ),
+        ("GET without a query", |app| get(app, None, &[]), 400),
+        (
+            "GET with bad variables",
+            |app| get(app, None, &[("query", GOOD_QUERY), ("variables", "{")]),
+            400,
+        ),
+        (
+            "GET with a mutation",
+            |app| {
+                get(
+                    app,
+                    None,
+                    &[(
+                        "query",
+                        r#"mutation { addBook(input: { title: "T", authorFirstName: "A",
+                            authorLastName: "B", publisherName: "P" }) { outcome } }"#,
+                    )],
+                )
+            },
+            405,
+        ),
+        (
+            "a body over 1 MiB",
+            |app| post(app, None, Some(JSON), padded_request(MIB + 1)),
+            413,
+        ),
+        (
+            "a deeply nested document",
+            |app| {
+                let depth = 5_000;
+                let query = format!("{}{}", "{ authors ".repeat(depth), "}".repeat(depth));
+                post_query(app, GRAPHQL_RESPONSE_JSON, &query)
+            },
+            400,
+        ),
+        (
+            "PUT /graphql",
+            |app| app.client().request(Method::PUT, app.url("/graphql")),
+            405,
+        ),
+        (
+            "DELETE /graphql",
+            |app| app.client().delete(app.url("/graphql")),
+            405,
+        ),
+        (
+            "an unknown path",
+            |app| app.client().get(app.url("/nope")),
+            404,
+        ),
+    ];
+    for (what, request, status) in cases {
+        let reply = send(request(&app)).await;
+        assert_eq!(reply.status, status, "{what}: {}", reply.body);
+        assert_still_serves(&app, what).await;
+    }
+}

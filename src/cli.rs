@@ -56,13 +56,10 @@ pub struct ServeArgs {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub database: DatabaseArgs,
-    /// CSV loaded into the database when it holds no data yet.
-    #[arg(
-        long,
-        env = "BOOKGRAPH_SEED",
-        default_value = "data/author_book_publisher.csv"
-    )]
-    pub seed: PathBuf,
+    /// CSV loaded into the database when it holds no data yet [default: the tutorial's
+    /// data, from data/author_book_publisher.csv or, without it, the copy built in]
+    #[arg(long, env = "BOOKGRAPH_SEED")]
+    pub seed: Option<PathBuf>,
 }
 
 /// Arguments of `import`.

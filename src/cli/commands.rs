@@ -176,24 +176,39 @@ fn split_full_name(full_name: &str) -> anyhow::Result<(String, String)> {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let db = open(&args.database, true).await?;
     if db::is_empty(&db).await? {
-        if args.seed.exists() {
-            let summary = import_file(&db, &args.seed).await?;
-            tracing::info!(seed = %args.seed.display(), %summary, "loaded the empty database");
-        } else {
-            tracing::warn!(seed = %args.seed.display(), "the database is empty and the seed file is missing");
-        }
+        seed(&db, args.seed.as_deref()).await?;
     }
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr()?;
     tracing::info!(
-        "bookgraph is serving GraphiQL at http://{address}/ and GraphQL at http://{address}/graphql"
+        "listening on http://{address} (GraphiQL at http://{address}/, GraphQL at http://{address}/graphql)"
     );
     let router = http::router(AppState::new(graphql::build_schema(db.clone()), db.clone()));
     http::serve(listener, router, shutdown_signal()).await?;
     db.close().await;
     tracing::info!("bookgraph stopped");
+    Ok(())
+}
+
+/// Where `serve` finds the tutorial's data when not told otherwise.
+const DEFAULT_SEED: &str = "data/author_book_publisher.csv";
+/// The same data, built in, for a binary started away from the repository.
+const BUILT_IN_SEED: &str = include_str!("../../data/author_book_publisher.csv");
+
+/// Loads an empty catalogue from `seed`, or by default from `data/` or the built-in copy.
+async fn seed(db: &Db, seed: Option<&Path>) -> anyhow::Result<()> {
+    let summary = match seed {
+        Some(path) => import_file(db, path).await?,
+        None if Path::new(DEFAULT_SEED).exists() => {
+            import_file(db, Path::new(DEFAULT_SEED)).await?
+        }
+        None => import_csv(db, BUILT_IN_SEED.as_bytes())
+            .await
+            .context("loading the built-in tutorial data")?,
+    };
+    tracing::info!(%summary, "loaded the empty database");
     Ok(())
 }
 

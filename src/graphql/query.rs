@@ -2,16 +2,16 @@
 
 use std::future::Future;
 
-use async_graphql::{Context, ID, Object};
+use async_graphql::{Context, ID, Object, OutputType};
 
-use super::connection::Connection;
+use super::connection::{Connection, Edge};
 use super::ids::{decode_cursor, page_first, parse_id};
 use super::inputs::{
     AuthorFilter, AuthorOrder, BookFilter, BookOrder, PublisherFilter, PublisherOrder,
 };
 use super::loaders::{Authors, Books, ById, Loaders, Publishers, Table};
 use super::types::{Author, Book, Publisher};
-use crate::db::pages::PageArgs;
+use crate::db::pages::{Page, PageArgs};
 use crate::db::{self, Db};
 use crate::error::{ClientResult, Result};
 
@@ -61,9 +61,7 @@ impl QueryRoot {
             order.direction.descending(),
             &page,
         );
-        let total = total_count(ctx, db::authors::count(db, &filter));
-        let (rows, total) = tokio::try_join!(rows, total)?;
-        Ok(Connection::new(&list, rows, page.after.is_some(), total))
+        connection(ctx, &list, &page, rows, db::authors::count(db, &filter)).await
     }
 
     /// Books, by default ordered by title.
@@ -81,9 +79,7 @@ impl QueryRoot {
         let page = page_args(&list, first, after.as_deref())?;
         let db = ctx.data_unchecked::<Db>();
         let rows = db::books::page(db, &filter, order.direction.descending(), &page);
-        let total = total_count(ctx, db::books::count(db, &filter));
-        let (rows, total) = tokio::try_join!(rows, total)?;
-        Ok(Connection::new(&list, rows, page.after.is_some(), total))
+        connection(ctx, &list, &page, rows, db::books::count(db, &filter)).await
     }
 
     /// Publishers, by default ordered by name.
@@ -109,9 +105,7 @@ impl QueryRoot {
             order.direction.descending(),
             &page,
         );
-        let total = total_count(ctx, db::publishers::count(db, &filter));
-        let (rows, total) = tokio::try_join!(rows, total)?;
-        Ok(Connection::new(&list, rows, page.after.is_some(), total))
+        connection(ctx, &list, &page, rows, db::publishers::count(db, &filter)).await
     }
 }
 
@@ -135,12 +129,26 @@ fn page_args(list: &str, first: Option<i32>, after: Option<&str>) -> Result<Page
     })
 }
 
-/// Runs `count` only when the client selected `totalCount`: counting a large filtered
-/// list costs as much as listing it.
-async fn total_count(ctx: &Context<'_>, count: impl Future<Output = Result<i64>>) -> Result<i64> {
-    if ctx.look_ahead().field("totalCount").exists() {
-        count.await
-    } else {
-        Ok(0)
-    }
+/// The connection of the page `rows` of `list`. Runs `count` alongside, and only when the
+/// client selected `totalCount`: counting a large filtered list costs as much as listing it.
+async fn connection<R, T>(
+    ctx: &Context<'_>,
+    list: &str,
+    page: &PageArgs,
+    rows: impl Future<Output = Result<Page<R>>>,
+    count: impl Future<Output = Result<i64>>,
+) -> ClientResult<Connection<T>>
+where
+    T: OutputType + Clone + From<R>,
+    Edge<T>: OutputType,
+{
+    let total = async {
+        if ctx.look_ahead().field("totalCount").exists() {
+            count.await
+        } else {
+            Ok(0)
+        }
+    };
+    let (rows, total) = tokio::try_join!(rows, total)?;
+    Ok(Connection::new(list, rows, page.after.is_some(), total))
 }

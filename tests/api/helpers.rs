@@ -166,3 +166,31 @@ pub async fn add_book(
         .await;
     data["addBook"].clone()
 }
+
+/// Runs `node clients/<script> <args…>` from the repository root, installing the clients'
+/// locked npm packages first when they are missing; returns the script's output.
+pub fn run_node(script: &str, args: &[&str]) -> std::process::Output {
+    let clients = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("clients");
+    install_clients(&clients);
+    std::process::Command::new("node")
+        .arg(clients.join(script))
+        .args(args)
+        .current_dir(&clients)
+        .output()
+        .expect("Node.js runs (install Node.js 18 or newer)")
+}
+
+fn install_clients(clients: &std::path::Path) {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        if clients.join("node_modules").exists() {
+            return;
+        }
+        let status = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(clients)
+            .status()
+            .expect("npm runs (install Node.js and npm)");
+        assert!(status.success(), "npm ci in clients/ failed");
+    });
+}

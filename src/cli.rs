@@ -60,6 +60,10 @@ pub struct ServeArgs {
     /// data, from data/author_book_publisher.csv or, without it, the copy built in]
     #[arg(long, env = "BOOKGRAPH_SEED")]
     pub seed: Option<PathBuf>,
+    /// Run only these documents: a JSON object of SHA-256 hash -> document, as GraphQL
+    /// Codegen's persisted-documents output writes it.
+    #[arg(long, env = "BOOKGRAPH_TRUSTED_DOCUMENTS")]
+    pub trusted_documents: Option<PathBuf>,
 }
 
 /// Arguments of `import`.

@@ -1,5 +1,6 @@
 //! What each command does, step by step, with context on every fallible step.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
@@ -185,7 +186,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(
         "listening on http://{address} (GraphiQL at http://{address}/, GraphQL at http://{address}/graphql)"
     );
-    let router = http::router(AppState::new(graphql::build_schema(db.clone()), db.clone()));
+    let mut state = AppState::new(graphql::build_schema(db.clone()), db.clone());
+    if let Some(path) = &args.trusted_documents {
+        state = state.with_trusted_documents(read_trusted_documents(path)?);
+        tracing::info!(documents = %path.display(), "running trusted documents only");
+    }
+    let router = http::router(state);
     http::serve(listener, router, shutdown_signal()).await?;
     db.close().await;
     tracing::info!("bookgraph stopped");
@@ -210,6 +216,17 @@ async fn seed(db: &Db, seed: Option<&Path>) -> anyhow::Result<()> {
     };
     tracing::info!(%summary, "loaded the empty database");
     Ok(())
+}
+
+fn read_trusted_documents(path: &Path) -> anyhow::Result<HashMap<String, String>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not a JSON object of hash -> document",
+            path.display()
+        )
+    })
 }
 
 /// Completes on Ctrl-C or SIGTERM.

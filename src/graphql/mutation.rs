@@ -38,6 +38,7 @@ pub struct AddBookPayload {
 /// Entry points for changing the catalogue.
 pub struct MutationRoot;
 
+/// Entry points for changing the catalogue.
 #[Object(name = "Mutation")]
 impl MutationRoot {
     /// Find-or-create the author and the publisher, find-or-create the author's book of
@@ -46,7 +47,7 @@ impl MutationRoot {
     async fn add_book(
         &self,
         ctx: &Context<'_>,
-        input: AddBookInput,
+        #[graphql(desc = "The book, its author and its publisher, by name.")] input: AddBookInput,
     ) -> ClientResult<AddBookPayload> {
         let entry = BookEntry::parse(
             &input.author_first_name,

@@ -21,20 +21,33 @@ const DEFAULT_FIRST: i32 = 20;
 /// Entry points for reading the catalogue.
 pub struct QueryRoot;
 
+/// Entry points for reading the catalogue.
 #[Object(name = "Query")]
 impl QueryRoot {
     /// The author with this ID, or null when there is none.
-    async fn author(&self, ctx: &Context<'_>, id: ID) -> ClientResult<Option<Author>> {
+    async fn author(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The author's ID.")] id: ID,
+    ) -> ClientResult<Option<Author>> {
         by_id::<Authors, _>(ctx, &id).await
     }
 
     /// The book with this ID, or null when there is none.
-    async fn book(&self, ctx: &Context<'_>, id: ID) -> ClientResult<Option<Book>> {
+    async fn book(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The book's ID.")] id: ID,
+    ) -> ClientResult<Option<Book>> {
         by_id::<Books, _>(ctx, &id).await
     }
 
     /// The publisher with this ID, or null when there is none.
-    async fn publisher(&self, ctx: &Context<'_>, id: ID) -> ClientResult<Option<Publisher>> {
+    async fn publisher(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The publisher's ID.")] id: ID,
+    ) -> ClientResult<Option<Publisher>> {
         by_id::<Publishers, _>(ctx, &id).await
     }
 

@@ -40,6 +40,7 @@ where
     Ok(rows.into_iter().map(T::from).collect())
 }
 
+/// An author of one or more books.
 #[Object]
 impl Author {
     /// The author's ID.
@@ -87,6 +88,7 @@ impl Author {
     }
 }
 
+/// A book, written by one author and published by one or more publishers.
 #[Object]
 impl Book {
     /// The book's ID.
@@ -125,6 +127,7 @@ impl Publisher {
     }
 }
 
+/// A publisher of books.
 #[Object]
 impl Publisher {
     /// The publisher's ID.

@@ -4,16 +4,16 @@
 
 use async_graphql::parser::parse_query;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
-use async_graphql::{Request, Response as GraphqlResponse, Variables};
+use async_graphql::{Request, Response as GraphqlResponse};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::header::{ALLOW, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
+use super::incoming::{GetParams, PostBody, Rejection};
 use super::negotiate::ResponseFormat;
 use crate::graphql;
 
@@ -23,42 +23,19 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         return not_acceptable();
     };
     if !is_json(&headers) {
-        return request_error(
+        return rejection_response(
             format,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "POST bodies must be application/json",
+            Rejection {
+                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                message: "POST bodies must be application/json".to_owned(),
+                code: "BAD_REQUEST",
+            },
         );
     }
-    let request = serde_json::from_slice::<PostBody>(&body)
-        .map_err(|error| format!("the body is not a GraphQL request: {error}"))
-        .and_then(|body| build_request(body.query, body.operation_name, body.variables));
-    match request {
+    match PostBody::parse(&body).and_then(|body| body.into_request(&state.documents)) {
         Ok(request) => execute(&state, format, request).await,
-        Err(message) => request_error(format, StatusCode::BAD_REQUEST, &message),
+        Err(rejection) => rejection_response(format, rejection),
     }
-}
-
-/// A GraphQL request in a POST body: a JSON object whose `query` is a string. Read into
-/// our own type because async-graphql's `Request` takes a missing query as empty and a
-/// JSON array as a batch, neither of which is a well-formed request here.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PostBody {
-    query: String,
-    operation_name: Option<String>,
-    variables: Option<serde_json::Value>,
-    /// Checked to be an object, as the spec requires; no extension is supported yet.
-    #[serde(rename = "extensions")]
-    _extensions: Option<serde_json::Map<String, serde_json::Value>>,
-}
-
-/// Parameters of a GraphQL request in a URL query string.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct GetParams {
-    query: Option<String>,
-    operation_name: Option<String>,
-    variables: Option<String>,
 }
 
 /// A GraphQL query in the URL; mutations are refused, since GET must not change anything.
@@ -70,53 +47,25 @@ pub async fn get(
     let Some(format) = ResponseFormat::negotiate(&headers) else {
         return not_acceptable();
     };
-    let request = match request_from_params(query_string.as_deref().unwrap_or_default()) {
+    let request = GetParams::parse(query_string.as_deref().unwrap_or_default())
+        .and_then(|params| params.into_request(&state.documents));
+    let request = match request {
         Ok(request) => request,
-        Err(message) => return request_error(format, StatusCode::BAD_REQUEST, &message),
+        Err(rejection) => return rejection_response(format, rejection),
     };
     if is_mutation(&request) {
-        let mut response = request_error(
-            format,
-            StatusCode::METHOD_NOT_ALLOWED,
-            "mutations must be sent with POST",
-        );
+        let rejection = Rejection {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            message: "mutations must be sent with POST".to_owned(),
+            code: "BAD_REQUEST",
+        };
+        let mut response = rejection_response(format, rejection);
         response
             .headers_mut()
             .insert(ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
     execute(&state, format, request).await
-}
-
-fn request_from_params(query_string: &str) -> Result<Request, String> {
-    let params: GetParams = serde_urlencoded::from_str(query_string)
-        .map_err(|error| format!("invalid query string: {error}"))?;
-    let query = params.query.ok_or("the `query` parameter is missing")?;
-    let variables = params
-        .variables
-        .map(|variables| serde_json::from_str(&variables))
-        .transpose()
-        .map_err(|error| format!("`variables` is not JSON: {error}"))?;
-    build_request(query, params.operation_name, variables)
-}
-
-fn build_request(
-    query: String,
-    operation_name: Option<String>,
-    variables: Option<serde_json::Value>,
-) -> Result<Request, String> {
-    let mut request = Request::new(query);
-    if let Some(name) = operation_name {
-        request = request.operation_name(name);
-    }
-    match variables {
-        None | Some(serde_json::Value::Null) => {}
-        Some(variables @ serde_json::Value::Object(_)) => {
-            request = request.variables(Variables::from_json(variables));
-        }
-        Some(_) => return Err("`variables` must be a JSON object".to_owned()),
-    }
-    Ok(request)
 }
 
 /// Whether the operation the request selects is a mutation. A document that does not parse
@@ -162,9 +111,12 @@ fn is_request_error(response: &GraphqlResponse) -> bool {
         && response.errors.iter().all(|error| error.path.is_empty())
 }
 
-fn request_error(format: ResponseFormat, status: StatusCode, message: &str) -> Response {
-    let body = json!({ "errors": [{ "message": message }] });
-    json_response(format, status, body.to_string())
+fn rejection_response(format: ResponseFormat, rejection: Rejection) -> Response {
+    let body = json!({ "errors": [{
+        "message": rejection.message,
+        "extensions": { "code": rejection.code },
+    }] });
+    json_response(format, rejection.status, body.to_string())
 }
 
 fn not_acceptable() -> Response {

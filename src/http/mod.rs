@@ -1,17 +1,21 @@
 //! HTTP: the router and the server loop. Everything they use comes in as arguments, so
 //! tests serve exactly what `bookgraph serve` does, on a port of their own.
 
+mod documents;
+mod graphiql;
 mod graphql;
 mod health;
+mod incoming;
 mod negotiate;
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::response::Html;
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
@@ -19,6 +23,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::db::Db;
 use crate::graphql::BookSchema;
+use documents::Documents;
 
 /// Largest request body accepted; larger ones get 413.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -30,19 +35,33 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct AppState {
     schema: BookSchema,
     db: Db,
+    documents: Arc<Documents>,
 }
 
 impl AppState {
-    /// State serving `schema` over `db`.
+    /// State serving `schema` over `db`, with automatic persisted queries.
     pub fn new(schema: BookSchema, db: Db) -> Self {
-        AppState { schema, db }
+        AppState {
+            schema,
+            db,
+            documents: Arc::default(),
+        }
+    }
+
+    /// The same, running only `documents` (a map of SHA-256 hex hash to document).
+    pub fn with_trusted_documents(self, documents: HashMap<String, String>) -> Self {
+        AppState {
+            documents: Arc::new(Documents::trusted(documents)),
+            ..self
+        }
     }
 }
 
 /// All of bookgraph's routes.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(graphiql))
+        .route("/", get(graphiql::page))
+        .route("/assets/graphiql/{file}", get(graphiql::asset))
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
@@ -53,15 +72,6 @@ pub fn router(state: AppState) -> Router {
             REQUEST_TIMEOUT,
         ))
         .layer(TraceLayer::new_for_http())
-}
-
-async fn graphiql() -> Html<String> {
-    Html(
-        async_graphql::http::GraphiQLSource::build()
-            .endpoint("/graphql")
-            .title("bookgraph")
-            .finish(),
-    )
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets in-flight requests

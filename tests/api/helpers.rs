@@ -1,6 +1,7 @@
 //! `TestApp`: the real router on a real socket (127.0.0.1, a port of its own) over a
 //! fresh SQLite file, spoken to over HTTP like any client would.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -42,6 +43,18 @@ impl TestApp {
 
     /// A server over the rows of `csv` (header included).
     pub async fn spawn_with_csv(csv: &str) -> TestApp {
+        Self::spawn_with(csv, |state| state).await
+    }
+
+    /// A server over the tutorial's data that runs only `documents` (hash -> document).
+    pub async fn spawn_trusted(documents: HashMap<String, String>) -> TestApp {
+        Self::spawn_with(TUTORIAL_CSV, |state| {
+            state.with_trusted_documents(documents)
+        })
+        .await
+    }
+
+    async fn spawn_with(csv: &str, configure: impl FnOnce(AppState) -> AppState) -> TestApp {
         let dir = tempfile::tempdir().expect("temporary directory");
         let database_url = format!("sqlite:{}", dir.path().join("test.db").display());
         let db = Db::open(&database_url).await.expect("open test database");
@@ -51,7 +64,10 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("local address");
         let (shutdown, stop) = oneshot::channel::<()>();
-        let app = router(AppState::new(build_schema(db.clone()), db.clone()));
+        let app = router(configure(AppState::new(
+            build_schema(db.clone()),
+            db.clone(),
+        )));
         tokio::spawn(async move {
             serve(listener, app, async {
                 stop.await.ok();

@@ -38,8 +38,10 @@ impl Reply {
             .unwrap_or_else(|error| panic!("body is not JSON ({error}): {:?}", self.body))
     }
 
-    /// Asserts the body is a GraphQL response with at least one error.
-    fn assert_has_errors(&self, what: &str) -> Value {
+    /// Asserts the status is `status` and the body a GraphQL response with at least one
+    /// error, each with a message; returns the body.
+    fn assert_errors(&self, status: u16, what: &str) -> Value {
+        assert_eq!(self.status, status, "{what}: {}", self.body);
         let body = self.json();
         let errors = body["errors"].as_array();
         assert!(
@@ -53,6 +55,15 @@ impl Reply {
             );
         }
         body
+    }
+
+    /// Asserts a 200 in `media_type` answering `GOOD_QUERY`: 7 authors and no errors.
+    fn assert_good(&self, media_type: &str, what: &str) {
+        assert_eq!(self.status, 200, "{what}: {}", self.body);
+        assert_eq!(self.media_type(), media_type, "{what}");
+        let body = self.json();
+        assert_eq!(body["data"]["authors"]["totalCount"], 7, "{what}: {body}");
+        assert!(body.get("errors").is_none(), "{what}: {body}");
     }
 }
 
@@ -87,15 +98,12 @@ fn post(
 
 /// `POST /graphql` of `query` as JSON, accepting `accept`.
 fn post_query(app: &TestApp, accept: &str, query: &str) -> RequestBuilder {
-    post(
-        app,
-        Some(accept),
-        Some(JSON),
-        json!({ "query": query }).to_string(),
-    )
+    let body = json!({ "query": query }).to_string();
+    post(app, Some(accept), Some(JSON), body)
 }
 
-/// `GET /graphql` with these URL parameters, accepting `accept` (nothing when `None`).
+/// `GET /graphql` with these URL parameters (no query string when empty), accepting
+/// `accept` (nothing when `None`).
 fn get(app: &TestApp, accept: Option<&str>, params: &[(&str, &str)]) -> RequestBuilder {
     let mut request = app.client().get(app.url("/graphql")).query(params);
     if let Some(accept) = accept {
@@ -107,20 +115,53 @@ fn get(app: &TestApp, accept: Option<&str>, params: &[(&str, &str)]) -> RequestB
 /// Asserts the server still answers an ordinary query correctly.
 async fn assert_still_serves(app: &TestApp, after: &str) {
     let reply = send(post_query(app, GRAPHQL_RESPONSE_JSON, GOOD_QUERY)).await;
-    assert_eq!(
-        reply.status, 200,
-        "a good query after {after}: {}",
-        reply.body
+    reply.assert_good(
+        GRAPHQL_RESPONSE_JSON,
+        &format!("a good query after {after}"),
     );
-    let body = reply.json();
-    assert_eq!(
-        body["data"]["authors"]["totalCount"], 7,
-        "a good query after {after}: {body}"
-    );
-    assert!(
-        body.get("errors").is_none(),
-        "a good query after {after}: {body}"
-    );
+}
+
+/// POSTs the JSON `request` accepting `accept`, and asserts a request error in that media
+/// type: for graphql-response+json a 400 without a data entry, for JSON a 200 with null
+/// data (the document never ran); errors either way.
+async fn assert_request_error(app: &TestApp, accept: &str, request: &Value, what: &str) {
+    let what = format!("{what}, Accept {accept}");
+    let reply = send(post(app, Some(accept), Some(JSON), request.to_string())).await;
+    let graphql_response = accept == GRAPHQL_RESPONSE_JSON;
+    let body = reply.assert_errors(if graphql_response { 400 } else { 200 }, &what);
+    assert_eq!(reply.media_type(), accept, "{what}");
+    if graphql_response {
+        assert!(body.get("data").is_none(), "{what}: a data entry in {body}");
+    } else {
+        assert!(body["data"].is_null(), "{what}: data in {body}");
+    }
+}
+
+/// POSTs each of `bodies` accepting each media type, and asserts every one is a 400 in
+/// the accepted media type with errors and no data entry; reports all failures at once.
+async fn assert_all_400(app: &TestApp, bodies: &[&'static str]) {
+    let mut failures = Vec::new();
+    for accept in [GRAPHQL_RESPONSE_JSON, JSON] {
+        for &body in bodies {
+            let reply = send(post(app, Some(accept), Some(JSON), body)).await;
+            let what = format!("Accept {accept}, body {body:?}");
+            if reply.status != 400 {
+                failures.push(format!("{what}: status {} {}", reply.status, reply.body));
+                continue;
+            }
+            if reply.media_type() != accept {
+                failures.push(format!("{what}: content type {:?}", reply.media_type()));
+            }
+            let json: Value = serde_json::from_str(&reply.body).unwrap_or_default();
+            if json["errors"].as_array().is_none_or(Vec::is_empty) {
+                failures.push(format!("{what}: no errors in {}", reply.body));
+            }
+            if json.get("data").is_some() {
+                failures.push(format!("{what}: a data entry in {}", reply.body));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// A good request padded with trailing white space to `total_len` bytes.
@@ -135,102 +176,54 @@ const MIB: usize = 1024 * 1024;
 #[tokio::test]
 async fn a_syntax_error_is_a_400_for_graphql_response_json_clients() {
     let app = TestApp::spawn().await;
-    let reply = send(post_query(
-        &app,
-        GRAPHQL_RESPONSE_JSON,
-        "{ authors { totalCount }",
-    ))
-    .await;
-    assert_eq!(reply.status, 400, "{}", reply.body);
-    assert_eq!(reply.media_type(), GRAPHQL_RESPONSE_JSON);
-    let body = reply.assert_has_errors("syntax error");
-    assert!(
-        body.get("data").is_none(),
-        "a request error has no data entry: {body}"
-    );
+    let request = json!({ "query": "{ authors { totalCount }" });
+    assert_request_error(&app, GRAPHQL_RESPONSE_JSON, &request, "syntax error").await;
 }
 
 #[tokio::test]
 async fn a_syntax_error_is_a_200_with_errors_for_json_clients() {
     let app = TestApp::spawn().await;
-    let reply = send(post_query(&app, JSON, "{ authors { totalCount }")).await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    assert_eq!(reply.media_type(), JSON);
-    let body = reply.assert_has_errors("syntax error");
-    assert!(
-        body["data"].is_null(),
-        "no data for a document that never ran: {body}"
-    );
+    let request = json!({ "query": "{ authors { totalCount }" });
+    assert_request_error(&app, JSON, &request, "syntax error").await;
 }
 
 #[tokio::test]
 async fn an_unknown_field_is_a_400_for_graphql_response_json_and_a_200_for_json() {
     let app = TestApp::spawn().await;
-    let query = "{ authors { totalCount noSuchField } }";
-
-    let reply = send(post_query(&app, GRAPHQL_RESPONSE_JSON, query)).await;
-    assert_eq!(reply.status, 400, "{}", reply.body);
-    assert_eq!(reply.media_type(), GRAPHQL_RESPONSE_JSON);
-    let body = reply.assert_has_errors("unknown field");
-    assert!(
-        body.get("data").is_none(),
-        "a validation error has no data entry: {body}"
-    );
-
-    let reply = send(post_query(&app, JSON, query)).await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    assert_eq!(reply.media_type(), JSON);
-    let body = reply.assert_has_errors("unknown field");
-    assert!(body["data"].is_null(), "{body}");
+    let request = json!({ "query": "{ authors { totalCount noSuchField } }" });
+    for accept in [GRAPHQL_RESPONSE_JSON, JSON] {
+        assert_request_error(&app, accept, &request, "unknown field").await;
+    }
 }
 
 #[tokio::test]
 async fn a_variable_of_the_wrong_type_is_a_request_error() {
     let app = TestApp::spawn().await;
-    let body = json!({
+    let request = json!({
         "query": "query($first: Int) { authors(first: $first) { totalCount } }",
         "variables": { "first": "ten" },
-    })
-    .to_string();
-
-    let reply = send(post(
-        &app,
-        Some(GRAPHQL_RESPONSE_JSON),
-        Some(JSON),
-        body.clone(),
-    ))
-    .await;
-    assert_eq!(reply.status, 400, "{}", reply.body);
-    let body_json = reply.assert_has_errors("variable of the wrong type");
-    assert!(body_json.get("data").is_none(), "{body_json}");
-
-    let reply = send(post(&app, Some(JSON), Some(JSON), body)).await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    reply.assert_has_errors("variable of the wrong type");
+    });
+    for accept in [GRAPHQL_RESPONSE_JSON, JSON] {
+        assert_request_error(&app, accept, &request, "variable of the wrong type").await;
+    }
 }
 
 #[tokio::test]
 async fn a_field_error_is_a_200_with_data_for_graphql_response_json_clients() {
     let app = TestApp::spawn().await;
     // The document is valid; a resolver refuses `first`, so the error has a path.
-    let reply = send(post_query(
-        &app,
-        GRAPHQL_RESPONSE_JSON,
-        "{ authors(first: 101) { totalCount } }",
-    ))
-    .await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
+    let query = "{ authors(first: 101) { totalCount } }";
+    let reply = send(post_query(&app, GRAPHQL_RESPONSE_JSON, query)).await;
+    let body = reply.assert_errors(200, "first: 101");
     assert_eq!(reply.media_type(), GRAPHQL_RESPONSE_JSON);
-    let body = reply.assert_has_errors("first: 101");
     assert!(
         body.get("data").is_some(),
         "execution ran, so data is present: {body}"
     );
-    assert_eq!(
-        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
-        "{body}"
-    );
-    assert_eq!(body["errors"][0]["path"], json!(["authors"]), "{body}");
+    let error = &body["errors"][0];
+    let code_and_path = json!({ "code": error["extensions"]["code"], "path": error["path"] });
+    let expected = json!({ "code": "BAD_USER_INPUT", "path": ["authors"] });
+    assert_eq!(code_and_path, expected, "{body}");
 }
 
 #[tokio::test]
@@ -261,9 +254,7 @@ async fn a_good_query_is_a_200_in_either_media_type() {
         for content_type in [JSON, "application/json; charset=utf-8", "Application/JSON"] {
             let what = format!("Accept {accept:?}, Content-Type {content_type}");
             let reply = send(post(&app, accept, Some(content_type), body.clone())).await;
-            assert_eq!(reply.status, 200, "{what}: {}", reply.body);
-            assert_eq!(reply.media_type(), expected, "{what}");
-            assert_eq!(reply.json()["data"]["authors"]["totalCount"], 7, "{what}");
+            reply.assert_good(expected, &what);
         }
     }
 }
@@ -288,14 +279,7 @@ async fn a_malformed_json_body_is_a_400_with_errors() {
         r#"{"query": "{ authors { totalCount } }"} trailing"#,
         "\u{0}\u{1}\u{2}",
     ];
-    let mut failures = Vec::new();
-    for accept in [GRAPHQL_RESPONSE_JSON, JSON] {
-        for body in bodies {
-            let reply = send(post(&app, Some(accept), Some(JSON), body)).await;
-            check_request_error(&reply, accept, &format!("body {body:?}"), &mut failures);
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_all_400(&app, &bodies).await;
     assert_still_serves(&app, "malformed bodies").await;
 }
 
@@ -311,34 +295,7 @@ async fn a_json_body_without_a_query_string_is_a_400_for_either_media_type() {
         "[]",
         r#"["{ authors { totalCount } }"]"#,
     ];
-    let mut failures = Vec::new();
-    for accept in [GRAPHQL_RESPONSE_JSON, JSON] {
-        for body in bodies {
-            let reply = send(post(&app, Some(accept), Some(JSON), body)).await;
-            check_request_error(&reply, accept, &format!("body {body}"), &mut failures);
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
-/// Notes in `failures` how `reply` is not a 400 request error in the `accept` media type
-/// with errors and no data.
-fn check_request_error(reply: &Reply, accept: &str, what: &str, failures: &mut Vec<String>) {
-    let what = format!("Accept {accept}, {what}");
-    if reply.status != 400 {
-        failures.push(format!("{what}: status {} {}", reply.status, reply.body));
-        return;
-    }
-    if reply.media_type() != accept {
-        failures.push(format!("{what}: content type {:?}", reply.media_type()));
-    }
-    let body: Value = serde_json::from_str(&reply.body).unwrap_or_default();
-    if body["errors"].as_array().is_none_or(Vec::is_empty) {
-        failures.push(format!("{what}: no errors in {}", reply.body));
-    }
-    if body.get("data").is_some() {
-        failures.push(format!("{what}: a data entry in {}", reply.body));
-    }
+    assert_all_400(&app, &bodies).await;
 }
 
 #[tokio::test]
@@ -353,35 +310,17 @@ async fn an_empty_or_blank_query_is_an_error_not_a_crash() {
     ];
     for body in bodies {
         let what = format!("body {body}");
-        let reply = send(post(
-            &app,
-            Some(GRAPHQL_RESPONSE_JSON),
-            Some(JSON),
-            body.to_string(),
-        ))
-        .await;
-        assert_eq!(
-            reply.status, 400,
-            "{what}, graphql-response+json: {}",
-            reply.body
-        );
-        let json = reply.assert_has_errors(&what);
-        assert!(json.get("data").is_none(), "{what}: {json}");
-
-        let reply = send(post(&app, Some(JSON), Some(JSON), body.to_string())).await;
-        assert_eq!(reply.status, 200, "{what}, json: {}", reply.body);
-        assert_eq!(reply.media_type(), JSON, "{what}, json");
-        reply.assert_has_errors(&what);
+        for accept in [GRAPHQL_RESPONSE_JSON, JSON] {
+            assert_request_error(&app, accept, &body, &what).await;
+        }
         assert_still_serves(&app, &what).await;
     }
     for query in ["", "   "] {
-        let what = format!("GET query {query:?}");
-        let reply = send(get(&app, Some(GRAPHQL_RESPONSE_JSON), &[("query", query)])).await;
-        assert_eq!(reply.status, 400, "{what}: {}", reply.body);
-        reply.assert_has_errors(&what);
-        let reply = send(get(&app, Some(JSON), &[("query", query)])).await;
-        assert_eq!(reply.status, 200, "{what}, json: {}", reply.body);
-        reply.assert_has_errors(&what);
+        for (accept, status) in [(GRAPHQL_RESPONSE_JSON, 400), (JSON, 200)] {
+            let what = format!("GET query {query:?}, Accept {accept}");
+            let reply = send(get(&app, Some(accept), &[("query", query)])).await;
+            reply.assert_errors(status, &what);
+        }
     }
 }
 
@@ -399,8 +338,7 @@ async fn a_body_that_is_not_json_is_a_415() {
         for accept in [GRAPHQL_RESPONSE_JSON, JSON] {
             let what = format!("Content-Type {content_type:?}, Accept {accept}");
             let reply = send(post(&app, Some(accept), content_type, body.clone())).await;
-            assert_eq!(reply.status, 415, "{what}: {}", reply.body);
-            reply.assert_has_errors(&what);
+            reply.assert_errors(415, &what);
         }
     }
 }
@@ -414,15 +352,8 @@ async fn a_client_accepting_neither_media_type_gets_a_406() {
         "application/json;q=0",
         "application/xml",
     ] {
-        let reply = send(post(
-            &app,
-            Some(accept),
-            Some(JSON),
-            json!({ "query": GOOD_QUERY }).to_string(),
-        ))
-        .await;
-        assert_eq!(reply.status, 406, "POST, Accept {accept}: {}", reply.body);
-        reply.assert_has_errors(accept);
+        let reply = send(post_query(&app, accept, GOOD_QUERY)).await;
+        reply.assert_errors(406, &format!("POST, Accept {accept}"));
 
         let reply = send(get(&app, Some(accept), &[("query", GOOD_QUERY)])).await;
         assert_eq!(reply.status, 406, "GET, Accept {accept}: {}", reply.body);
@@ -434,17 +365,7 @@ async fn get_runs_a_query_from_the_url() {
     let app = TestApp::spawn().await;
     for accept in [None, Some(JSON), Some(GRAPHQL_RESPONSE_JSON)] {
         let reply = send(get(&app, accept, &[("query", GOOD_QUERY)])).await;
-        assert_eq!(reply.status, 200, "Accept {accept:?}: {}", reply.body);
-        assert_eq!(
-            reply.media_type(),
-            accept.unwrap_or(JSON),
-            "Accept {accept:?}"
-        );
-        assert_eq!(
-            reply.json()["data"]["authors"]["totalCount"],
-            7,
-            "Accept {accept:?}"
-        );
+        reply.assert_good(accept.unwrap_or(JSON), &format!("Accept {accept:?}"));
     }
 }
 
@@ -455,16 +376,12 @@ async fn get_takes_variables_and_an_operation_name_as_json_in_the_url() {
         authors(filter: { nameContains: $needle }) { nodes { name } }
     }";
     let variables = json!({ "needle": "king" }).to_string();
-    let reply = send(get(
-        &app,
-        None,
-        &[
-            ("query", query),
-            ("variables", &variables),
-            ("operationName", "Find"),
-        ],
-    ))
-    .await;
+    let params = [
+        ("query", query),
+        ("variables", &variables),
+        ("operationName", "Find"),
+    ];
+    let reply = send(get(&app, None, &params)).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(
         reply.json()["data"]["authors"]["nodes"],
@@ -477,26 +394,17 @@ async fn get_takes_variables_and_an_operation_name_as_json_in_the_url() {
     let two = "query A { authors { totalCount } } query B { books { totalCount } }";
     let reply = send(get(&app, None, &[("query", two), ("operationName", "B")])).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert_eq!(
-        reply.json()["data"]["books"]["totalCount"],
-        10,
-        "{}",
-        reply.body
-    );
+    let total_count = &reply.json()["data"]["books"]["totalCount"];
+    assert_eq!(*total_count, 10, "{}", reply.body);
 }
 
 #[tokio::test]
 async fn get_with_malformed_variables_is_a_400() {
     let app = TestApp::spawn().await;
     for variables in ["{not json", "", "'single'"] {
-        let reply = send(get(
-            &app,
-            None,
-            &[("query", GOOD_QUERY), ("variables", variables)],
-        ))
-        .await;
-        assert_eq!(reply.status, 400, "variables {variables:?}: {}", reply.body);
-        reply.assert_has_errors(variables);
+        let params = [("query", GOOD_QUERY), ("variables", variables)];
+        let reply = send(get(&app, None, &params)).await;
+        reply.assert_errors(400, &format!("variables {variables:?}"));
     }
 }
 
@@ -504,27 +412,16 @@ async fn get_with_malformed_variables_is_a_400() {
 async fn get_without_a_query_is_a_400() {
     let app = TestApp::spawn().await;
     for accept in [None, Some(GRAPHQL_RESPONSE_JSON)] {
-        let reply = send(
-            app.client()
-                .get(app.url("/graphql"))
-                .headers(accept_header(accept)),
-        )
-        .await;
-        assert_eq!(reply.status, 400, "Accept {accept:?}: {}", reply.body);
-        reply.assert_has_errors("no query");
+        // No URL parameters at all: `get` leaves off an empty query string.
+        let reply = send(get(&app, accept, &[])).await;
+        reply.assert_errors(400, &format!("no query, Accept {accept:?}"));
 
         let reply = send(get(&app, accept, &[("variables", "{}")])).await;
-        assert_eq!(reply.status, 400, "Accept {accept:?}: {}", reply.body);
-        reply.assert_has_errors("variables without a query");
+        reply.assert_errors(
+            400,
+            &format!("variables without a query, Accept {accept:?}"),
+        );
     }
-}
-
-fn accept_header(accept: Option<&str>) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    if let Some(accept) = accept {
-        headers.insert(ACCEPT, accept.parse().expect("header value"));
-    }
-    headers
 }
 
 #[tokio::test]
@@ -552,55 +449,44 @@ async fn get_refuses_a_mutation_with_405_and_allow_post() {
     for (what, params) in cases {
         for accept in [None, Some(GRAPHQL_RESPONSE_JSON)] {
             let reply = send(get(&app, accept, params)).await;
-            assert_eq!(
-                reply.status, 405,
-                "{what}, Accept {accept:?}: {}",
-                reply.body
-            );
+            reply.assert_errors(405, &format!("{what}, Accept {accept:?}"));
             let allow = reply
                 .headers
                 .get(ALLOW)
                 .and_then(|value| value.to_str().ok());
             assert_eq!(allow, Some("POST"), "{what}: Allow header");
-            reply.assert_has_errors(what);
         }
     }
     // The same document with the query selected runs.
     let reply = send(get(&app, None, &[("query", &both), ("operationName", "Q")])).await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    assert_eq!(reply.json()["data"]["authors"]["totalCount"], 7);
+    reply.assert_good(JSON, "the query of a document with a mutation");
 
     // Nothing was written.
     let data = app
         .data("{ books { totalCount } publishers { totalCount } }")
         .await;
-    assert_eq!(data["books"]["totalCount"], 10, "GET wrote a book");
-    assert_eq!(data["publishers"]["totalCount"], 4, "GET wrote a publisher");
+    let expected = json!({ "books": { "totalCount": 10 }, "publishers": { "totalCount": 4 } });
+    assert_eq!(data, expected, "GET wrote a book or a publisher");
 }
 
 #[tokio::test]
 async fn a_body_over_one_mib_is_a_413() {
     let app = TestApp::spawn().await;
-    let reply = send(post(
-        &app,
-        Some(GRAPHQL_RESPONSE_JSON),
-        Some(JSON),
-        padded_request(MIB + 1),
-    ))
-    .await;
+    let post_padded = |len| {
+        post(
+            &app,
+            Some(GRAPHQL_RESPONSE_JSON),
+            Some(JSON),
+            padded_request(len),
+        )
+    };
+    let reply = send(post_padded(MIB + 1)).await;
     assert_eq!(reply.status, 413, "{}", reply.body);
     assert_still_serves(&app, "a body over 1 MiB").await;
 
     // Right at the limit is still served.
-    let reply = send(post(
-        &app,
-        Some(GRAPHQL_RESPONSE_JSON),
-        Some(JSON),
-        padded_request(MIB),
-    ))
-    .await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    assert_eq!(reply.json()["data"]["authors"]["totalCount"], 7);
+    let reply = send(post_padded(MIB)).await;
+    reply.assert_good(GRAPHQL_RESPONSE_JSON, "a body of exactly 1 MiB");
 }
 
 #[tokio::test]
@@ -672,14 +558,7 @@ async fn the_server_keeps_serving_after_every_kind_of_bad_request() {
         ),
         (
             "Accept: text/html",
-            |app| {
-                post(
-                    app,
-                    Some("text/html"),
-                    Some(JSON),
-                    json!({ "query": GOOD_QUERY }).to_string(),
-                )
-            },
+            |app| post_query(app, "text/html", GOOD_QUERY),
             406,
         ),
         ("GET without a query", |app| get(app, None, &[]), 400),

@@ -2,10 +2,13 @@
 
 mod add_book;
 mod batching;
+mod browser;
 mod cli;
+mod clients;
 mod helpers;
 mod http;
 mod import;
 mod pagination;
+mod persisted;
 mod queries;
 mod schema;

@@ -14,6 +14,35 @@ use crate::helpers::{TestApp, add_book};
 /// Page sizes every walk is repeated with; 2 is the one the contract's examples use.
 const PAGE_SIZES: [i64; 3] = [2, 1, 3];
 
+/// The tutorial data's authors, books and publishers in their default order.
+const AUTHORS_BY_NAME: &[&str] = &[
+    "Isaac Asimov",
+    "Pearl Buck",
+    "Tom Clancy",
+    "Stephen King",
+    "John Le Carre",
+    "Alex Michaelides",
+    "Carol Shaben",
+];
+const BOOKS_BY_TITLE: &[&str] = &[
+    "Dead Zone",
+    "Foundation",
+    "Into The Abyss",
+    "It",
+    "Patriot Games",
+    "The Good Earth",
+    "The Hunt For Red October",
+    "The Shining",
+    "The Silent Patient",
+    "Tinker, Tailor, Soldier, Spy: A George Smiley Novel",
+];
+const PUBLISHERS_BY_NAME: &[&str] = &[
+    "Berkley",
+    "Penguin Random House",
+    "Random House",
+    "Simon & Schuster",
+];
+
 /// A top-level connection of the schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum List {
@@ -87,13 +116,14 @@ impl List {
         }
     }
 
-    /// The node's name or title, for readable expectations.
-    fn label(self, node: &Value) -> String {
+    /// Each node's name or title, for readable expectations.
+    fn labels(self, nodes: &[Value]) -> Vec<String> {
         let field = if self == Books { "title" } else { "name" };
-        node[field]
-            .as_str()
-            .unwrap_or_else(|| panic!("{field} of {node}"))
-            .to_owned()
+        let label = |node: &Value| node[field].as_str().map(str::to_owned);
+        nodes
+            .iter()
+            .map(|node| label(node).unwrap_or_else(|| panic!("{field} of {node}")))
+            .collect()
     }
 
     /// The whole-connection query, every argument a variable.
@@ -119,18 +149,9 @@ fn canonical(list: List, order_by: &Value) -> (List, String, String) {
     (list, field.to_owned(), direction.to_owned())
 }
 
-/// One page of `list` as the server answers it (whole response, errors included).
-async fn page_response(
-    app: &TestApp,
-    list: List,
-    first: i64,
-    after: Option<&str>,
-    filter: &Value,
-    order_by: &Value,
-) -> Value {
-    let variables =
-        json!({ "first": first, "after": after, "filter": filter, "orderBy": order_by });
-    app.post_graphql(&list.query(), variables).await
+/// The variables of `List::query`.
+fn page_variables(first: i64, after: Option<&str>, filter: &Value, order_by: &Value) -> Value {
+    json!({ "first": first, "after": after, "filter": filter, "orderBy": order_by })
 }
 
 /// One page of `list`, which must come without errors.
@@ -142,36 +163,28 @@ async fn page(
     filter: &Value,
     order_by: &Value,
 ) -> Value {
-    let response = page_response(app, list, first, after, filter, order_by).await;
-    assert!(
-        response.get("errors").is_none(),
-        "{} first {first} after {after:?} filter {filter} orderBy {order_by}: {response}",
-        list.field()
-    );
-    response["data"][list.field()].clone()
+    let variables = page_variables(first, after, filter, order_by);
+    app.data_with(&list.query(), variables).await[list.field()].clone()
 }
 
-/// The `extensions.code` of each error of a response, which must have errors.
-fn error_codes(response: &Value) -> Vec<String> {
-    response["errors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("expected errors in {response}"))
-        .iter()
-        .map(|error| {
-            error["extensions"]["code"]
-                .as_str()
-                .unwrap_or("")
-                .to_owned()
-        })
-        .collect()
+/// A connection's `pageInfo.endCursor`, which must be there.
+fn end_cursor(connection: &Value) -> String {
+    let cursor = connection["pageInfo"]["endCursor"].as_str();
+    cursor.expect("endCursor").to_owned()
 }
 
-/// Asserts the response failed, every error with code `BAD_USER_INPUT`.
+/// Asserts the response failed, with errors that all have code `BAD_USER_INPUT`.
 fn assert_bad_user_input(response: &Value, what: &str) {
-    let codes = error_codes(response);
+    let errors = response["errors"]
+        .as_array()
+        .filter(|errors| !errors.is_empty());
+    let all_bad_input = |errors: &Vec<Value>| {
+        let code = |error: &Value| error["extensions"]["code"] == "BAD_USER_INPUT";
+        errors.iter().all(code)
+    };
     assert!(
-        !codes.is_empty() && codes.iter().all(|code| code == "BAD_USER_INPUT"),
-        "{what}: expected BAD_USER_INPUT, got {codes:?} in {response}"
+        errors.is_some_and(all_bad_input),
+        "{what}: expected only BAD_USER_INPUT errors in {response}"
     );
 }
 
@@ -226,11 +239,6 @@ async fn walk(app: &TestApp, list: List, filter: &Value, order_by: &Value, page_
         );
 
         let info = &connection["pageInfo"];
-        assert_eq!(
-            info["hasPreviousPage"],
-            after.is_some(),
-            "{what}: hasPreviousPage is true exactly after a cursor"
-        );
         let edges = connection["edges"].as_array().expect("edges");
         let page_nodes = connection["nodes"].as_array().expect("nodes");
         let edge_nodes: Vec<Value> = edges.iter().map(|edge| edge["node"].clone()).collect();
@@ -242,37 +250,28 @@ async fn walk(app: &TestApp, list: List, filter: &Value, order_by: &Value, page_
 
         let has_next_page = info["hasNextPage"].as_bool().expect("hasNextPage");
         if has_next_page {
-            assert_eq!(
-                edges.len() as i64,
-                page_size,
-                "{what}: short page with more to come"
-            );
+            let size = edges.len() as i64;
+            assert_eq!(size, page_size, "{what}: short page with more to come");
         }
-        match (edges.first(), edges.last()) {
-            (Some(first), Some(last)) => {
-                assert_eq!(info["startCursor"], first["cursor"], "{what}: startCursor");
-                assert_eq!(info["endCursor"], last["cursor"], "{what}: endCursor");
-            }
-            _ => {
-                assert_eq!(number, 1, "{what}: an empty page after a cursor");
-                assert!(
-                    info["startCursor"].is_null(),
-                    "{what}: startCursor of an empty page"
-                );
-                assert!(
-                    info["endCursor"].is_null(),
-                    "{what}: endCursor of an empty page"
-                );
-            }
-        }
+        assert!(
+            !edges.is_empty() || number == 1,
+            "{what}: an empty page after a cursor"
+        );
+        // hasPreviousPage is true exactly after a cursor; the cursors are those of the first
+        // and last edges, null on an empty page.
+        let cursor = |edge: Option<&Value>| edge.map_or(Value::Null, |edge| edge["cursor"].clone());
+        let expected = json!({
+            "hasNextPage": has_next_page,
+            "hasPreviousPage": after.is_some(),
+            "startCursor": cursor(edges.first()),
+            "endCursor": cursor(edges.last()),
+        });
+        assert_eq!(*info, expected, "{what}: pageInfo");
         nodes.extend(edge_nodes);
         if !has_next_page {
             break;
         }
-        let end = info["endCursor"]
-            .as_str()
-            .expect("endCursor when hasNextPage");
-        after = Some(end.to_owned());
+        after = Some(end_cursor(&connection));
     }
     Walk {
         nodes,
@@ -385,51 +384,23 @@ async fn every_ordering_of_every_connection_pages_through_each_row_exactly_once(
 #[tokio::test]
 async fn the_tutorial_data_comes_in_the_documented_orders() {
     let app = TestApp::spawn().await;
-    let authors_by_name = [
-        "Isaac Asimov",
-        "Pearl Buck",
-        "Tom Clancy",
-        "Stephen King",
-        "John Le Carre",
-        "Alex Michaelides",
-        "Carol Shaben",
-    ];
-    let books_by_title = [
-        "Dead Zone",
-        "Foundation",
-        "Into The Abyss",
-        "It",
-        "Patriot Games",
-        "The Good Earth",
-        "The Hunt For Red October",
-        "The Shining",
-        "The Silent Patient",
-        "Tinker, Tailor, Soldier, Spy: A George Smiley Novel",
-    ];
-    let publishers_by_name = [
-        "Berkley",
-        "Penguin Random House",
-        "Random House",
-        "Simon & Schuster",
-    ];
-    let reversed = |names: &[&'static str]| names.iter().rev().copied().collect::<Vec<_>>();
     let order = |field: &str, direction: &str| json!({ "field": field, "direction": direction });
 
     // (list, orderBy, names in order, the count the order is by, if any)
-    let cases: Vec<(List, Value, Vec<&str>, Vec<i64>)> = vec![
-        (Authors, Value::Null, authors_by_name.to_vec(), vec![]),
-        (
-            Authors,
-            order("NAME", "ASC"),
-            authors_by_name.to_vec(),
-            vec![],
-        ),
-        (
-            Authors,
-            order("NAME", "DESC"),
-            reversed(&authors_by_name),
-            vec![],
-        ),
+    let mut cases: Vec<(List, Value, Vec<&str>, Vec<i64>)> = Vec::new();
+    // By name or title: omitted, ascending and descending.
+    for (list, names) in [
+        (Authors, AUTHORS_BY_NAME),
+        (Books, BOOKS_BY_TITLE),
+        (Publishers, PUBLISHERS_BY_NAME),
+    ] {
+        let field = list.default_field();
+        let reversed = names.iter().rev().copied().collect();
+        cases.push((list, Value::Null, names.to_vec(), vec![]));
+        cases.push((list, order(field, "ASC"), names.to_vec(), vec![]));
+        cases.push((list, order(field, "DESC"), reversed, vec![]));
+    }
+    cases.extend([
         (
             Authors,
             order("BOOK_COUNT", "ASC"),
@@ -458,41 +429,11 @@ async fn the_tutorial_data_comes_in_the_documented_orders() {
             ],
             vec![3, 2, 1, 1, 1, 1, 1],
         ),
-        (Books, Value::Null, books_by_title.to_vec(), vec![]),
-        (
-            Books,
-            order("TITLE", "ASC"),
-            books_by_title.to_vec(),
-            vec![],
-        ),
-        (
-            Books,
-            order("TITLE", "DESC"),
-            reversed(&books_by_title),
-            vec![],
-        ),
-        (Publishers, Value::Null, publishers_by_name.to_vec(), vec![]),
-        (
-            Publishers,
-            order("NAME", "ASC"),
-            publishers_by_name.to_vec(),
-            vec![],
-        ),
-        (
-            Publishers,
-            order("NAME", "DESC"),
-            reversed(&publishers_by_name),
-            vec![],
-        ),
         (
             Publishers,
             order("BOOK_COUNT", "ASC"),
-            vec![
-                "Berkley",
-                "Penguin Random House",
-                "Random House",
-                "Simon & Schuster",
-            ],
+            // Two books each, then four: ties by name leave the name order.
+            PUBLISHERS_BY_NAME.to_vec(),
             vec![2, 2, 4, 4],
         ),
         (
@@ -528,23 +469,19 @@ async fn the_tutorial_data_comes_in_the_documented_orders() {
             ],
             vec![4, 3, 2, 1],
         ),
-    ];
+    ]);
     for (list, order_by, names, counts) in cases {
         let what = format!("{} orderBy {order_by}", list.field());
         let walked = walk(&app, list, &Value::Null, &order_by, 2).await;
-        let labels: Vec<String> = walked.nodes.iter().map(|node| list.label(node)).collect();
-        assert_eq!(labels, names, "{what}: names in order");
+        assert_eq!(list.labels(&walked.nodes), names, "{what}: names in order");
         if !counts.is_empty() {
             let count_field = if order_by["field"] == "AUTHOR_COUNT" {
                 "authorCount"
             } else {
                 "bookCount"
             };
-            let seen: Vec<i64> = walked
-                .nodes
-                .iter()
-                .map(|node| node[count_field].as_i64().expect("count"))
-                .collect();
+            let count = |node: &Value| node[count_field].as_i64().expect("count");
+            let seen: Vec<i64> = walked.nodes.iter().map(count).collect();
             assert_eq!(seen, counts, "{what}: {count_field} in order");
         }
     }
@@ -554,41 +491,29 @@ async fn the_tutorial_data_comes_in_the_documented_orders() {
 async fn has_previous_page_is_false_on_the_first_page_and_true_after_a_cursor() {
     let app = TestApp::spawn().await;
     for list in List::ALL {
+        let name = list.field();
         let first = page(&app, list, 2, None, &Value::Null, &Value::Null).await;
-        assert_eq!(
-            first["pageInfo"]["hasPreviousPage"],
-            false,
-            "{} first page",
-            list.field()
-        );
-        assert_eq!(
-            first["pageInfo"]["hasNextPage"],
-            true,
-            "{} first page",
-            list.field()
-        );
-        let cursor = first["pageInfo"]["endCursor"].as_str().expect("endCursor");
-        let second = page(&app, list, 2, Some(cursor), &Value::Null, &Value::Null).await;
-        assert_eq!(
-            second["pageInfo"]["hasPreviousPage"],
-            true,
-            "{} page after a cursor",
-            list.field()
-        );
+        let edges = &first["edges"];
+        let expected = json!({
+            "hasPreviousPage": false,
+            "hasNextPage": true,
+            "startCursor": edges[0]["cursor"],
+            "endCursor": edges[1]["cursor"],
+        });
+        assert_eq!(first["pageInfo"], expected, "{name} first page");
+        let cursor = end_cursor(&first);
+        let second = page(&app, list, 2, Some(&cursor), &Value::Null, &Value::Null).await;
+        let has_previous_page = &second["pageInfo"]["hasPreviousPage"];
+        assert_eq!(*has_previous_page, true, "{name} page after a cursor");
         // The cursor of the first row: everything but that row lies after it.
-        let cursor = first["edges"][0]["cursor"].as_str().expect("cursor");
+        let cursor = edges[0]["cursor"].as_str().expect("cursor");
         let rest = page(&app, list, 100, Some(cursor), &Value::Null, &Value::Null).await;
-        assert_eq!(
-            rest["pageInfo"]["hasPreviousPage"],
-            true,
-            "{} after the first row",
-            list.field()
-        );
+        let has_previous_page = &rest["pageInfo"]["hasPreviousPage"];
+        assert_eq!(*has_previous_page, true, "{name} after the first row");
         assert_eq!(
             rest["nodes"].as_array().map(Vec::len),
             Some(list.tutorial_count() as usize - 1),
-            "{} after the first row",
-            list.field()
+            "{name} after the first row"
         );
     }
 }
@@ -600,72 +525,38 @@ async fn an_empty_page_has_null_cursors() {
         for order_by in list.orderings() {
             let what = format!("{} orderBy {order_by}", list.field());
 
+            // First 0: no rows, no cursors, and rows follow.
             let zero = page(&app, list, 0, None, &Value::Null, &order_by).await;
-            assert_eq!(zero["edges"], json!([]), "{what} first 0: edges");
-            assert_eq!(zero["nodes"], json!([]), "{what} first 0: nodes");
-            assert_eq!(
-                zero["pageInfo"]["startCursor"],
-                Value::Null,
-                "{what} first 0"
-            );
-            assert_eq!(zero["pageInfo"]["endCursor"], Value::Null, "{what} first 0");
-            assert_eq!(
-                zero["pageInfo"]["hasNextPage"], true,
-                "{what} first 0: rows follow"
-            );
-            assert_eq!(zero["pageInfo"]["hasPreviousPage"], false, "{what} first 0");
-            assert_eq!(
-                zero["totalCount"],
-                list.tutorial_count(),
-                "{what} first 0: totalCount"
-            );
+            let expected = json!({
+                "totalCount": list.tutorial_count(),
+                "edges": [],
+                "nodes": [],
+                "pageInfo": {
+                    "hasNextPage": true,
+                    "hasPreviousPage": false,
+                    "startCursor": null,
+                    "endCursor": null,
+                },
+            });
+            assert_eq!(zero, expected, "{what} first 0");
 
-            // After the very last row.
+            // After the very last row, and zero rows after the first row's cursor.
             let all = page(&app, list, 100, None, &Value::Null, &order_by).await;
-            let last = all["pageInfo"]["endCursor"].as_str().expect("endCursor");
-            let after_last = page(&app, list, 2, Some(last), &Value::Null, &order_by).await;
-            assert_eq!(after_last["nodes"], json!([]), "{what} after the last row");
-            assert_eq!(
-                after_last["pageInfo"]["startCursor"],
-                Value::Null,
-                "{what} after last"
-            );
-            assert_eq!(
-                after_last["pageInfo"]["endCursor"],
-                Value::Null,
-                "{what} after last"
-            );
-            assert_eq!(
-                after_last["pageInfo"]["hasNextPage"], false,
-                "{what} after last"
-            );
-            assert_eq!(
-                after_last["pageInfo"]["hasPreviousPage"], true,
-                "{what} after last"
-            );
-
-            // Zero rows after a cursor.
             let first_cursor = all["edges"][0]["cursor"].as_str().expect("cursor");
-            let zero_after = page(&app, list, 0, Some(first_cursor), &Value::Null, &order_by).await;
-            assert_eq!(
-                zero_after["nodes"],
-                json!([]),
-                "{what} first 0 after a cursor"
-            );
-            assert_eq!(
-                zero_after["pageInfo"]["startCursor"],
-                Value::Null,
-                "{what} first 0 after"
-            );
-            assert_eq!(
-                zero_after["pageInfo"]["endCursor"],
-                Value::Null,
-                "{what} first 0 after"
-            );
-            assert_eq!(
-                zero_after["pageInfo"]["hasPreviousPage"], true,
-                "{what} first 0 after"
-            );
+            for (first, after, has_next_page, case) in [
+                (2, end_cursor(&all), false, "after the last row"),
+                (0, first_cursor.to_owned(), true, "first 0 after a cursor"),
+            ] {
+                let empty = page(&app, list, first, Some(&after), &Value::Null, &order_by).await;
+                assert_eq!(empty["nodes"], json!([]), "{what} {case}");
+                let expected = json!({
+                    "hasNextPage": has_next_page,
+                    "hasPreviousPage": true,
+                    "startCursor": null,
+                    "endCursor": null,
+                });
+                assert_eq!(empty["pageInfo"], expected, "{what} {case}");
+            }
         }
     }
 }
@@ -717,8 +608,8 @@ async fn a_garbage_cursor_is_bad_user_input() {
             forge(&json!({ "list": own_list, "key": texts })),
         ];
         for cursor in garbage {
-            let response =
-                page_response(&app, list, 2, Some(&cursor), &Value::Null, &Value::Null).await;
+            let variables = page_variables(2, Some(&cursor), &Value::Null, &Value::Null);
+            let response = app.post_graphql(&list.query(), variables).await;
             assert_bad_user_input(&response, &format!("{} after {cursor:?}", list.field()));
         }
     }
@@ -760,10 +651,7 @@ async fn a_cursor_works_only_in_the_list_and_ordering_it_came_from() {
     for list in List::ALL {
         for order_by in list.orderings() {
             let connection = page(&app, list, 2, None, &Value::Null, &order_by).await;
-            let cursor = connection["pageInfo"]["endCursor"]
-                .as_str()
-                .expect("endCursor");
-            cursors.push((list, order_by, cursor.to_owned()));
+            cursors.push((list, order_by, end_cursor(&connection)));
         }
     }
     for (from_list, from_order, cursor) in &cursors {
@@ -774,8 +662,8 @@ async fn a_cursor_works_only_in_the_list_and_ordering_it_came_from() {
                     from_list.field(),
                     to_list.field()
                 );
-                let response =
-                    page_response(&app, to_list, 2, Some(cursor), &Value::Null, &to_order).await;
+                let variables = page_variables(2, Some(cursor), &Value::Null, &to_order);
+                let response = app.post_graphql(&to_list.query(), variables).await;
                 if canonical(*from_list, from_order) == canonical(to_list, &to_order) {
                     // An omitted orderBy is the default field ascending, cursors included.
                     assert!(response.get("errors").is_none(), "{what}: {response}");
@@ -795,23 +683,16 @@ async fn a_cursor_works_only_in_the_list_and_ordering_it_came_from() {
     let by_name = json!({ "field": "NAME", "direction": "ASC" });
     let by_count = json!({ "field": "BOOK_COUNT", "direction": "ASC" });
     let connection = page(&app, Publishers, 2, None, &Value::Null, &by_name).await;
-    let cursor = connection["pageInfo"]["endCursor"]
-        .as_str()
-        .expect("endCursor");
-    let response = page_response(&app, Publishers, 2, Some(cursor), &Value::Null, &by_count).await;
+    let cursor = end_cursor(&connection);
+    let variables = page_variables(2, Some(&cursor), &Value::Null, &by_count);
+    let response = app.post_graphql(&Publishers.query(), variables).await;
     assert_bad_user_input(&response, "a publishers NAME cursor used with BOOK_COUNT");
 }
 
 #[tokio::test]
 async fn first_outside_0_to_100_is_bad_user_input_on_connections_and_nested_lists() {
     let app = TestApp::spawn().await;
-    let data = app
-        .data(r#"{ authors(filter: { nameContains: "King" }) { nodes { id } } }"#)
-        .await;
-    let king = data["authors"]["nodes"][0]["id"]
-        .as_str()
-        .expect("King's id")
-        .to_owned();
+    let king = author_id(&app, "King").await;
     let templates = [
         "{ authors(first: LIMIT) { totalCount } }".to_owned(),
         "{ books(first: LIMIT) { totalCount } }".to_owned(),
@@ -832,15 +713,14 @@ async fn first_outside_0_to_100_is_bad_user_input_on_connections_and_nested_list
             assert_bad_user_input(&response, &query);
         }
         for good in ["0", "1", "100"] {
-            let query = template.replace("LIMIT", good);
-            let response = app.post_graphql(&query, json!({})).await;
-            assert!(response.get("errors").is_none(), "{query}: {response}");
+            app.data(&template.replace("LIMIT", good)).await;
         }
     }
     // A variable is held to the same bounds as a literal.
     for list in List::ALL {
         for first in [101, -1] {
-            let response = page_response(&app, list, first, None, &Value::Null, &Value::Null).await;
+            let variables = page_variables(first, None, &Value::Null, &Value::Null);
+            let response = app.post_graphql(&list.query(), variables).await;
             assert_bad_user_input(&response, &format!("{} first {first}", list.field()));
         }
     }
@@ -899,25 +779,7 @@ async fn filters_page_and_count_only_what_they_match() {
     let by_title_desc = json!({ "field": "TITLE", "direction": "DESC" });
 
     // (list, filter, orderBy, names in order); totalCount must be their number.
-    let cases: Vec<(List, Value, Value, Vec<&str>)> = vec![
-        (
-            Authors,
-            json!({ "nameContains": "KING" }),
-            Value::Null,
-            vec!["Stephen King"],
-        ),
-        (
-            Authors,
-            json!({ "nameContains": "king" }),
-            Value::Null,
-            vec!["Stephen King"],
-        ),
-        (
-            Authors,
-            json!({ "nameContains": "  stephen   KING " }),
-            Value::Null,
-            vec!["Stephen King"],
-        ),
+    let mut cases: Vec<(List, Value, Value, Vec<&str>)> = vec![
         (
             Authors,
             json!({ "nameContains": "E" }),
@@ -942,28 +804,7 @@ async fn filters_page_and_count_only_what_they_match() {
                 "Carol Shaben",
             ],
         ),
-        (
-            Authors,
-            json!({ "nameContains": "nobody" }),
-            Value::Null,
-            vec![],
-        ),
-        (Authors, json!({ "nameContains": "%" }), Value::Null, vec![]),
-        (Authors, json!({ "nameContains": "_" }), Value::Null, vec![]),
-        (
-            Authors,
-            json!({}),
-            Value::Null,
-            vec![
-                "Isaac Asimov",
-                "Pearl Buck",
-                "Tom Clancy",
-                "Stephen King",
-                "John Le Carre",
-                "Alex Michaelides",
-                "Carol Shaben",
-            ],
-        ),
+        (Authors, json!({}), Value::Null, AUTHORS_BY_NAME.to_vec()),
         (
             Books,
             json!({ "titleContains": "THE" }),
@@ -1012,14 +853,6 @@ async fn filters_page_and_count_only_what_they_match() {
             by_title_desc,
             vec!["The Shining"],
         ),
-        (Books, json!({ "authorId": "999999" }), Value::Null, vec![]),
-        (
-            Books,
-            json!({ "publisherId": "999999" }),
-            Value::Null,
-            vec![],
-        ),
-        (Books, json!({ "titleContains": "%" }), Value::Null, vec![]),
         (
             Publishers,
             json!({ "nameContains": "random" }),
@@ -1039,12 +872,28 @@ async fn filters_page_and_count_only_what_they_match() {
             vec!["Simon & Schuster"],
         ),
     ];
+    // Case and runs of white space do not matter.
+    for needle in ["KING", "king", "  stephen   KING "] {
+        let filter = json!({ "nameContains": needle });
+        cases.push((Authors, filter, Value::Null, vec!["Stephen King"]));
+    }
+    // Filters that match nothing; `%` and `_` are no wildcards.
+    for (list, filter) in [
+        (Authors, json!({ "nameContains": "nobody" })),
+        (Authors, json!({ "nameContains": "%" })),
+        (Authors, json!({ "nameContains": "_" })),
+        (Books, json!({ "authorId": "999999" })),
+        (Books, json!({ "publisherId": "999999" })),
+        (Books, json!({ "titleContains": "%" })),
+    ] {
+        cases.push((list, filter, Value::Null, vec![]));
+    }
     for (list, filter, order_by, names) in cases {
         let what = format!("{} filter {filter} orderBy {order_by}", list.field());
         let everything = page(&app, list, 100, None, &filter, &order_by).await;
         for page_size in PAGE_SIZES {
             let walked = walk(&app, list, &filter, &order_by, page_size).await;
-            let labels: Vec<String> = walked.nodes.iter().map(|node| list.label(node)).collect();
+            let labels = list.labels(&walked.nodes);
             assert_eq!(labels, names, "{what} first {page_size}: names in order");
             assert_eq!(
                 walked.total_count,
@@ -1072,7 +921,8 @@ async fn a_malformed_id_in_a_filter_is_bad_user_input() {
         json!({ "publisherId": "one" }),
         json!({ "authorId": "1", "publisherId": "x" }),
     ] {
-        let response = page_response(&app, Books, 2, None, &filter, &Value::Null).await;
+        let variables = page_variables(2, None, &filter, &Value::Null);
+        let response = app.post_graphql(&Books.query(), variables).await;
         assert_bad_user_input(&response, &format!("books filter {filter}"));
     }
     let codes = app
@@ -1093,41 +943,23 @@ async fn a_malformed_id_in_a_filter_is_bad_user_input() {
 async fn rows_added_around_a_cursor_neither_repeat_nor_vanish_from_later_pages() {
     let app = TestApp::spawn().await;
     let first = page(&app, Authors, 2, None, &Value::Null, &Value::Null).await;
-    let labels: Vec<String> = first["nodes"]
-        .as_array()
-        .expect("nodes")
-        .iter()
-        .map(|node| Authors.label(node))
-        .collect();
+    let labels = Authors.labels(first["nodes"].as_array().expect("nodes"));
     assert_eq!(labels, ["Isaac Asimov", "Pearl Buck"], "first page by name");
-    let cursor = first["pageInfo"]["endCursor"]
-        .as_str()
-        .expect("endCursor")
-        .to_owned();
+    let mut after = end_cursor(&first);
 
     // One author before the cursor, one after everything.
     add_book(&app, "Aaron", "Aardvark", "Anteaters", "Berkley").await;
     add_book(&app, "Zed", "Zzyzx", "Last Words", "Berkley").await;
 
     let mut rest = Vec::new();
-    let mut after = cursor;
     loop {
         let next = page(&app, Authors, 2, Some(&after), &Value::Null, &Value::Null).await;
         assert_eq!(next["totalCount"], 9, "totalCount counts the new authors");
-        rest.extend(
-            next["nodes"]
-                .as_array()
-                .expect("nodes")
-                .iter()
-                .map(|node| Authors.label(node)),
-        );
+        rest.extend(Authors.labels(next["nodes"].as_array().expect("nodes")));
         if next["pageInfo"]["hasNextPage"] == false {
             break;
         }
-        after = next["pageInfo"]["endCursor"]
-            .as_str()
-            .expect("endCursor")
-            .to_owned();
+        after = end_cursor(&next);
     }
     assert_eq!(
         rest,
@@ -1149,14 +981,15 @@ async fn total_count_is_the_same_through_a_fragment() {
     for list in List::ALL {
         let ty = list.type_name();
         let field = list.field();
-        let query = format!(
+        let fragment = format!(
             "{{ {field}(first: 1) {{ ...counted }} }}
              fragment counted on {ty}Connection {{ totalCount }}"
         );
-        let data = app.data(&query).await;
-        assert_eq!(data[field]["totalCount"], list.tutorial_count(), "{query}");
-        let query = format!("{{ {field}(first: 1) {{ ... on {ty}Connection {{ totalCount }} }} }}");
-        let data = app.data(&query).await;
-        assert_eq!(data[field]["totalCount"], list.tutorial_count(), "{query}");
+        let inline =
+            format!("{{ {field}(first: 1) {{ ... on {ty}Connection {{ totalCount }} }} }}");
+        for query in [fragment, inline] {
+            let data = app.data(&query).await;
+            assert_eq!(data[field]["totalCount"], list.tutorial_count(), "{query}");
+        }
     }
 }

@@ -1,0 +1,114 @@
+// GraphiQL in a real browser, offline: opens bookgraph's page in headless Chromium, runs
+// the BooksPerPublisher example and saves a screenshot. Any request to a host other than
+// the local server is aborted and fails the run, so a page that still reaches for a CDN
+// cannot pass by falling back on a cache or a network that happens to be there.
+//
+// Usage: node graphiql.mjs <page URL> <screenshot path>
+// Chromium: $CHROMIUM, else /usr/bin/chromium (Debian's `chromium` package).
+
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost']);
+const STEP_TIMEOUT_MS = 30_000;
+// A hung browser must not hang `cargo test`.
+const WHOLE_RUN_TIMEOUT_MS = 120_000;
+
+const [pageUrl, screenshotPath] = process.argv.slice(2);
+if (!pageUrl || !screenshotPath) {
+  fail('usage: node graphiql.mjs <page URL> <screenshot path>');
+}
+
+const watchdog = setTimeout(() => fail(`gave up after ${WHOLE_RUN_TIMEOUT_MS / 1000} s`), WHOLE_RUN_TIMEOUT_MS);
+watchdog.unref();
+
+const blocked = [];
+const problems = [];
+let browser;
+try {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  await context.route('**/*', (route) => {
+    const url = route.request().url();
+    if (LOCAL_HOSTS.has(new URL(url).hostname)) {
+      return route.continue();
+    }
+    blocked.push(url);
+    return route.abort('blockedbyclient');
+  });
+  const page = await context.newPage();
+  page.setDefaultTimeout(STEP_TIMEOUT_MS);
+  page.on('pageerror', (error) => problems.push(`uncaught error in the page: ${error.message}`));
+  page.on('response', (response) => {
+    if (response.status() >= 400) {
+      problems.push(`${response.status()} for ${response.url()}`);
+    }
+  });
+  page.on('console', (message) => console.log(`browser console (${message.type()}): ${message.text()}`));
+
+  step('open', pageUrl);
+  const response = await page.goto(pageUrl, { waitUntil: 'load' });
+  if (!response?.ok()) {
+    throw new Error(`GET ${pageUrl} answered ${response?.status()}`);
+  }
+
+  step('wait for the query editor');
+  const operation = page.locator('.graphiql-query-editor .CodeMirror-line', {
+    hasText: 'query BooksPerPublisher',
+  });
+  await operation.waitFor({ state: 'visible' });
+
+  // Ctrl-Enter runs the operation under the cursor, so a click inside it picks it. Near the
+  // line's start: its middle may lie past the editor's right edge and scroll it sideways.
+  step('run BooksPerPublisher');
+  await operation.click({ position: { x: 10, y: 5 } });
+  await page.keyboard.press('Control+Enter');
+
+  step('wait for the result');
+  await page.waitForFunction(
+    () => {
+      const text = document.querySelector('.result-window')?.innerText ?? '';
+      return text.includes('Random House') && text.includes('"bookCount"') && !text.includes('"errors"');
+    },
+    null,
+    { timeout: STEP_TIMEOUT_MS },
+  );
+
+  step('screenshot', screenshotPath);
+  await mkdir(dirname(screenshotPath), { recursive: true });
+  await page.screenshot({ path: screenshotPath, fullPage: true });
+} catch (error) {
+  problems.push(error.message);
+} finally {
+  await browser?.close();
+}
+
+for (const url of blocked) {
+  problems.push(`request to a non-local host attempted (aborted): ${url}`);
+}
+if (problems.length > 0) {
+  fail(problems.join('\n'));
+}
+console.log('graphiql.mjs: ok: GraphiQL ran BooksPerPublisher with no request leaving the machine');
+
+function step(what, detail = '') {
+  console.log(`graphiql.mjs: ${what}${detail ? ` ${detail}` : ''}`);
+}
+
+function fail(message) {
+  console.error(`graphiql.mjs: FAILED:\n${message}`);
+  process.exit(1);
+}

@@ -64,6 +64,9 @@ try {
   if (!response?.ok()) {
     throw new Error(`GET ${pageUrl} answered ${response?.status()}`);
   }
+  if (blocked.length > 0) {
+    throw new Error('the page asked other hosts for what it needs (below)');
+  }
 
   step('wait for the query editor');
   const operation = page.locator('.graphiql-query-editor .CodeMirror-line', {

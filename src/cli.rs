@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::graphql::limits::Limits;
+
 pub use commands::run;
 
 /// bookgraph: authors, books and publishers as a GraphQL graph.
@@ -64,6 +66,40 @@ pub struct ServeArgs {
     /// Codegen's persisted-documents output writes it.
     #[arg(long, env = "BOOKGRAPH_TRUSTED_DOCUMENTS")]
     pub trusted_documents: Option<PathBuf>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Bounds on each request.
+#[derive(Debug, Args)]
+pub struct LimitArgs {
+    /// Deepest field nesting an operation may use.
+    #[arg(long, env = "BOOKGRAPH_MAX_DEPTH", default_value_t = Limits::default().max_depth)]
+    pub max_depth: usize,
+    /// Highest estimated cost of an operation (fields, multiplied by list sizes).
+    #[arg(long, env = "BOOKGRAPH_MAX_COMPLEXITY", default_value_t = Limits::default().max_complexity)]
+    pub max_complexity: u64,
+    /// Most aliases an operation may use.
+    #[arg(long, env = "BOOKGRAPH_MAX_ALIASES", default_value_t = Limits::default().max_aliases)]
+    pub max_aliases: usize,
+    /// Most root fields an operation may select.
+    #[arg(long, env = "BOOKGRAPH_MAX_ROOT_FIELDS", default_value_t = Limits::default().max_root_fields)]
+    pub max_root_fields: usize,
+    /// Longest a GraphQL request may run, in seconds.
+    #[arg(long, env = "BOOKGRAPH_REQUEST_TIMEOUT", default_value_t = 10)]
+    pub request_timeout: u64,
+}
+
+impl LimitArgs {
+    /// The operation limits these flags set.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_depth: self.max_depth,
+            max_complexity: self.max_complexity,
+            max_aliases: self.max_aliases,
+            max_root_fields: self.max_root_fields,
+        }
+    }
 }
 
 /// Arguments of `import`.

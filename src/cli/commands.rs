@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -16,6 +16,7 @@ use crate::book_entry::{AddOutcome, BookEntry};
 use crate::db::{self, Db};
 use crate::export::export_csv;
 use crate::graphql;
+use crate::graphql::limits::Limits;
 use crate::http::{self, AppState};
 use crate::import::{ImportSummary, import_csv};
 use crate::report;
@@ -108,7 +109,7 @@ async fn export(args: ExportArgs) -> anyhow::Result<()> {
 
 async fn print_report(args: ReportArgs) -> anyhow::Result<()> {
     let db = open(&args.database, false).await?;
-    let report = report::gather(&graphql::build_schema(db.clone()), &db)
+    let report = report::gather(&graphql::build_schema(db.clone(), Limits::default()), &db)
         .await
         .context("gathering the report")?;
     match args.format {
@@ -186,7 +187,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(
         "listening on http://{address} (GraphiQL at http://{address}/, GraphQL at http://{address}/graphql)"
     );
-    let mut state = AppState::new(graphql::build_schema(db.clone()), db.clone());
+    let schema = graphql::build_schema(db.clone(), args.limits.limits());
+    let mut state = AppState::new(schema, db.clone())
+        .with_request_timeout(Duration::from_secs(args.limits.request_timeout));
     if let Some(path) = &args.trusted_documents {
         state = state.with_trusted_documents(read_trusted_documents(path)?);
         tracing::info!(documents = %path.display(), "running trusted documents only");

@@ -5,6 +5,7 @@ mod batch;
 pub mod connection;
 pub mod ids;
 pub mod inputs;
+pub mod limits;
 pub mod loaders;
 pub mod mutation;
 pub mod query;
@@ -13,16 +14,24 @@ pub mod types;
 use async_graphql::{EmptySubscription, Request, Response, Schema};
 
 use crate::db::Db;
+use limits::{Limits, QueryLimits};
 use mutation::MutationRoot;
 use query::QueryRoot;
 
 /// The bookgraph schema.
 pub type BookSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
-/// The schema over `db`.
-pub fn build_schema(db: Db) -> BookSchema {
+/// Nesting the parser follows before it gives up, whatever the configured depth limit.
+const PARSER_MAX_RECURSION: usize = 256;
+
+/// The schema over `db`, refusing operations beyond `limits`.
+pub fn build_schema(db: Db, limits: Limits) -> BookSchema {
     Schema::build(QueryRoot, MutationRoot, EmptySubscription)
         .data(db)
+        .extension(QueryLimits(limits))
+        // The parser's own guard against stack exhaustion; above any depth `limits` allows,
+        // so too-deep operations get the clearer QUERY_TOO_COMPLEX error.
+        .limit_recursive_depth(PARSER_MAX_RECURSION)
         .finish()
 }
 

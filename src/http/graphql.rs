@@ -88,7 +88,19 @@ fn is_mutation(request: &Request) -> bool {
 }
 
 async fn execute(state: &AppState, format: ResponseFormat, request: Request) -> Response {
-    let response = graphql::execute(&state.schema, &state.db, request).await;
+    let running = graphql::execute(&state.schema, &state.db, request);
+    // Dropping the request on time-out rolls back any write it had begun.
+    let Ok(response) = tokio::time::timeout(state.request_timeout, running).await else {
+        let rejection = Rejection {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: format!(
+                "the request ran longer than {} s and was stopped",
+                state.request_timeout.as_secs_f64()
+            ),
+            code: "TIMEOUT",
+        };
+        return rejection_response(format, rejection);
+    };
     if is_request_error(&response) {
         // The document never ran: the spec's request error, without a `data` entry. Only
         // graphql-response+json clients are promised a 4xx for it.

@@ -27,8 +27,10 @@ use documents::Documents;
 
 /// Largest request body accepted; larger ones get 413.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// Longest a request may run before it is answered with 408.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest a GraphQL request runs unless configured otherwise.
+const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Grace beyond the GraphQL timeout after which any request is cut off with 408.
+const TIMEOUT_GRACE: Duration = Duration::from_secs(5);
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -36,6 +38,7 @@ pub struct AppState {
     schema: BookSchema,
     db: Db,
     documents: Arc<Documents>,
+    request_timeout: Duration,
 }
 
 impl AppState {
@@ -45,6 +48,15 @@ impl AppState {
             schema,
             db,
             documents: Arc::default(),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+        }
+    }
+
+    /// The same, answering GraphQL requests that run longer than `timeout` with an error.
+    pub fn with_request_timeout(self, timeout: Duration) -> Self {
+        AppState {
+            request_timeout: timeout,
+            ..self
         }
     }
 
@@ -59,6 +71,7 @@ impl AppState {
 
 /// All of bookgraph's routes.
 pub fn router(state: AppState) -> Router {
+    let cut_off = state.request_timeout + TIMEOUT_GRACE;
     Router::new()
         .route("/", get(graphiql::page))
         .route("/assets/graphiql/{file}", get(graphiql::asset))
@@ -69,7 +82,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
+            cut_off,
         ))
         .layer(TraceLayer::new_for_http())
 }

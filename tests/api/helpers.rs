@@ -48,10 +48,12 @@ impl TestApp {
 
     /// A server over the tutorial's data that runs only `documents` (hash -> document).
     pub async fn spawn_trusted(documents: HashMap<String, String>) -> TestApp {
-        Self::spawn_with(TUTORIAL_CSV, |state| {
-            state.with_trusted_documents(documents)
-        })
-        .await
+        Self::spawn_configured(|state| state.with_trusted_documents(documents)).await
+    }
+
+    /// A server over the tutorial's data, its state adjusted by `configure`.
+    pub async fn spawn_configured(configure: impl FnOnce(AppState) -> AppState) -> TestApp {
+        Self::spawn_with(TUTORIAL_CSV, configure).await
     }
 
     async fn spawn_with(csv: &str, configure: impl FnOnce(AppState) -> AppState) -> TestApp {
@@ -65,7 +67,7 @@ impl TestApp {
         let address = listener.local_addr().expect("local address");
         let (shutdown, stop) = oneshot::channel::<()>();
         let app = router(configure(AppState::new(
-            build_schema(db.clone()),
+            build_schema(db.clone(), Default::default()),
             db.clone(),
         )));
         tokio::spawn(async move {
@@ -88,6 +90,17 @@ impl TestApp {
     /// The URL of `path` on this server.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
+    }
+
+    /// Takes SQLite's write lock on the app's database from a connection of its own, as
+    /// another process would, until the returned transaction is dropped.
+    pub async fn hold_write_lock(&self) -> sqlx::Transaction<'static, sqlx::Sqlite> {
+        let pool = sqlx::SqlitePool::connect(&self.database_url)
+            .await
+            .expect("second connection");
+        pool.begin_with("BEGIN IMMEDIATE")
+            .await
+            .expect("write lock")
     }
 
     /// A file path inside this app's temporary directory.

@@ -6,6 +6,7 @@ mod browser;
 mod cli;
 mod clients;
 mod helpers;
+mod hostile;
 mod http;
 mod import;
 mod pagination;

@@ -19,6 +19,18 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// Log lines as text for people or JSON for machines (levels: RUST_LOG).
+    #[arg(long, global = true, value_enum, env = "BOOKGRAPH_LOG_FORMAT", default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per event.
+    Json,
 }
 
 /// The commands.
@@ -68,6 +80,14 @@ pub struct ServeArgs {
     pub trusted_documents: Option<PathBuf>,
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// Let browser pages from this origin (e.g. https://app.example.com) call the API;
+    /// repeatable. Without it, only same-origin pages can.
+    #[arg(
+        long = "cors-origin",
+        env = "BOOKGRAPH_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
 }
 
 /// Bounds on each request.
@@ -181,6 +201,21 @@ impl Cli {
             eprintln!("{first_line} (see bookgraph --help)");
             std::process::exit(2);
         })
+    }
+}
+
+/// Sets up logging to standard error: `RUST_LOG` picks levels (default `info`), and colours
+/// only on a terminal.
+pub fn init_tracing(format: LogFormat) {
+    use std::io::IsTerminal as _;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder.json().init(),
     }
 }
 

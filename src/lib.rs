@@ -8,6 +8,7 @@
 //! - [`import`]: CSV into the catalogue, all or nothing.
 //! - [`export`]: the catalogue back out as CSV.
 //! - [`report`]: the tutorial's text report, gathered through the schema.
+//! - [`metrics`]: counters and histograms in Prometheus' text format.
 //! - [`cli`]: the `bookgraph` command line.
 //! - [`error`]: the one error type and its single mapping to GraphQL error codes.
 
@@ -19,6 +20,7 @@ pub mod export;
 pub mod graphql;
 pub mod http;
 pub mod import;
+pub mod metrics;
 pub mod names;
 pub mod report;
 

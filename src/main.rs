@@ -1,20 +1,15 @@
-use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
-use tracing_subscriber::EnvFilter;
+use bookgraph::cli::{self, Cli};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = bookgraph::cli::Cli::parse_or_exit();
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-    match bookgraph::cli::run(cli).await {
+    let cli = Cli::parse_or_exit();
+    cli::init_tracing(cli.log_format);
+    match cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {}", bookgraph::cli::one_line(&error));
+            eprintln!("error: {}", cli::one_line(&error));
             ExitCode::FAILURE
         }
     }

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use axum::http::HeaderValue;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::net::TcpListener;
 
@@ -189,7 +190,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     let schema = graphql::build_schema(db.clone(), args.limits.limits());
     let mut state = AppState::new(schema, db.clone())
-        .with_request_timeout(Duration::from_secs(args.limits.request_timeout));
+        .with_request_timeout(Duration::from_secs(args.limits.request_timeout))
+        .with_cors_origins(cors_origins(&args.cors_origins)?);
     if let Some(path) = &args.trusted_documents {
         state = state.with_trusted_documents(read_trusted_documents(path)?);
         tracing::info!(documents = %path.display(), "running trusted documents only");
@@ -219,6 +221,16 @@ async fn seed(db: &Db, seed: Option<&Path>) -> anyhow::Result<()> {
     };
     tracing::info!(%summary, "loaded the empty database");
     Ok(())
+}
+
+fn cors_origins(origins: &[String]) -> anyhow::Result<Vec<HeaderValue>> {
+    origins
+        .iter()
+        .map(|origin| {
+            HeaderValue::from_str(origin.trim_end_matches('/'))
+                .with_context(|| format!("--cors-origin {origin:?} is not a valid origin"))
+        })
+        .collect()
 }
 
 fn read_trusted_documents(path: &Path) -> anyhow::Result<HashMap<String, String>> {

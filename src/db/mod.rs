@@ -8,7 +8,11 @@ pub mod export;
 pub mod models;
 pub mod pages;
 pub mod publishers;
+mod stats;
 
+pub use stats::DbStats;
+
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,7 +40,22 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Db {
     readers: SqlitePool,
     writer: SqlitePool,
-    statements: Arc<AtomicU64>,
+    counters: Counters,
+    file: PathBuf,
+}
+
+/// Statements run through one handle (a request's), and the process-wide statistics.
+#[derive(Clone, Debug, Default)]
+struct Counters {
+    scoped: Arc<AtomicU64>,
+    stats: Arc<DbStats>,
+}
+
+impl Counters {
+    fn count_statement(&self) {
+        self.scoped.fetch_add(1, Ordering::Relaxed);
+        self.stats.statements.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 impl Db {
@@ -64,6 +83,7 @@ impl Db {
 
     #[tracing::instrument(skip_all, fields(file = %options.get_filename().display()))]
     async fn connect(options: SqliteConnectOptions) -> Result<Db> {
+        let file = options.get_filename().to_owned();
         let options = options
             // sqlx leaves SQLite in rollback-journal mode unless asked; WAL lets readers
             // run alongside the writer.
@@ -86,7 +106,8 @@ impl Db {
         Ok(Db {
             readers,
             writer,
-            statements: Arc::default(),
+            counters: Counters::default(),
+            file,
         })
     }
 
@@ -94,19 +115,47 @@ impl Db {
     /// statements can be counted apart from everyone else's.
     pub fn scoped(&self) -> Db {
         Db {
-            statements: Arc::default(),
+            counters: Counters {
+                scoped: Arc::default(),
+                stats: Arc::clone(&self.counters.stats),
+            },
             ..self.clone()
         }
     }
 
     /// How many statements this handle (and its clones) has run.
     pub fn statement_count(&self) -> u64 {
-        self.statements.load(Ordering::Relaxed)
+        self.counters.scoped.load(Ordering::Relaxed)
+    }
+
+    /// Process-wide statistics, shared by every handle on this database.
+    pub fn stats(&self) -> &DbStats {
+        &self.counters.stats
+    }
+
+    /// Connections busy now in the reader pool and in the writer pool.
+    pub fn connections_in_use(&self) -> (u32, u32) {
+        let busy = |pool: &SqlitePool| {
+            pool.size()
+                .saturating_sub(u32::try_from(pool.num_idle()).unwrap_or(u32::MAX))
+        };
+        (busy(&self.readers), busy(&self.writer))
+    }
+
+    /// Bytes the database takes on disk, write-ahead log included.
+    pub fn size_on_disk(&self) -> u64 {
+        let mut wal = self.file.clone().into_os_string();
+        wal.push("-wal");
+        [self.file.as_os_str(), wal.as_os_str()]
+            .iter()
+            .filter_map(|path| std::fs::metadata(path).ok())
+            .map(|metadata| metadata.len())
+            .sum()
     }
 
     /// The reader pool, counting the one statement about to run on it.
     fn read(&self) -> &SqlitePool {
-        self.statements.fetch_add(1, Ordering::Relaxed);
+        self.counters.count_statement();
         &self.readers
     }
 
@@ -119,7 +168,7 @@ impl Db {
         let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         Ok(WriteTx {
             tx,
-            statements: Arc::clone(&self.statements),
+            counters: self.counters.clone(),
         })
     }
 
@@ -129,10 +178,47 @@ impl Db {
         Ok(())
     }
 
+    /// Whether the database is fit to serve: a reader connection answers, and the file it
+    /// has open is still at its path and still starts with SQLite's 16-byte header.
+    ///
+    /// Pooled connections keep the file open and serve from their page cache, so they go
+    /// on answering after the file is deleted, replaced by a directory or overwritten; only
+    /// a fresh look at the path tells. One pooled statement, one `open` and a 16-byte read:
+    /// cheap enough for load balancers to poll.
+    pub async fn check(&self) -> Result<()> {
+        let file: String =
+            sqlx::query_scalar("select file from pragma_database_list where name = 'main'")
+                .fetch_one(self.read())
+                .await?;
+        // An in-memory database has no file (SQLite reports an empty name).
+        if file.is_empty() {
+            return Ok(());
+        }
+        tokio::task::spawn_blocking(move || check_header(std::path::Path::new(&file)))
+            .await
+            .map_err(std::io::Error::other)??;
+        Ok(())
+    }
+
     /// Waits for every connection to close, checkpointing the write-ahead log.
     pub async fn close(&self) {
         self.readers.close().await;
         self.writer.close().await;
+    }
+}
+
+/// Fails unless the file at `path` starts with the header of an SQLite 3 database.
+fn check_header(path: &std::path::Path) -> std::io::Result<()> {
+    const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+    let mut header = [0; SQLITE_HEADER.len()];
+    std::io::Read::read_exact(&mut std::fs::File::open(path)?, &mut header)?;
+    if &header == SQLITE_HEADER {
+        Ok(())
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{} does not start with the SQLite header", path.display()),
+        ))
     }
 }
 
@@ -146,13 +232,13 @@ fn reader_count() -> u32 {
 /// rolls everything back.
 pub struct WriteTx {
     tx: Transaction<'static, Sqlite>,
-    statements: Arc<AtomicU64>,
+    counters: Counters,
 }
 
 impl WriteTx {
     /// The connection, counting the one statement about to run on it.
     fn conn(&mut self) -> &mut SqliteConnection {
-        self.statements.fetch_add(1, Ordering::Relaxed);
+        self.counters.count_statement();
         &mut self.tx
     }
 

@@ -126,6 +126,7 @@ impl<T: Table> Loader<ById<T>> for Catalog {
     type Error = Arc<Error>;
 
     async fn load(&self, keys: &[ById<T>]) -> Result<HashMap<ById<T>, T::Row>, Arc<Error>> {
+        self.db.stats().observe_batch(keys.len());
         let ids: Vec<i64> = keys.iter().map(|key| key.0).collect();
         let rows = T::fetch(&self.db, &ids).await?;
         Ok(rows
@@ -145,6 +146,7 @@ impl<R: Relation> Loader<ListOf<R>> for Catalog {
     ) -> Result<HashMap<ListOf<R>, Vec<R::Row>>, Arc<Error>> {
         // Fields at one level normally share one `first`; each distinct value costs one
         // statement, never one per parent.
+        self.db.stats().observe_batch(keys.len());
         let mut owners_by_first: HashMap<Option<i64>, Vec<i64>> = HashMap::new();
         for key in keys {
             owners_by_first
@@ -185,6 +187,7 @@ impl Loader<AuthorBookCount> for Catalog {
         &self,
         keys: &[AuthorBookCount],
     ) -> Result<HashMap<AuthorBookCount, i64>, Arc<Error>> {
+        self.db.stats().observe_batch(keys.len());
         let ids: Vec<i64> = keys.iter().map(|key| key.0).collect();
         let counts = db::authors::book_counts(&self.db, &ids).await?;
         Ok(counts
@@ -206,6 +209,7 @@ impl Loader<CountsOfPublisher> for Catalog {
         &self,
         keys: &[CountsOfPublisher],
     ) -> Result<HashMap<CountsOfPublisher, PublisherCounts>, Arc<Error>> {
+        self.db.stats().observe_batch(keys.len());
         let ids: Vec<i64> = keys.iter().map(|key| key.0).collect();
         let counts = db::publishers::counts(&self.db, &ids).await?;
         Ok(counts

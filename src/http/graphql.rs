@@ -15,6 +15,7 @@ use serde_json::json;
 use super::AppState;
 use super::incoming::{GetParams, PostBody, Rejection};
 use super::negotiate::ResponseFormat;
+use super::observe::GraphqlOutcome;
 use crate::graphql;
 
 /// A GraphQL request in a JSON body.
@@ -33,7 +34,10 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         );
     }
     match PostBody::parse(&body).and_then(|body| body.into_request(&state.documents)) {
-        Ok(request) => execute(&state, format, request).await,
+        Ok(request) => {
+            let selected = selected_operation(&request);
+            execute(&state, format, request, selected).await
+        }
         Err(rejection) => rejection_response(format, rejection),
     }
 }
@@ -53,7 +57,11 @@ pub async fn get(
         Ok(request) => request,
         Err(rejection) => return rejection_response(format, rejection),
     };
-    if is_mutation(&request) {
+    let selected = selected_operation(&request);
+    if selected
+        .as_ref()
+        .is_some_and(|(_, kind)| *kind == OperationType::Mutation)
+    {
         let rejection = Rejection {
             status: StatusCode::METHOD_NOT_ALLOWED,
             message: "mutations must be sent with POST".to_owned(),
@@ -65,29 +73,37 @@ pub async fn get(
             .insert(ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, format, request).await
+    execute(&state, format, request, selected).await
 }
 
-/// Whether the operation the request selects is a mutation. A document that does not parse
-/// or names no such operation is left for execution to report.
-fn is_mutation(request: &Request) -> bool {
-    let Ok(document) = parse_query(&request.query) else {
-        return false;
-    };
-    let operation = match &document.operations {
-        DocumentOperations::Single(operation) => Some(operation),
-        DocumentOperations::Multiple(operations) => match &request.operation_name {
-            Some(name) => operations
-                .iter()
-                .find(|(key, _)| key.as_str() == name)
-                .map(|(_, op)| op),
-            None => None,
-        },
-    };
-    operation.is_some_and(|operation| operation.node.ty == OperationType::Mutation)
+/// The operation a request selects: its name (`None` when anonymous) and type. `None` when
+/// the document does not parse or does not pick one operation; execution reports that.
+fn selected_operation(request: &Request) -> Option<(Option<String>, OperationType)> {
+    let document = parse_query(&request.query).ok()?;
+    match document.operations {
+        DocumentOperations::Single(operation) => Some((None, operation.node.ty)),
+        DocumentOperations::Multiple(operations) => {
+            let (name, operation) = match &request.operation_name {
+                Some(wanted) => operations
+                    .into_iter()
+                    .find(|(name, _)| name.as_str() == wanted)?,
+                None if operations.len() == 1 => operations.into_iter().next()?,
+                None => return None,
+            };
+            Some((Some(name.to_string()), operation.node.ty))
+        }
+    }
 }
 
-async fn execute(state: &AppState, format: ResponseFormat, request: Request) -> Response {
+async fn execute(
+    state: &AppState,
+    format: ResponseFormat,
+    request: Request,
+    selected: Option<(Option<String>, OperationType)>,
+) -> Response {
+    let operation = selected
+        .and_then(|(name, _)| name)
+        .unwrap_or_else(|| "anonymous".to_owned());
     let running = graphql::execute(&state.schema, &state.db, request);
     // Dropping the request on time-out rolls back any write it had begun.
     let Ok(response) = tokio::time::timeout(state.request_timeout, running).await else {
@@ -99,7 +115,7 @@ async fn execute(state: &AppState, format: ResponseFormat, request: Request) -> 
             ),
             code: "TIMEOUT",
         };
-        return rejection_response(format, rejection);
+        return with_outcome(rejection_response(format, rejection), operation, "timeout");
     };
     if is_request_error(&response) {
         // The document never ran: the spec's request error, without a `data` entry. Only
@@ -109,10 +125,31 @@ async fn execute(state: &AppState, format: ResponseFormat, request: Request) -> 
             ResponseFormat::Json => StatusCode::OK,
         };
         let body = json!({ "errors": response.errors, "extensions": response.extensions });
-        return json_response(format, status, body.to_string());
+        return with_outcome(
+            json_response(format, status, body.to_string()),
+            operation,
+            "rejected",
+        );
     }
+    let outcome = if response.errors.is_empty() {
+        "ok"
+    } else {
+        "error"
+    };
     let body = serde_json::to_string(&response).unwrap_or_default();
-    json_response(format, StatusCode::OK, body)
+    with_outcome(
+        json_response(format, StatusCode::OK, body),
+        operation,
+        outcome,
+    )
+}
+
+/// Tells the observing middleware what became of the request.
+fn with_outcome(mut response: Response, operation: String, outcome: &'static str) -> Response {
+    response
+        .extensions_mut()
+        .insert(GraphqlOutcome { operation, outcome });
+    response
 }
 
 /// Parse, validation and variable errors come before execution and carry no `path`;

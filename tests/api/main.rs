@@ -9,6 +9,7 @@ mod helpers;
 mod hostile;
 mod http;
 mod import;
+mod observe;
 mod pagination;
 mod persisted;
 mod queries;

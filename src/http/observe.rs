@@ -1,0 +1,187 @@
+//! Every request, observed: a request id, one log line (operation, status, duration) and
+//! the request metrics behind `/metrics`.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, header::CONTENT_TYPE};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tracing::Instrument as _;
+
+use super::AppState;
+use crate::metrics::{Histogram, header, single};
+
+/// The header carrying the request id, in and out.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Distinct operation names counted apart; clients choose names, so beyond this many
+/// they are counted together as "other" to keep `/metrics` bounded.
+const MAX_OPERATION_LABELS: usize = 100;
+
+/// Request latency buckets, in seconds.
+const LATENCY_BOUNDS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+/// What the GraphQL handler tells the observer about a request, through the response's
+/// extensions.
+#[derive(Clone, Debug)]
+pub struct GraphqlOutcome {
+    /// The operation's name, "anonymous" when it has none.
+    pub operation: String,
+    /// "ok", "error" (GraphQL errors in the response) or "rejected" (never executed).
+    pub outcome: &'static str,
+}
+
+/// Request counters and latencies since the process started.
+#[derive(Debug)]
+pub struct RequestMetrics {
+    requests: Mutex<HashMap<(String, &'static str), u64>>,
+    latency: Histogram,
+    started_ids: AtomicU64,
+    id_prefix: String,
+}
+
+impl Default for RequestMetrics {
+    fn default() -> Self {
+        let started = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs());
+        RequestMetrics {
+            requests: Mutex::default(),
+            latency: Histogram::new(LATENCY_BOUNDS),
+            started_ids: AtomicU64::new(0),
+            id_prefix: format!("{started:x}"),
+        }
+    }
+}
+
+impl RequestMetrics {
+    fn next_id(&self) -> String {
+        let n = self.started_ids.fetch_add(1, Ordering::Relaxed);
+        format!("{}-{n:x}", self.id_prefix)
+    }
+
+    fn record(&self, outcome: &GraphqlOutcome, seconds: f64) {
+        self.latency.observe(seconds);
+        let mut requests = self
+            .requests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let known = requests
+            .keys()
+            .any(|(operation, _)| *operation == outcome.operation);
+        let operation = if known || requests.len() < MAX_OPERATION_LABELS {
+            outcome.operation.clone()
+        } else {
+            "other".to_owned()
+        };
+        *requests.entry((operation, outcome.outcome)).or_default() += 1;
+    }
+
+    fn write(&self, out: &mut String) {
+        header(
+            out,
+            "bookgraph_requests_total",
+            "GraphQL requests by operation and outcome.",
+            "counter",
+        );
+        let requests = self
+            .requests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut rows: Vec<_> = requests.iter().collect();
+        rows.sort();
+        for ((operation, outcome), count) in rows {
+            let operation = operation.replace('\\', "\\\\").replace('"', "\\\"");
+            let _ = writeln!(
+                out,
+                "bookgraph_requests_total{{operation=\"{operation}\",outcome=\"{outcome}\"}} {count}"
+            );
+        }
+        self.latency.write(
+            out,
+            "bookgraph_request_duration_seconds",
+            "GraphQL request latency.",
+        );
+    }
+}
+
+/// Middleware: gives the request an id (the client's `x-request-id` when it sent a short
+/// one), runs it inside a span carrying that id, logs one line and records metrics.
+pub async fn observe(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| !value.is_empty() && value.len() <= 64)
+        .map_or_else(|| state.metrics.next_id(), str::to_owned);
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        request.headers_mut().insert(REQUEST_ID, value);
+    }
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let span = tracing::info_span!("request", id = %id);
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let graphql = response.extensions().get::<GraphqlOutcome>().cloned();
+    if let Some(outcome) = &graphql {
+        state.metrics.record(outcome, seconds);
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            target: "bookgraph::request",
+            %method,
+            path,
+            operation = graphql.as_ref().map(|outcome| outcome.operation.as_str()),
+            outcome = graphql.as_ref().map(|outcome| outcome.outcome),
+            status = response.status().as_u16(),
+            duration_ms = seconds * 1000.0,
+            "request"
+        );
+    });
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+/// `GET /metrics` in Prometheus' text format.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let mut out = String::new();
+    state.metrics.write(&mut out);
+    state.db.stats().write(&mut out);
+    let (readers, writer) = state.db.connections_in_use();
+    header(
+        &mut out,
+        "bookgraph_db_connections_in_use",
+        "Database connections in use, by pool.",
+        "gauge",
+    );
+    let _ = writeln!(
+        out,
+        "bookgraph_db_connections_in_use{{pool=\"readers\"}} {readers}"
+    );
+    let _ = writeln!(
+        out,
+        "bookgraph_db_connections_in_use{{pool=\"writer\"}} {writer}"
+    );
+    single(
+        &mut out,
+        "bookgraph_database_size_bytes",
+        "Size of the database file and its write-ahead log.",
+        "gauge",
+        state.db.size_on_disk(),
+    );
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        out,
+    )
+        .into_response()
+}

@@ -1,0 +1,343 @@
+//! The real `bookgraph serve` binary as a child process: killed mid-write, stopped with
+//! SIGTERM while a request waits, and probed after its database file is damaged.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
+
+/// How long a server may take to migrate, seed and start listening.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+const ADD_BOOK: &str = "mutation($input: AddBookInput!) {
+    addBook(input: $input) { outcome book { title } }
+}";
+
+/// A `bookgraph serve` child process; killed when dropped.
+struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    base_url: String,
+    /// Everything the server wrote to stderr so far, for failure messages.
+    log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Starts `bookgraph serve` on a free port over the SQLite file `database`, from the
+    /// repository root, and waits until it logs the address it listens on.
+    fn start(database: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bookgraph"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--database"])
+            .arg(format!("sqlite:{}", database.display()))
+            .env("RUST_LOG", "info")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start bookgraph serve");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (found, port) = mpsc::channel();
+        let lines = Arc::clone(&log);
+        // Drains stderr until the process exits, so a chatty server never blocks on a full
+        // pipe; reports the listening address once.
+        std::thread::spawn(move || {
+            let mut found = Some(found);
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(url) = listening_url(&line)
+                    && let Some(found) = found.take()
+                {
+                    found.send(url).ok();
+                }
+                let mut log = lines.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        match port.recv_timeout(START_TIMEOUT) {
+            Ok(base_url) => Server {
+                child,
+                base_url,
+                log,
+            },
+            Err(_) => {
+                child.kill().ok();
+                child.wait().ok();
+                panic!(
+                    "bookgraph serve did not start listening within {START_TIMEOUT:?}; stderr:\n{}",
+                    log.lock().unwrap()
+                );
+            }
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    fn pid(&self) -> String {
+        self.child.id().to_string()
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits up to `timeout` for the process to exit.
+    fn wait_for_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll the child") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.child.kill().ok();
+            self.child.wait().ok();
+        }
+    }
+}
+
+/// `http://127.0.0.1:PORT` from the server's "listening on http://127.0.0.1:PORT (…)" line.
+fn listening_url(line: &str) -> Option<String> {
+    let (_, rest) = line.split_once("listening on http://")?;
+    let address = rest.split(|c: char| c.is_whitespace() || c == ')').next()?;
+    Some(format!("http://{address}"))
+}
+
+/// A temporary directory and the database file path inside it.
+fn database_file() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let file = dir.path().join("x.db");
+    (dir, file)
+}
+
+/// A connection pool of the test's own on the server's database file.
+async fn open_pool(database: &Path) -> SqlitePool {
+    SqlitePool::connect_with(SqliteConnectOptions::new().filename(database))
+        .await
+        .expect("open the database file from the test")
+}
+
+fn add_book_request(title: &str) -> Value {
+    json!({ "query": ADD_BOOK, "variables": { "input": {
+        "authorFirstName": "Durable", "authorLastName": "Writer",
+        "title": title, "publisherName": "Crash House",
+    } } })
+}
+
+#[tokio::test]
+async fn acknowledged_writes_survive_sigkill() {
+    let (_dir, database) = database_file();
+    let mut server = Server::start(&database);
+    let client = reqwest::Client::new();
+
+    // One writer streams addBook calls and remembers each one answered 200 without errors.
+    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = tokio::spawn({
+        let (client, url) = (client.clone(), server.url("/graphql"));
+        let (acknowledged, stop) = (Arc::clone(&acknowledged), Arc::clone(&stop));
+        async move {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let title = format!("Survivor {n:05}");
+                n += 1;
+                let Ok(response) = client.post(&url).json(&add_book_request(&title)).send().await
+                else {
+                    continue;
+                };
+                if response.status() != 200 {
+                    continue;
+                }
+                let Ok(body) = response.json::<Value>().await else {
+                    continue;
+                };
+                if body.get("errors").is_none() && body["data"]["addBook"]["outcome"] == "CREATED"
+                {
+                    acknowledged.lock().unwrap().push(title);
+                }
+            }
+        }
+    });
+
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(1) && acknowledged.lock().unwrap().len() < 200 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    server.child.kill().expect("SIGKILL the server");
+    server.child.wait().expect("reap the server");
+    stop.store(true, Ordering::Relaxed);
+    writer.await.expect("writer task");
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() >= 10,
+        "only {} writes acknowledged before the kill; stderr:\n{}",
+        acknowledged.len(),
+        server.log()
+    );
+
+    // The restarted server recovers the write-ahead log and finds every acknowledged book.
+    let server = Server::start(&database);
+    let pool = open_pool(&database).await;
+    let integrity: Vec<String> = sqlx::query_scalar("pragma integrity_check")
+        .fetch_all(&pool)
+        .await
+        .expect("integrity check");
+    assert_eq!(integrity, ["ok"]);
+    let stored: std::collections::HashSet<String> =
+        sqlx::query_scalar("select title from book where title like 'Survivor %'")
+            .fetch_all(&pool)
+            .await
+            .expect("read back the titles")
+            .into_iter()
+            .collect();
+    let lost: Vec<&String> = acknowledged
+        .iter()
+        .filter(|title| !stored.contains(*title))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged writes lost: {lost:?}",
+        lost.len(),
+        acknowledged.len()
+    );
+    pool.close().await;
+
+    // The restarted server answers for them too.
+    let body: Value = client
+        .post(server.url("/graphql"))
+        .json(&json!({ "query":
+            r#"{ books(filter: {titleContains: "Survivor "}) { totalCount } }"# }))
+        .send()
+        .await
+        .expect("query the restarted server")
+        .json()
+        .await
+        .expect("JSON response");
+    let total = body["data"]["books"]["totalCount"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("totalCount in {body}"));
+    assert!(
+        total >= acknowledged.len() as u64,
+        "{total} books after restart, {} acknowledged",
+        acknowledged.len()
+    );
+}
+
+#[tokio::test]
+async fn sigterm_lets_a_slow_request_finish_and_exits_zero() {
+    let (_dir, database) = database_file();
+    let mut server = Server::start(&database);
+
+    // Another connection holds SQLite's write lock, so the mutation waits for it.
+    let pool = open_pool(&database).await;
+    let lock = pool
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .expect("take the write lock");
+    let request = tokio::spawn(
+        reqwest::Client::new()
+            .post(server.url("/graphql"))
+            .json(&add_book_request("Finished After SIGTERM"))
+            .send(),
+    );
+    // Let the request reach the server and queue on the lock.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!request.is_finished(), "the mutation did not wait for the lock");
+
+    let kill = Command::new("kill")
+        .args(["-TERM", &server.pid()])
+        .status()
+        .expect("run kill");
+    assert!(kill.success(), "kill -TERM failed");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        server.child.try_wait().expect("poll the server").is_none(),
+        "the server exited with a request in flight; stderr:\n{}",
+        server.log()
+    );
+
+    lock.commit().await.expect("release the write lock");
+    pool.close().await;
+    let response = tokio::time::timeout(Duration::from_secs(10), request)
+        .await
+        .expect("the mutation finishes once the lock is free")
+        .expect("request task")
+        .expect("the mutation gets a response");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("JSON response");
+    assert!(body.get("errors").is_none(), "errors in {body}");
+    assert_eq!(body["data"]["addBook"]["outcome"], "CREATED", "{body}");
+
+    let status = server.wait_for_exit(Duration::from_secs(5));
+    assert!(
+        status.is_some_and(|status| status.code() == Some(0)),
+        "exit status {status:?}; stderr:\n{}",
+        server.log()
+    );
+}
+
+#[tokio::test]
+async fn ready_turns_unhealthy_when_the_database_file_is_damaged() {
+    let (_dir, database) = database_file();
+    let server = Server::start(&database);
+    let client = reqwest::Client::new();
+    let probe = |path: &'static str| {
+        let request = client.get(server.url(path)).send();
+        async move {
+            let response = request.await.expect("probe answers");
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.expect("JSON probe"))
+        }
+    };
+    assert_eq!(probe("/ready").await, (200, json!({ "status": "ready" })));
+
+    // Garbage over SQLite's header: the server's open connections would not notice.
+    let header = b"SQLite format 3\0";
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&database)
+        .expect("open the database file");
+    std::io::Write::write_all(&mut file, b"this is no db!!!").expect("damage the header");
+    drop(file);
+    assert_eq!(
+        probe("/ready").await,
+        (503, json!({ "status": "unavailable" }))
+    );
+    assert_eq!(probe("/health").await, (200, json!({ "status": "ok" })));
+
+    // The header back: ready again.
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&database)
+        .expect("open the database file");
+    std::io::Write::write_all(&mut file, header).expect("restore the header");
+    drop(file);
+    assert_eq!(probe("/ready").await, (200, json!({ "status": "ready" })));
+
+    // The file deleted and a directory in its place.
+    std::fs::remove_file(&database).expect("delete the database file");
+    std::fs::create_dir(&database).expect("a directory in its place");
+    assert_eq!(
+        probe("/ready").await,
+        (503, json!({ "status": "unavailable" }))
+    );
+    assert_eq!(probe("/health").await, (200, json!({ "status": "ok" })));
+}

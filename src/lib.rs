@@ -3,6 +3,7 @@
 //! - [`names`]: the normalised form of every name we store and match.
 //! - [`book_entry`]: an (author, title, publisher) entry as `addBook` and CSV rows give it.
 //! - [`db`]: SQLite and every SQL statement; nothing outside it runs SQL.
+//! - [`events`]: committed changes, announced to subscribers.
 //! - [`graphql`]: the schema, its types and per-request DataLoaders; no HTTP.
 //! - [`http`]: the axum router, the GraphQL-over-HTTP handler and health probes.
 //! - [`import`]: CSV into the catalogue, all or nothing.
@@ -16,6 +17,7 @@ pub mod book_entry;
 pub mod cli;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod export;
 pub mod graphql;
 pub mod http;

@@ -1,10 +1,11 @@
 //! The tutorial's `add_new_book` as one composable step of a write transaction: shared by
 //! the `addBook` mutation and the CSV import, so both find-or-create exactly alike.
 
-use super::models::BookRow;
+use super::models::{AuthorRow, BookRow, PublisherRow};
 use super::{Db, WriteTx, authors, books, publishers};
 use crate::book_entry::{AddOutcome, BookEntry};
 use crate::error::Result;
+use crate::events::Event;
 
 /// What [`add_book`] found, created and linked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +35,24 @@ pub async fn add_book(tx: &mut WriteTx, entry: &BookEntry) -> Result<AddedBook> 
         (false, true) => AddOutcome::PublisherAdded,
         (false, false) => AddOutcome::AlreadyExisted,
     };
+    if author_created {
+        tx.record(Event::AuthorAdded(AuthorRow {
+            id: author_id,
+            first_name: entry.author_first_name.as_str().to_owned(),
+            last_name: entry.author_last_name.as_str().to_owned(),
+        }));
+    }
+    if publisher_created {
+        tx.record(Event::PublisherAdded(PublisherRow {
+            id: publisher_id,
+            name: entry.publisher_name.as_str().to_owned(),
+        }));
+    }
+    match outcome {
+        AddOutcome::Created => tx.record(Event::BookAdded(book.clone())),
+        AddOutcome::PublisherAdded => tx.record(Event::BookChanged(book.clone())),
+        AddOutcome::AlreadyExisted => {}
+    }
     Ok(AddedBook {
         book,
         outcome,

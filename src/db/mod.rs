@@ -24,6 +24,7 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, Transaction};
 
 use crate::error::{Error, Result};
+use crate::events::{Event, Events};
 
 /// How long a connection waits for another process's write lock before giving up. Our own
 /// writes queue on the single writer connection instead, so this only matters when a second
@@ -42,6 +43,7 @@ pub struct Db {
     writer: SqlitePool,
     counters: Counters,
     file: PathBuf,
+    events: Events,
 }
 
 /// Statements run through one handle (a request's), and the process-wide statistics.
@@ -108,6 +110,7 @@ impl Db {
             writer,
             counters: Counters::default(),
             file,
+            events: Events::default(),
         })
     }
 
@@ -126,6 +129,11 @@ impl Db {
     /// How many statements this handle (and its clones) has run.
     pub fn statement_count(&self) -> u64 {
         self.counters.scoped.load(Ordering::Relaxed)
+    }
+
+    /// Committed changes, as they happen.
+    pub fn events(&self) -> &Events {
+        &self.events
     }
 
     /// Process-wide statistics, shared by every handle on this database.
@@ -169,6 +177,8 @@ impl Db {
         Ok(WriteTx {
             tx,
             counters: self.counters.clone(),
+            events: self.events.clone(),
+            pending: Vec::new(),
         })
     }
 
@@ -233,6 +243,9 @@ fn reader_count() -> u32 {
 pub struct WriteTx {
     tx: Transaction<'static, Sqlite>,
     counters: Counters,
+    events: Events,
+    /// Changes to announce once the transaction commits.
+    pending: Vec<Event>,
 }
 
 impl WriteTx {
@@ -245,7 +258,16 @@ impl WriteTx {
     /// Makes every write of this transaction durable and visible.
     pub async fn commit(self) -> Result<()> {
         self.tx.commit().await?;
+        self.events.publish(self.pending);
         Ok(())
+    }
+
+    /// Notes a change to announce after commit (only while anyone subscribes, so bulk
+    /// imports collect nothing).
+    fn record(&mut self, event: Event) {
+        if self.events.has_subscribers() {
+            self.pending.push(event);
+        }
     }
 }
 

@@ -16,6 +16,22 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// The id names no row.
+    #[error("{what} {id} does not exist")]
+    NotFound {
+        /// What kind of row: "author", "book", "publisher".
+        what: &'static str,
+        /// The id asked for.
+        id: i64,
+    },
+    /// The change would break a rule of the catalogue; nothing was changed.
+    #[error("{message}")]
+    Conflict {
+        /// What is in the way, for people.
+        message: String,
+        /// The row in the way, when there is one (an existing name, say).
+        existing_id: Option<i64>,
+    },
     /// A CSV file could not be imported; nothing was written.
     #[error("line {line}: {message}")]
     Csv {
@@ -42,6 +58,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// A `CONFLICT` error, naming the row in the way if there is one.
+    pub fn conflict(message: impl Into<String>, existing_id: Option<i64>) -> Self {
+        Error::Conflict {
+            message: message.into(),
+            existing_id,
+        }
+    }
+
     /// A `BAD_USER_INPUT` error about `field`.
     pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
         Error::BadInput {
@@ -81,6 +105,18 @@ impl From<ClientError> for async_graphql::Error {
     fn from(ClientError(error): ClientError) -> Self {
         let (code, message) = match &*error {
             Error::BadInput { .. } | Error::Csv { .. } => ("BAD_USER_INPUT", error.to_string()),
+            Error::NotFound { .. } => ("NOT_FOUND", error.to_string()),
+            Error::Conflict { existing_id, .. } => {
+                let existing_id = *existing_id;
+                return async_graphql::Error::new(error.to_string()).extend_with(
+                    |_, extensions| {
+                        extensions.set("code", "CONFLICT");
+                        if let Some(id) = existing_id {
+                            extensions.set("existingId", id.to_string());
+                        }
+                    },
+                );
+            }
             Error::Db(_)
             | Error::Migrate(_)
             | Error::Inconsistent(_)

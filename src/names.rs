@@ -52,6 +52,12 @@ impl Name {
         Ok(Name { display, key })
     }
 
+    /// A name read back from the database, normalised when it was stored.
+    pub fn stored(display: String) -> Name {
+        let key = match_key(&display);
+        Name { display, key }
+    }
+
     /// The name as stored and shown.
     pub fn as_str(&self) -> &str {
         &self.display

@@ -5,7 +5,8 @@ use sqlx::{QueryBuilder, Sqlite};
 use super::models::{AuthorRow, Owned};
 use super::pages::{Page, PageArgs, SortColumn, SortKind, fetch_page};
 use super::{Db, WriteTx, push_contains, push_first_and_order, push_id_list};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::events::Event;
 use crate::names::Name;
 
 /// What authors can be ordered by.
@@ -160,4 +161,120 @@ pub async fn find_or_create(tx: &mut WriteTx, first: &Name, last: &Name) -> Resu
     .fetch_one(tx.conn())
     .await?;
     Ok((id, false))
+}
+
+/// The author with this id, if any.
+async fn find(tx: &mut WriteTx, id: i64) -> Result<AuthorRow> {
+    sqlx::query_as("select id, first_name, last_name from author where id = $1")
+        .bind(id)
+        .fetch_optional(tx.conn())
+        .await?
+        .ok_or(Error::NotFound { what: "author", id })
+}
+
+/// The id of another author than `except` with this name (ignoring case), if any.
+async fn named(tx: &mut WriteTx, first: &Name, last: &Name, except: i64) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "select id from author where last_name_key = $1 and first_name_key = $2 and id <> $3",
+    )
+    .bind(last.key())
+    .bind(first.key())
+    .bind(except)
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
+fn name_taken(first: &Name, last: &Name, existing: i64) -> Error {
+    Error::conflict(
+        format!(
+            "the name \"{} {}\" is taken (ignoring case) by author {existing}",
+            first.as_str(),
+            last.as_str()
+        ),
+        Some(existing),
+    )
+}
+
+/// Creates an author; a name already taken (ignoring case) is a conflict naming its owner.
+#[tracing::instrument(skip_all)]
+pub async fn create(tx: &mut WriteTx, first: &Name, last: &Name) -> Result<AuthorRow> {
+    let (id, created) = find_or_create(tx, first, last).await?;
+    if !created {
+        return Err(name_taken(first, last, id));
+    }
+    let author = AuthorRow {
+        id,
+        first_name: first.as_str().to_owned(),
+        last_name: last.as_str().to_owned(),
+    };
+    tx.record(Event::AuthorAdded(author.clone()));
+    Ok(author)
+}
+
+/// Renames an author; a missing part keeps its current value.
+#[tracing::instrument(skip_all, fields(id))]
+pub async fn rename(
+    tx: &mut WriteTx,
+    id: i64,
+    first: Option<&Name>,
+    last: Option<&Name>,
+) -> Result<AuthorRow> {
+    let current = find(tx, id).await?;
+    let first = first
+        .cloned()
+        .unwrap_or_else(|| Name::stored(current.first_name));
+    let last = last
+        .cloned()
+        .unwrap_or_else(|| Name::stored(current.last_name));
+    if let Some(existing) = named(tx, &first, &last, id).await? {
+        return Err(name_taken(&first, &last, existing));
+    }
+    let author: AuthorRow = sqlx::query_as(
+        "update author
+         set first_name = $1, last_name = $2, first_name_key = $3, last_name_key = $4
+         where id = $5
+         returning id, first_name, last_name",
+    )
+    .bind(first.as_str())
+    .bind(last.as_str())
+    .bind(first.key())
+    .bind(last.key())
+    .bind(id)
+    .fetch_one(tx.conn())
+    .await?;
+    tx.record(Event::AuthorChanged(author.clone()));
+    Ok(author)
+}
+
+/// Deletes an author. One with books is a conflict unless `cascade`, which deletes the
+/// books (and their links) too; returns how many books went.
+#[tracing::instrument(skip_all, fields(id))]
+pub async fn delete(tx: &mut WriteTx, id: i64, cascade: bool) -> Result<u64> {
+    find(tx, id).await?;
+    let books: Vec<i64> = sqlx::query_scalar("select id from book where author_id = $1")
+        .bind(id)
+        .fetch_all(tx.conn())
+        .await?;
+    if !books.is_empty() && !cascade {
+        return Err(Error::conflict(
+            format!(
+                "author {id} still has {} books; delete them first or pass cascade: true",
+                books.len()
+            ),
+            None,
+        ));
+    }
+    sqlx::query("delete from book where author_id = $1")
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    sqlx::query("delete from author where id = $1")
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    for book in &books {
+        tx.record(Event::BookDeleted(*book));
+    }
+    tx.record(Event::AuthorDeleted(id));
+    Ok(books.len() as u64)
 }

@@ -5,7 +5,8 @@ use sqlx::{QueryBuilder, Sqlite};
 use super::models::{BookRow, Owned};
 use super::pages::{Page, PageArgs, SortColumn, SortKind, fetch_page};
 use super::{Db, WriteTx, push_contains, push_first_and_order, push_id_list};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::events::Event;
 use crate::names::Name;
 
 /// Which books a list holds; every condition given must hold.
@@ -160,4 +161,135 @@ pub async fn link_publisher(tx: &mut WriteTx, book_id: i64, publisher_id: i64) -
     .execute(tx.conn())
     .await?;
     Ok(linked.rows_affected() == 1)
+}
+
+/// The book with this id, if any.
+pub(super) async fn find(tx: &mut WriteTx, id: i64) -> Result<BookRow> {
+    sqlx::query_as("select id, author_id, title from book where id = $1")
+        .bind(id)
+        .fetch_optional(tx.conn())
+        .await?
+        .ok_or(Error::NotFound { what: "book", id })
+}
+
+/// Retitles a book and/or moves it to another author. The author may not already have a
+/// book of that title (ignoring case).
+#[tracing::instrument(skip_all, fields(id))]
+pub async fn update(
+    tx: &mut WriteTx,
+    id: i64,
+    title: Option<&Name>,
+    author_id: Option<i64>,
+) -> Result<BookRow> {
+    let current = find(tx, id).await?;
+    let title = title
+        .cloned()
+        .unwrap_or_else(|| Name::stored(current.title));
+    let author_id = author_id.unwrap_or(current.author_id);
+    let author_exists: bool =
+        sqlx::query_scalar("select exists (select 1 from author where id = $1)")
+            .bind(author_id)
+            .fetch_one(tx.conn())
+            .await?;
+    if !author_exists {
+        return Err(Error::NotFound {
+            what: "author",
+            id: author_id,
+        });
+    }
+    let existing: Option<i64> = sqlx::query_scalar(
+        "select id from book where author_id = $1 and title_key = $2 and id <> $3",
+    )
+    .bind(author_id)
+    .bind(title.key())
+    .bind(id)
+    .fetch_optional(tx.conn())
+    .await?;
+    if let Some(existing) = existing {
+        return Err(Error::conflict(
+            format!(
+                "author {author_id} already has book {existing} titled {}",
+                title.as_str()
+            ),
+            Some(existing),
+        ));
+    }
+    let book: BookRow = sqlx::query_as(
+        "update book set title = $1, title_key = $2, author_id = $3 where id = $4
+         returning id, author_id, title",
+    )
+    .bind(title.as_str())
+    .bind(title.key())
+    .bind(author_id)
+    .bind(id)
+    .fetch_one(tx.conn())
+    .await?;
+    tx.record(Event::BookChanged(book.clone()));
+    Ok(book)
+}
+
+/// Deletes a book and its links.
+#[tracing::instrument(skip_all, fields(id))]
+pub async fn delete(tx: &mut WriteTx, id: i64) -> Result<()> {
+    find(tx, id).await?;
+    sqlx::query("delete from book where id = $1")
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    tx.record(Event::BookDeleted(id));
+    Ok(())
+}
+
+/// Adds a publisher to a book; `false` when it already published it.
+#[tracing::instrument(skip_all, fields(book_id, publisher_id))]
+pub async fn add_publisher(
+    tx: &mut WriteTx,
+    book_id: i64,
+    publisher_id: i64,
+) -> Result<(BookRow, bool)> {
+    let book = find(tx, book_id).await?;
+    super::publishers::find(tx, publisher_id).await?;
+    let added = link_publisher(tx, book_id, publisher_id).await?;
+    if added {
+        tx.record(Event::BookChanged(book.clone()));
+    }
+    Ok((book, added))
+}
+
+/// Removes a publisher from a book. A book keeps at least one publisher: removing the last
+/// is a conflict (delete the book instead).
+#[tracing::instrument(skip_all, fields(book_id, publisher_id))]
+pub async fn remove_publisher(
+    tx: &mut WriteTx,
+    book_id: i64,
+    publisher_id: i64,
+) -> Result<BookRow> {
+    let book = find(tx, book_id).await?;
+    super::publishers::find(tx, publisher_id).await?;
+    let publishers: Vec<i64> =
+        sqlx::query_scalar("select publisher_id from book_publisher where book_id = $1")
+            .bind(book_id)
+            .fetch_all(tx.conn())
+            .await?;
+    if !publishers.contains(&publisher_id) {
+        return Err(Error::conflict(
+            format!("book {book_id} is not published by publisher {publisher_id}"),
+            None,
+        ));
+    }
+    if publishers.len() == 1 {
+        return Err(Error::conflict(
+            format!(
+                "publisher {publisher_id} is the last publisher of book {book_id}; delete the book instead"
+            ),
+            None,
+        ));
+    }
+    sqlx::query("delete from book_publisher where book_id = $1 and publisher_id = $2")
+        .bind(book_id)
+        .bind(publisher_id)
+        .execute(tx.conn())
+        .await?;
+    tx.record(Event::BookChanged(book.clone()));
+    Ok(book)
 }

@@ -5,7 +5,8 @@ use sqlx::{QueryBuilder, Sqlite};
 use super::models::{Owned, PublisherCounts, PublisherRow};
 use super::pages::{Page, PageArgs, SortColumn, SortKind, fetch_page};
 use super::{Db, WriteTx, push_contains, push_first_and_order, push_id_list};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::events::Event;
 use crate::names::Name;
 
 /// What publishers can be ordered by.
@@ -181,4 +182,102 @@ pub async fn find_or_create(tx: &mut WriteTx, name: &Name) -> Result<(i64, bool)
         .fetch_one(tx.conn())
         .await?;
     Ok((id, false))
+}
+
+/// The publisher with this id, if any.
+pub(super) async fn find(tx: &mut WriteTx, id: i64) -> Result<PublisherRow> {
+    sqlx::query_as("select id, name from publisher where id = $1")
+        .bind(id)
+        .fetch_optional(tx.conn())
+        .await?
+        .ok_or(Error::NotFound {
+            what: "publisher",
+            id,
+        })
+}
+
+fn name_taken(name: &Name, existing: i64) -> Error {
+    Error::conflict(
+        format!(
+            "the name {:?} is taken (ignoring case) by publisher {existing}",
+            name.as_str()
+        ),
+        Some(existing),
+    )
+}
+
+/// Creates a publisher; a name already taken (ignoring case) is a conflict naming its owner.
+#[tracing::instrument(skip_all)]
+pub async fn create(tx: &mut WriteTx, name: &Name) -> Result<PublisherRow> {
+    let (id, created) = find_or_create(tx, name).await?;
+    if !created {
+        return Err(name_taken(name, id));
+    }
+    let publisher = PublisherRow {
+        id,
+        name: name.as_str().to_owned(),
+    };
+    tx.record(Event::PublisherAdded(publisher.clone()));
+    Ok(publisher)
+}
+
+/// Renames a publisher.
+#[tracing::instrument(skip_all, fields(id))]
+pub async fn rename(tx: &mut WriteTx, id: i64, name: &Name) -> Result<PublisherRow> {
+    find(tx, id).await?;
+    let existing: Option<i64> =
+        sqlx::query_scalar("select id from publisher where name_key = $1 and id <> $2")
+            .bind(name.key())
+            .bind(id)
+            .fetch_optional(tx.conn())
+            .await?;
+    if let Some(existing) = existing {
+        return Err(name_taken(name, existing));
+    }
+    let publisher: PublisherRow = sqlx::query_as(
+        "update publisher set name = $1, name_key = $2 where id = $3 returning id, name",
+    )
+    .bind(name.as_str())
+    .bind(name.key())
+    .bind(id)
+    .fetch_one(tx.conn())
+    .await?;
+    tx.record(Event::PublisherChanged(publisher.clone()));
+    Ok(publisher)
+}
+
+/// Deletes a publisher. One with books is a conflict unless `cascade`, which deletes its
+/// books (and all their links) too; returns how many books went.
+#[tracing::instrument(skip_all, fields(id))]
+pub async fn delete(tx: &mut WriteTx, id: i64, cascade: bool) -> Result<u64> {
+    find(tx, id).await?;
+    let books: Vec<i64> =
+        sqlx::query_scalar("select book_id from book_publisher where publisher_id = $1")
+            .bind(id)
+            .fetch_all(tx.conn())
+            .await?;
+    if !books.is_empty() && !cascade {
+        return Err(Error::conflict(
+            format!(
+                "publisher {id} still publishes {} books; delete them first or pass cascade: true",
+                books.len()
+            ),
+            None,
+        ));
+    }
+    sqlx::query(
+        "delete from book where id in (select book_id from book_publisher where publisher_id = $1)",
+    )
+    .bind(id)
+    .execute(tx.conn())
+    .await?;
+    sqlx::query("delete from publisher where id = $1")
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    for book in &books {
+        tx.record(Event::BookDeleted(*book));
+    }
+    tx.record(Event::PublisherDeleted(id));
+    Ok(books.len() as u64)
 }

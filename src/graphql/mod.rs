@@ -26,7 +26,7 @@ const PARSER_MAX_RECURSION: usize = 256;
 
 /// The schema over `db`, refusing operations beyond `limits`.
 pub fn build_schema(db: Db, limits: Limits) -> BookSchema {
-    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+    Schema::build(QueryRoot, MutationRoot::default(), EmptySubscription)
         .data(db)
         .extension(QueryLimits(limits))
         // The parser's own guard against stack exhaustion; above any depth `limits` allows,
@@ -37,7 +37,7 @@ pub fn build_schema(db: Db, limits: Limits) -> BookSchema {
 
 /// The schema's SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+    Schema::build(QueryRoot, MutationRoot::default(), EmptySubscription)
         .finish()
         .sdl()
 }

@@ -1,69 +1,32 @@
-//! The mutation root: `addBook`, the tutorial's `add_new_book`.
+//! The mutation root: every change to the catalogue, one transaction each. Resolvers own
+//! the transaction (begin, one data-layer step, commit); a failure anywhere rolls it all
+//! back, so a failed call changes nothing.
 
-use async_graphql::{Context, InputObject, Object, SimpleObject};
+mod authors;
+mod books;
+mod publishers;
 
-use super::types::Book;
-use crate::book_entry::{AddOutcome, BookEntry};
-use crate::db::{self, Db};
-use crate::error::{ClientResult, Error};
+use async_graphql::{Context, MergedObject};
 
-/// Names are trimmed and inner runs of white space collapsed to one space before they are
-/// stored or matched; matching ignores letter case, and an existing row keeps its own
-/// spelling.
-#[derive(InputObject)]
-pub struct AddBookInput {
-    /// The book's title (at most 500 characters).
-    pub title: String,
-    /// The author's first name (at most 200 characters).
-    pub author_first_name: String,
-    /// The author's last name (at most 200 characters).
-    pub author_last_name: String,
-    /// The publisher's name (at most 200 characters).
-    pub publisher_name: String,
-}
+use crate::db::{Db, WriteTx};
+use crate::error::{Error, Result};
+use crate::names::Name;
 
-/// What `addBook` did.
-#[derive(SimpleObject)]
-pub struct AddBookPayload {
-    /// The book, as stored.
-    pub book: Book,
-    /// Whether the book or its link to the publisher is new.
-    pub outcome: AddOutcome,
-    /// Whether the author was created by this call.
-    pub author_created: bool,
-    /// Whether the publisher was created by this call.
-    pub publisher_created: bool,
-}
+pub use authors::AuthorMutations;
+pub use books::{AddBookInput, BookMutations};
+pub use publishers::PublisherMutations;
 
 /// Entry points for changing the catalogue.
-pub struct MutationRoot;
+#[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(BookMutations, AuthorMutations, PublisherMutations);
 
-/// Entry points for changing the catalogue.
-#[Object(name = "Mutation")]
-impl MutationRoot {
-    /// Find-or-create the author and the publisher, find-or-create the author's book of
-    /// that title, and link it to the publisher: all in one transaction, safe when many
-    /// clients call it at once.
-    async fn add_book(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The book, its author and its publisher, by name.")] input: AddBookInput,
-    ) -> ClientResult<AddBookPayload> {
-        let entry = BookEntry::parse(
-            &input.author_first_name,
-            &input.author_last_name,
-            &input.title,
-            &input.publisher_name,
-        )
-        .map_err(|(field, error)| {
-            Error::bad_input(format!("input.{}", field.input_name()), error.to_string())
-        })?;
-        let added = db::add_book::add_one(ctx.data_unchecked::<Db>(), &entry).await?;
-        Ok(AddBookPayload {
-            book: Book(added.book),
-            outcome: added.outcome,
-            author_created: added.author_created,
-            publisher_created: added.publisher_created,
-        })
-    }
+/// `raw` normalised as a stored name, or `BAD_USER_INPUT` naming `field`.
+fn parse_name(field: &str, raw: &str, max_chars: usize) -> Result<Name> {
+    Name::parse(raw, max_chars).map_err(|error| Error::bad_input(field, error.to_string()))
+}
+
+/// A write transaction on the request's database.
+async fn begin(ctx: &Context<'_>) -> Result<WriteTx> {
+    ctx.data_unchecked::<Db>().begin_write().await
 }

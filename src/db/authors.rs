@@ -4,7 +4,7 @@ use sqlx::{QueryBuilder, Sqlite};
 
 use super::models::{AuthorRow, Owned};
 use super::pages::{Page, PageArgs, SortColumn, SortKind, fetch_page};
-use super::{Db, WriteTx, push_contains, push_first_and_order, push_id_list};
+use super::{Db, WriteTx, books, push_contains, push_first_and_order, push_id_list};
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::names::Name;
@@ -255,26 +255,14 @@ pub async fn delete(tx: &mut WriteTx, id: i64, cascade: bool) -> Result<u64> {
         .bind(id)
         .fetch_all(tx.conn())
         .await?;
-    if !books.is_empty() && !cascade {
-        return Err(Error::conflict(
-            format!(
-                "author {id} still has {} books; delete them first or pass cascade: true",
-                books.len()
-            ),
-            None,
-        ));
-    }
-    sqlx::query("delete from book where author_id = $1")
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
+    let deleted = books::delete_with_owner(tx, &books, cascade, || {
+        format!("author {id} still has {} books", books.len())
+    })
+    .await?;
     sqlx::query("delete from author where id = $1")
         .bind(id)
         .execute(tx.conn())
         .await?;
-    for book in &books {
-        tx.record(Event::BookDeleted(*book));
-    }
     tx.record(Event::AuthorDeleted(id));
-    Ok(books.len() as u64)
+    Ok(deleted)
 }

@@ -228,6 +228,30 @@ pub async fn update(
     Ok(book)
 }
 
+/// Deletes `book_ids`, the books of an author or publisher about to be deleted too: a
+/// conflict (described by `in_use`) unless `cascade`. Returns how many books went.
+pub(super) async fn delete_with_owner(
+    tx: &mut WriteTx,
+    book_ids: &[i64],
+    cascade: bool,
+    in_use: impl FnOnce() -> String,
+) -> Result<u64> {
+    if book_ids.is_empty() {
+        return Ok(0);
+    }
+    if !cascade {
+        let message = format!("{}; delete them first or pass cascade: true", in_use());
+        return Err(Error::conflict(message, None));
+    }
+    let mut query = QueryBuilder::new("delete from book where id in ");
+    push_id_list(&mut query, book_ids);
+    query.build().execute(tx.conn()).await?;
+    for book in book_ids {
+        tx.record(Event::BookDeleted(*book));
+    }
+    Ok(book_ids.len() as u64)
+}
+
 /// Deletes a book and its links.
 #[tracing::instrument(skip_all, fields(id))]
 pub async fn delete(tx: &mut WriteTx, id: i64) -> Result<()> {

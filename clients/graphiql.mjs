@@ -1,5 +1,6 @@
 // GraphiQL in a real browser, offline: opens bookgraph's page in headless Chromium, runs
-// the BooksPerPublisher example and saves a screenshot. Any request to a host other than
+// the BooksPerPublisher example, runs the BookAdded subscription until a book added over
+// HTTP arrives through it, and saves a screenshot. Any request to a host other than
 // the local server is aborted and fails the run, so a page that still reaches for a CDN
 // cannot pass by falling back on a cache or a network that happens to be there.
 //
@@ -90,6 +91,28 @@ try {
     { timeout: STEP_TIMEOUT_MS },
   );
 
+  // The BookAdded example subscribes over a WebSocket; books added over HTTP meanwhile
+  // must show up in the result pane. The subscription starts a moment after Ctrl-Enter,
+  // so books keep coming until one arrives.
+  step('run BookAdded');
+  const subscription = page.locator('.graphiql-query-editor .CodeMirror-line', {
+    hasText: 'subscription BookAdded',
+  });
+  await subscription.click({ position: { x: 10, y: 5 } });
+  await page.keyboard.press('Control+Enter');
+
+  step('add books until one arrives over the subscription');
+  const arrived = () =>
+    page.evaluate(() => (document.querySelector('.result-window')?.innerText ?? '').includes('Seen In GraphiQL'));
+  const deadline = Date.now() + STEP_TIMEOUT_MS;
+  for (let n = 1; !(await arrived()); n++) {
+    if (Date.now() > deadline) {
+      throw new Error('no bookAdded event reached GraphiQL');
+    }
+    await addBook(`Seen In GraphiQL ${n}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+
   step('screenshot', screenshotPath);
   await mkdir(dirname(screenshotPath), { recursive: true });
   await page.screenshot({ path: screenshotPath, fullPage: true });
@@ -105,7 +128,23 @@ for (const url of blocked) {
 if (problems.length > 0) {
   fail(problems.join('\n'));
 }
-console.log('graphiql.mjs: ok: GraphiQL ran BooksPerPublisher with no request leaving the machine');
+console.log('graphiql.mjs: ok: GraphiQL ran BooksPerPublisher and BookAdded with no request leaving the machine');
+
+async function addBook(title) {
+  const response = await fetch(new URL('/graphql', pageUrl), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      query: `mutation($input: AddBookInput!) { addBook(input: $input) { outcome } }`,
+      variables: {
+        input: { authorFirstName: 'Ada', authorLastName: 'Browser', title, publisherName: 'Chromium Press' },
+      },
+    }),
+  });
+  if (!response.ok) {
+    throw new Error(`addBook answered ${response.status}: ${await response.text()}`);
+  }
+}
 
 function step(what, detail = '') {
   console.log(`graphiql.mjs: ${what}${detail ? ` ${detail}` : ''}`);

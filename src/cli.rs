@@ -6,9 +6,12 @@ mod commands;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use clap::builder::{BoolishValueParser, TypedValueParser};
+use clap::error::ErrorKind;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::graphql::limits::Limits;
+use crate::http::WriteToken;
 
 pub use commands::run;
 
@@ -48,6 +51,21 @@ pub enum Command {
     AddBook(AddBookArgs),
     /// Print the schema in GraphQL SDL.
     Schema,
+    /// Write a deterministic synthetic catalogue as CSV, for benchmarks.
+    Generate(GenerateArgs),
+}
+
+/// Arguments of `generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// How many authors (the file has about eight rows per author).
+    #[arg(long)]
+    pub authors: u64,
+    /// Seed of the generator; the same seed gives the same file.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Where to write the CSV; standard output when omitted or `-`.
+    pub file: Option<PathBuf>,
 }
 
 /// Where the catalogue lives.
@@ -88,6 +106,62 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
+    #[command(flatten)]
+    pub writes: WriteArgs,
+}
+
+/// Who may run mutations. Only one of these may be given. The switches also take their
+/// environment variable as `true`/`false`, `1`/`0`, `yes`/`no` or `on`/`off`.
+#[derive(Debug, Args)]
+pub struct WriteArgs {
+    /// Run mutations only for requests carrying `Authorization: Bearer TOKEN` (WebSocket
+    /// connections send it in connection_init); queries stay open.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "BOOKGRAPH_WRITE_TOKEN",
+        // Neither `--help` nor an error message may show the secret.
+        hide_env_values = true,
+        value_parser = TokenParser,
+        conflicts_with = "read_only"
+    )]
+    pub write_token: Option<WriteToken>,
+    /// Run no mutations at all.
+    #[arg(long, env = "BOOKGRAPH_READ_ONLY", value_parser = BoolishValueParser::new())]
+    pub read_only: bool,
+    /// Let anyone who can reach the server run mutations even on an address other than
+    /// loopback, where bookgraph otherwise refuses to start without --write-token or
+    /// --read-only.
+    #[arg(
+        long,
+        env = "BOOKGRAPH_ALLOW_ANONYMOUS_WRITES",
+        value_parser = BoolishValueParser::new(),
+        conflicts_with_all = ["write_token", "read_only"]
+    )]
+    pub allow_anonymous_writes: bool,
+}
+
+/// Parses `--write-token` with an error that, unlike clap's own, does not repeat the value.
+#[derive(Clone)]
+struct TokenParser;
+
+impl TypedValueParser for TokenParser {
+    type Value = WriteToken;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<WriteToken, clap::Error> {
+        value
+            .to_str()
+            .and_then(|value| WriteToken::new(value).ok())
+            .ok_or_else(|| {
+                let message = format!("invalid --write-token: {}", crate::http::InvalidToken);
+                clap::Error::raw(ErrorKind::ValueValidation, message).with_cmd(cmd)
+            })
+    }
 }
 
 /// Bounds on each request.
@@ -239,8 +313,33 @@ pub fn one_line(error: &anyhow::Error) -> String {
 mod tests {
     use clap::CommandFactory;
 
+    use clap::Parser as _;
+
+    use super::{Cli, Command};
+
     #[test]
     fn verify_cli() {
-        super::Cli::command().debug_assert();
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_write_token_never_shows_in_a_debug_print() {
+        let cli = Cli::try_parse_from(["bookgraph", "serve", "--write-token", "s3cret-token"])
+            .expect("valid arguments");
+        let Command::Serve(args) = &cli.command else {
+            panic!("not serve: {cli:?}");
+        };
+        assert!(args.writes.write_token.is_some());
+        let printed = format!("{cli:?}");
+        assert!(!printed.contains("s3cret"), "{printed}");
+    }
+
+    #[test]
+    fn an_invalid_write_token_is_refused_without_being_repeated() {
+        let error = Cli::try_parse_from(["bookgraph", "serve", "--write-token", "my s3cret"])
+            .expect_err("a token with a space");
+        let message = error.to_string();
+        assert!(message.contains("--write-token"), "{message}");
+        assert!(!message.contains("s3cret"), "{message}");
     }
 }

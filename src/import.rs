@@ -1,11 +1,12 @@
-//! CSV -> catalogue: every row goes through the same find-or-create as `addBook`, and the
-//! whole file is one transaction, so a bad row anywhere leaves the database untouched.
+//! CSV -> catalogue: every row goes through the same find-or-create as `addBook` (in
+//! batches, see `db::bulk`), and the whole file is one transaction, so a bad row anywhere
+//! leaves the database untouched.
 
 use std::io::Read;
 
-use crate::book_entry::{AddOutcome, BookEntry};
+use crate::book_entry::BookEntry;
 use crate::db::Db;
-use crate::db::add_book::add_book;
+use crate::db::bulk::{BulkAdder, Created};
 use crate::error::{Error, Result};
 
 /// The header every catalogue CSV starts with, in this order.
@@ -50,30 +51,49 @@ pub async fn import_csv(db: &Db, input: impl Read) -> Result<ImportSummary> {
         });
     }
     let mut tx = db.begin_write().await?;
+    let mut adder = BulkAdder::load(&mut tx).await?;
     let mut summary = ImportSummary::default();
-    for record in reader.records() {
-        let record = record.map_err(csv_error)?;
-        let line = record.position().map_or(0, csv::Position::line);
-        let entry = BookEntry::parse(&record[0], &record[1], &record[2], &record[3]).map_err(
-            |(field, error)| Error::Csv {
-                line,
-                message: format!("{} {error}", field.csv_column()),
-            },
-        )?;
-        let added = add_book(&mut tx, &entry).await?;
-        summary.count(added.outcome, added.author_created, added.publisher_created);
+    let mut batch = Vec::with_capacity(ENTRIES_PER_BATCH);
+    let mut records = reader.records();
+    loop {
+        let record = records.next().transpose().map_err(csv_error)?;
+        if let Some(record) = &record {
+            batch.push(parse_record(record)?);
+        }
+        if batch.len() == ENTRIES_PER_BATCH || (record.is_none() && !batch.is_empty()) {
+            let created = adder.add(&mut tx, &batch).await?;
+            summary.add(batch.len(), created);
+            batch.clear();
+        }
+        if record.is_none() {
+            break;
+        }
     }
     tx.commit().await?;
     Ok(summary)
 }
 
+/// Entries resolved together: large enough to make multi-row inserts pay, small enough
+/// to keep memory flat however long the file.
+const ENTRIES_PER_BATCH: usize = 5000;
+
+fn parse_record(record: &csv::StringRecord) -> Result<BookEntry> {
+    let line = record.position().map_or(0, csv::Position::line);
+    BookEntry::parse(&record[0], &record[1], &record[2], &record[3]).map_err(|(field, error)| {
+        Error::Csv {
+            line,
+            message: format!("{} {error}", field.csv_column()),
+        }
+    })
+}
+
 impl ImportSummary {
-    fn count(&mut self, outcome: AddOutcome, author_created: bool, publisher_created: bool) {
-        self.rows += 1;
-        self.authors += u64::from(author_created);
-        self.publishers += u64::from(publisher_created);
-        self.books += u64::from(outcome == AddOutcome::Created);
-        self.links += u64::from(outcome != AddOutcome::AlreadyExisted);
+    fn add(&mut self, rows: usize, created: Created) {
+        self.rows += rows as u64;
+        self.authors += created.authors;
+        self.books += created.books;
+        self.publishers += created.publishers;
+        self.links += created.links;
     }
 }
 

@@ -5,9 +5,11 @@
 //! - [`db`]: SQLite and every SQL statement; nothing outside it runs SQL.
 //! - [`events`]: committed changes, announced to subscribers.
 //! - [`graphql`]: the schema, its types and per-request DataLoaders; no HTTP.
-//! - [`http`]: the axum router, the GraphQL-over-HTTP handler and health probes.
+//! - [`http`]: the axum router, GraphQL over HTTP and over WebSocket, write access and
+//!   health probes.
 //! - [`import`]: CSV into the catalogue, all or nothing.
 //! - [`export`]: the catalogue back out as CSV.
+//! - [`generate`]: deterministic synthetic catalogues for benchmarks.
 //! - [`report`]: the tutorial's text report, gathered through the schema.
 //! - [`metrics`]: counters and histograms in Prometheus' text format.
 //! - [`cli`]: the `bookgraph` command line.
@@ -19,6 +21,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod export;
+pub mod generate;
 pub mod graphql;
 pub mod http;
 pub mod import;

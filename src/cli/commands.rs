@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -12,13 +13,15 @@ use tokio::net::TcpListener;
 
 use super::{
     AddBookArgs, Cli, Command, DatabaseArgs, ExportArgs, ReportArgs, ReportFormat, ServeArgs,
+    WriteArgs,
 };
 use crate::book_entry::{AddOutcome, BookEntry};
 use crate::db::{self, Db};
 use crate::export::export_csv;
+use crate::generate::generate_csv;
 use crate::graphql;
 use crate::graphql::limits::Limits;
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, WriteAccess};
 use crate::import::{ImportSummary, import_csv};
 use crate::report;
 
@@ -45,6 +48,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", graphql::sdl());
             Ok(())
         }
+        Command::Generate(args) => {
+            let started = Instant::now();
+            let (output, target) = output_file(args.file.as_deref())?;
+            let rows = generate_csv(args.authors, args.seed, std::io::BufWriter::new(output))
+                .context("writing the catalogue")?;
+            eprintln!(
+                "generated {rows} rows to {target} in {:.2} s",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
     }
 }
 
@@ -56,6 +70,21 @@ async fn open(database: &DatabaseArgs, create: bool) -> anyhow::Result<Db> {
         Db::open_existing(&database.url).await
     };
     open.with_context(|| format!("opening database {}", database.url))
+}
+
+/// The file to write to, or standard output for none or `-`, and its name for people.
+fn output_file(file: Option<&Path>) -> anyhow::Result<(Box<dyn Write>, String)> {
+    match file.filter(|path| path.as_os_str() != "-") {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            Ok((Box::new(file), path.display().to_string()))
+        }
+        None => Ok((
+            Box::new(std::io::stdout().lock()),
+            "standard output".to_owned(),
+        )),
+    }
 }
 
 /// A progress bar on stderr that only shows when stderr is a terminal.
@@ -86,20 +115,11 @@ async fn export(args: ExportArgs) -> anyhow::Result<()> {
         u64::try_from(total).unwrap_or(0),
         "exporting {bar:40} {pos}/{len} rows {eta}",
     );
-    let destination = args.file.filter(|path| path.as_os_str() != "-");
-    let output: Box<dyn Write> = match &destination {
-        Some(path) => Box::new(
-            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
-        ),
-        None => Box::new(std::io::stdout().lock()),
-    };
+    let (output, target) = output_file(args.file.as_deref())?;
     let rows = export_csv(&db, std::io::BufWriter::new(output), || bar.inc(1))
         .await
         .context("exporting the catalogue")?;
     bar.finish_and_clear();
-    let target = destination.map_or("standard output".to_owned(), |path| {
-        path.display().to_string()
-    });
     eprintln!(
         "exported {rows} rows to {target} in {:.2} s",
         started.elapsed().as_secs_f64()
@@ -177,6 +197,8 @@ fn split_full_name(full_name: &str) -> anyhow::Result<(String, String)> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // Before anything else, so a refused start leaves no database file behind.
+    let write_access = write_access(args.writes, args.listen)?;
     let db = open(&args.database, true).await?;
     if db::is_empty(&db).await? {
         seed(&db, args.seed.as_deref()).await?;
@@ -191,7 +213,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let schema = graphql::build_schema(db.clone(), args.limits.limits());
     let mut state = AppState::new(schema, db.clone())
         .with_request_timeout(Duration::from_secs(args.limits.request_timeout))
-        .with_cors_origins(cors_origins(&args.cors_origins)?);
+        .with_cors_origins(cors_origins(&args.cors_origins)?)
+        .with_write_access(write_access);
     if let Some(path) = &args.trusted_documents {
         state = state.with_trusted_documents(read_trusted_documents(path)?);
         tracing::info!(documents = %path.display(), "running trusted documents only");
@@ -201,6 +224,33 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     db.close().await;
     tracing::info!("bookgraph stopped");
     Ok(())
+}
+
+/// Who may write, from the flags. Open writes on an address other than loopback would let
+/// anyone on the network change the catalogue, so they need `--allow-anonymous-writes`.
+fn write_access(args: WriteArgs, listen: SocketAddr) -> anyhow::Result<WriteAccess> {
+    let access = match (args.write_token, args.read_only) {
+        (Some(token), _) => {
+            tracing::info!("mutations need the write token");
+            WriteAccess::Token(token)
+        }
+        (None, true) => {
+            tracing::info!("read-only: mutations are refused");
+            WriteAccess::ReadOnly
+        }
+        (None, false) => WriteAccess::Open,
+    };
+    let loopback = listen.ip().to_canonical().is_loopback();
+    if access == WriteAccess::Open && !loopback {
+        if !args.allow_anonymous_writes {
+            bail!(
+                "refusing to listen on {listen} with mutations open to anyone: \
+                 give --write-token, --read-only or --allow-anonymous-writes"
+            );
+        }
+        tracing::warn!(%listen, "anyone who can reach this address can run mutations");
+    }
+    Ok(access)
 }
 
 /// Where `serve` finds the tutorial's data when not told otherwise.

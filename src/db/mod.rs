@@ -4,6 +4,7 @@
 pub mod add_book;
 pub mod authors;
 pub mod books;
+pub mod bulk;
 pub mod export;
 pub mod models;
 pub mod pages;

@@ -32,6 +32,13 @@ pub fn loaders(db: Db, queue: &BatchQueue) -> Loaders {
         .max_batch_size(MAX_BATCH)
 }
 
+/// Builds a loader over `db` whose batches run as tasks of their own, after async-graphql's
+/// default 1 ms of collecting keys. For WebSocket connections: their operations do not run
+/// inside [`super::execute`], so nothing would poll a [`BatchQueue`].
+pub fn spawned_loaders(db: Db) -> Loaders {
+    DataLoader::new(Catalog { db }, tokio::spawn).max_batch_size(MAX_BATCH)
+}
+
 /// Loads every relation of the catalogue in batches.
 pub struct Catalog {
     db: Db,

@@ -9,24 +9,26 @@ pub mod limits;
 pub mod loaders;
 pub mod mutation;
 pub mod query;
+pub mod subscription;
 pub mod types;
 
-use async_graphql::{EmptySubscription, Request, Response, Schema};
+use async_graphql::{Request, Response, Schema};
 
 use crate::db::Db;
 use limits::{Limits, QueryLimits};
 use mutation::MutationRoot;
 use query::QueryRoot;
+use subscription::SubscriptionRoot;
 
 /// The bookgraph schema.
-pub type BookSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type BookSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Nesting the parser follows before it gives up, whatever the configured depth limit.
 const PARSER_MAX_RECURSION: usize = 256;
 
 /// The schema over `db`, refusing operations beyond `limits`.
 pub fn build_schema(db: Db, limits: Limits) -> BookSchema {
-    Schema::build(QueryRoot, MutationRoot::default(), EmptySubscription)
+    Schema::build(QueryRoot, MutationRoot::default(), SubscriptionRoot)
         .data(db)
         .extension(QueryLimits(limits))
         // The parser's own guard against stack exhaustion; above any depth `limits` allows,
@@ -37,7 +39,7 @@ pub fn build_schema(db: Db, limits: Limits) -> BookSchema {
 
 /// The schema's SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(QueryRoot, MutationRoot::default(), EmptySubscription)
+    Schema::build(QueryRoot, MutationRoot::default(), SubscriptionRoot)
         .finish()
         .sdl()
 }

@@ -62,6 +62,12 @@ query Hierarchy {
   }
 }
 
+# Run this one, then AddTheStand in another tab: the new
+# book arrives here over a WebSocket.
+subscription BookAdded {
+  bookAdded { title author { name } publishers { name } }
+}
+
 mutation AddTheStand {
   addBook(input: {
     authorFirstName: "Stephen", authorLastName: "King",
@@ -83,9 +89,15 @@ mutation AddTheStand {
     r#""></script>
 <script>
   const examples = document.getElementById('examples').textContent.trimStart();
+  // WebSocket URLs must be absolute: the page's own host, wss when the page is https.
+  const subscriptionUrl =
+    (location.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + location.host + '/graphql/ws';
   ReactDOM.createRoot(document.getElementById('graphiql')).render(
     React.createElement(GraphiQL, {
-      fetcher: GraphiQL.createFetcher({ url: '/graphql' }),
+      // Subscriptions go over graphql-ws, bundled in graphiql.min.js; the headers tab
+      // rides along as the connection_init payload, so an Authorization set there
+      // authorises the socket too.
+      fetcher: GraphiQL.createFetcher({ url: '/graphql', subscriptionUrl }),
       defaultQuery: examples,
     }),
   );

@@ -1,18 +1,20 @@
 //! `POST /graphql` and `GET /graphql` as the GraphQL-over-HTTP spec has them. A handler of
 //! our own, because async-graphql-axum's answers every request with status 200 and one
-//! media type whatever the client accepts, and runs mutations sent over GET.
+//! media type whatever the client accepts, and runs mutations sent over GET. Mutations
+//! pass write access (`access`) before they run.
 
 use async_graphql::parser::parse_query;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{Request, Response as GraphqlResponse};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::header::{ALLOW, CONTENT_TYPE};
+use axum::http::header::{ALLOW, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::AppState;
+use super::access::Denied;
 use super::incoming::{GetParams, PostBody, Rejection};
 use super::negotiate::ResponseFormat;
 use super::observe::GraphqlOutcome;
@@ -36,6 +38,11 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     match PostBody::parse(&body).and_then(|body| body.into_request(&state.documents)) {
         Ok(request) => {
             let selected = selected_operation(&request);
+            if is_mutation(selected.as_ref())
+                && let Err(denied) = state.write_access.permits(&headers)
+            {
+                return refuse_write(format, denied, selected);
+            }
             execute(&state, format, request, selected).await
         }
         Err(rejection) => rejection_response(format, rejection),
@@ -58,10 +65,7 @@ pub async fn get(
         Err(rejection) => return rejection_response(format, rejection),
     };
     let selected = selected_operation(&request);
-    if selected
-        .as_ref()
-        .is_some_and(|(_, kind)| *kind == OperationType::Mutation)
-    {
+    if is_mutation(selected.as_ref()) {
         let rejection = Rejection {
             status: StatusCode::METHOD_NOT_ALLOWED,
             message: "mutations must be sent with POST".to_owned(),
@@ -78,7 +82,11 @@ pub async fn get(
 
 /// The operation a request selects: its name (`None` when anonymous) and type. `None` when
 /// the document does not parse or does not pick one operation; execution reports that.
-fn selected_operation(request: &Request) -> Option<(Option<String>, OperationType)> {
+///
+/// Write access relies on this agreeing with the executor: it parses with the same parser
+/// and picks the operation by the same rule, so a request we see no mutation in cannot run
+/// one.
+pub(super) fn selected_operation(request: &Request) -> Option<(Option<String>, OperationType)> {
     let document = parse_query(&request.query).ok()?;
     match document.operations {
         DocumentOperations::Single(operation) => Some((None, operation.node.ty)),
@@ -95,15 +103,38 @@ fn selected_operation(request: &Request) -> Option<(Option<String>, OperationTyp
     }
 }
 
+/// Whether the selected operation is a mutation.
+pub(super) fn is_mutation(selected: Option<&(Option<String>, OperationType)>) -> bool {
+    selected.is_some_and(|(_, kind)| *kind == OperationType::Mutation)
+}
+
+/// A mutation refused by write access: nothing ran.
+fn refuse_write(
+    format: ResponseFormat,
+    denied: Denied,
+    selected: Option<(Option<String>, OperationType)>,
+) -> Response {
+    let mut response = rejection_response(format, denied.rejection());
+    if let Some(challenge) = denied.challenge() {
+        response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
+    }
+    with_outcome(response, operation_label(selected), "rejected")
+}
+
+/// The operation's name for logs and metrics.
+fn operation_label(selected: Option<(Option<String>, OperationType)>) -> String {
+    selected
+        .and_then(|(name, _)| name)
+        .unwrap_or_else(|| "anonymous".to_owned())
+}
+
 async fn execute(
     state: &AppState,
     format: ResponseFormat,
     request: Request,
     selected: Option<(Option<String>, OperationType)>,
 ) -> Response {
-    let operation = selected
-        .and_then(|(name, _)| name)
-        .unwrap_or_else(|| "anonymous".to_owned());
+    let operation = operation_label(selected);
     let running = graphql::execute(&state.schema, &state.db, request);
     // Dropping the request on time-out rolls back any write it had begun.
     let Ok(response) = tokio::time::timeout(state.request_timeout, running).await else {

@@ -1,6 +1,7 @@
 //! HTTP: the router and the server loop. Everything they use comes in as arguments, so
 //! tests serve exactly what `bookgraph serve` does, on a port of their own.
 
+mod access;
 mod documents;
 mod graphiql;
 mod graphql;
@@ -8,6 +9,7 @@ mod health;
 mod incoming;
 mod negotiate;
 mod observe;
+mod websocket;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -30,6 +32,8 @@ use crate::graphql::BookSchema;
 use documents::Documents;
 use observe::RequestMetrics;
 
+pub use access::{InvalidToken, WriteAccess, WriteToken};
+
 /// Largest request body accepted; larger ones get 413.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Longest a GraphQL request runs unless configured otherwise.
@@ -46,6 +50,7 @@ pub struct AppState {
     request_timeout: Duration,
     metrics: Arc<RequestMetrics>,
     cors_origins: Vec<HeaderValue>,
+    write_access: WriteAccess,
 }
 
 impl AppState {
@@ -58,6 +63,15 @@ impl AppState {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             metrics: Arc::default(),
             cors_origins: Vec::new(),
+            write_access: WriteAccess::Open,
+        }
+    }
+
+    /// The same, with mutations open to anyone, guarded by a bearer token, or refused.
+    pub fn with_write_access(self, write_access: WriteAccess) -> Self {
+        AppState {
+            write_access,
+            ..self
         }
     }
 
@@ -95,6 +109,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(graphiql::page))
         .route("/assets/graphiql/{file}", get(graphiql::asset))
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql/ws", get(websocket::upgrade))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/metrics", get(observe::metrics))

@@ -112,3 +112,30 @@ async fn quoted_fields_with_commas_are_one_field() {
         "Tinker, Tailor, Soldier, Spy: A George Smiley Novel"
     );
 }
+
+#[tokio::test]
+async fn rows_naming_the_same_things_differently_are_matched_like_add_book() {
+    let app = TestApp::spawn().await;
+    let csv = "first_name,last_name,title,publisher\n\
+               Ada,Lovelace,Notes,Taylor\n\
+               ADA,\" lovelace \",  notes,TAYLOR\n\
+               stephen,KING,the shining,penguin random house\n\
+               Stephen,King,The Shining,Taylor\n";
+    let summary = import_csv(&app.db, csv.as_bytes()).await.unwrap();
+    assert_eq!(
+        summary.to_string(),
+        "4 rows: created 1 authors, 1 books, 1 publishers, 2 links"
+    );
+    let data = app
+        .data(r#"{ authors(filter: {nameContains: "lovelace"}) { nodes { name books { title publishers { name } } } }
+                   books(filter: {titleContains: "shining"}) { nodes { title author { name } publishers { name } } } }"#)
+        .await;
+    assert_eq!(
+        data,
+        serde_json::json!({
+            "authors": {"nodes": [{"name": "Ada Lovelace", "books": [{"title": "Notes", "publishers": [{"name": "Taylor"}]}]}]},
+            "books": {"nodes": [{"title": "The Shining", "author": {"name": "Stephen King"},
+                                 "publishers": [{"name": "Penguin Random House"}, {"name": "Taylor"}]}]},
+        })
+    );
+}

@@ -1,6 +1,7 @@
 //! The API through a real server over HTTP. One test binary, so it links once.
 
 mod add_book;
+mod auth;
 mod batching;
 mod browser;
 mod cli;
@@ -17,3 +18,4 @@ mod persisted;
 mod process;
 mod queries;
 mod schema;
+mod subscriptions;

@@ -159,7 +159,11 @@ async fn acknowledged_writes_survive_sigkill() {
             while !stop.load(Ordering::Relaxed) {
                 let title = format!("Survivor {n:05}");
                 n += 1;
-                let Ok(response) = client.post(&url).json(&add_book_request(&title)).send().await
+                let Ok(response) = client
+                    .post(&url)
+                    .json(&add_book_request(&title))
+                    .send()
+                    .await
                 else {
                     continue;
                 };
@@ -169,8 +173,7 @@ async fn acknowledged_writes_survive_sigkill() {
                 let Ok(body) = response.json::<Value>().await else {
                     continue;
                 };
-                if body.get("errors").is_none() && body["data"]["addBook"]["outcome"] == "CREATED"
-                {
+                if body.get("errors").is_none() && body["data"]["addBook"]["outcome"] == "CREATED" {
                     acknowledged.lock().unwrap().push(title);
                 }
             }
@@ -260,7 +263,10 @@ async fn sigterm_lets_a_slow_request_finish_and_exits_zero() {
     );
     // Let the request reach the server and queue on the lock.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(!request.is_finished(), "the mutation did not wait for the lock");
+    assert!(
+        !request.is_finished(),
+        "the mutation did not wait for the lock"
+    );
 
     let kill = Command::new("kill")
         .args(["-TERM", &server.pid()])

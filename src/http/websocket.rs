@@ -1,0 +1,179 @@
+//! `GET /graphql/ws`: GraphQL over WebSocket, for subscriptions (and any other operation),
+//! in the `graphql-transport-ws` protocol and the legacy `graphql-ws` one. Write access
+//! holds here as over HTTP: a token-guarded server wants its token in `connection_init`,
+//! and a read-only one refuses mutations sent over the socket.
+
+use std::sync::Arc;
+
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql::{Data, Executor, Request, Response as GraphqlResponse, ServerError};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::extract::{State, WebSocketUpgrade};
+use axum::http::header::{HOST, ORIGIN};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt as _;
+use futures_util::stream::BoxStream;
+use tracing::Instrument as _;
+
+use super::AppState;
+use super::access::{Denied, WriteAccess};
+use super::graphql::{is_mutation, selected_operation};
+use crate::db::Db;
+use crate::graphql::BookSchema;
+use crate::graphql::loaders::spawned_loaders;
+
+/// `GET /graphql/ws`: upgrades to a WebSocket speaking the subprotocol the client offers.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+    protocol: GraphQLProtocol,
+) -> Response {
+    if !origin_allowed(&headers, &state.cors_origins) {
+        return (
+            StatusCode::FORBIDDEN,
+            "WebSocket connections from this origin are not allowed",
+        )
+            .into_response();
+    }
+    let executor = Guarded {
+        read_only: state.write_access == WriteAccess::ReadOnly,
+        schema: state.schema,
+    };
+    let (access, db) = (state.write_access, state.db);
+    // The connection outlives the request's span; it keeps its id for its log lines.
+    let span = tracing::Span::current();
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            GraphQLWebSocket::new(socket, executor, protocol)
+                .on_connection_init(move |payload| async move {
+                    connection_data(&access, &db, &payload)
+                })
+                .serve()
+                .instrument(span)
+        })
+}
+
+/// What a connection's operations share once `connection_init` is accepted: a statement
+/// counter of its own and a loader whose batches run as tasks, since nothing here drives
+/// a request's batch queue the way `graphql::execute` does for HTTP.
+fn connection_data(
+    access: &WriteAccess,
+    db: &Db,
+    payload: &serde_json::Value,
+) -> async_graphql::Result<Data> {
+    if let Err(denied) = access.permits_connection(payload) {
+        tracing::info!(?denied, "WebSocket connection refused");
+        // graphql-transport-ws clients see a close frame with this reason (code 1002, which
+        // they take as final rather than retrying); graphql-ws clients a connection_error.
+        return Err(async_graphql::Error::new(denied.connection_message()));
+    }
+    let db = db.scoped();
+    let mut data = Data::default();
+    data.insert(spawned_loaders(db.clone()));
+    data.insert(db);
+    Ok(data)
+}
+
+/// Whether a browser page from the request's `Origin` may connect. Browsers apply no CORS
+/// to WebSockets, so without this check any web site could run mutations on a server on
+/// its visitor's machine. Allowed: no `Origin` (not a browser), the server's own origin,
+/// and the origins given with `--cors-origin`.
+fn origin_allowed(headers: &HeaderMap, cors_origins: &[HeaderValue]) -> bool {
+    let Some(origin) = headers.get(ORIGIN) else {
+        return true;
+    };
+    if cors_origins
+        .iter()
+        .any(|allowed| allowed.as_bytes().eq_ignore_ascii_case(origin.as_bytes()))
+    {
+        return true;
+    }
+    let host = headers.get(HOST).and_then(|host| host.to_str().ok());
+    let authority = origin
+        .to_str()
+        .ok()
+        .and_then(|origin| origin.split_once("://"))
+        .map(|(_, authority)| authority);
+    matches!((authority, host), (Some(authority), Some(host)) if authority.eq_ignore_ascii_case(host))
+}
+
+/// The schema, refusing mutations when the server is read-only. Over HTTP the handler
+/// refuses them before execution; over a WebSocket every operation comes through here.
+#[derive(Clone)]
+struct Guarded {
+    schema: BookSchema,
+    read_only: bool,
+}
+
+impl Guarded {
+    fn refusal(&self, request: &Request) -> Option<GraphqlResponse> {
+        if !self.read_only || !is_mutation(selected_operation(request).as_ref()) {
+            return None;
+        }
+        let denied = Denied::ReadOnly.rejection();
+        let mut error = ServerError::new(denied.message, None);
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", denied.code);
+        Some(GraphqlResponse::from_errors(vec![error]))
+    }
+}
+
+impl Executor for Guarded {
+    async fn execute(&self, request: Request) -> GraphqlResponse {
+        match self.refusal(&request) {
+            Some(refused) => refused,
+            None => Executor::execute(&self.schema, request).await,
+        }
+    }
+
+    fn execute_stream(
+        &self,
+        request: Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, GraphqlResponse> {
+        match self.refusal(&request) {
+            Some(refused) => futures_util::stream::once(async { refused }).boxed(),
+            None => Executor::execute_stream(&self.schema, request, session_data),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(HOST, HeaderValue::from_str(host).expect("host"));
+        if let Some(origin) = origin {
+            headers.insert(ORIGIN, HeaderValue::from_str(origin).expect("origin"));
+        }
+        headers
+    }
+
+    #[test]
+    fn only_the_servers_own_and_configured_origins_may_connect() {
+        let configured = [HeaderValue::from_static("https://app.example.com")];
+        let cases = [
+            (None, true),
+            (Some("http://127.0.0.1:8000"), true),
+            (Some("HTTP://127.0.0.1:8000"), true),
+            (Some("https://app.example.com"), true),
+            (Some("http://127.0.0.1:9000"), false),
+            (Some("https://evil.example"), false),
+            (Some("null"), false),
+        ];
+        for (origin, allowed) in cases {
+            assert_eq!(
+                origin_allowed(&headers(origin, "127.0.0.1:8000"), &configured),
+                allowed,
+                "Origin {origin:?}"
+            );
+        }
+    }
+}

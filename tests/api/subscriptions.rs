@@ -1,0 +1,409 @@
+//! Subscriptions over a real WebSocket at `/graphql/ws`, in the `graphql-transport-ws`
+//! protocol and the legacy `graphql-ws` one, fed by writes made over HTTP.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bookgraph::http::{WriteAccess, WriteToken};
+use futures_util::{SinkExt as _, StreamExt as _};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::helpers::{TestApp, add_book};
+
+const TRANSPORT_WS: &str = "graphql-transport-ws";
+const LEGACY_WS: &str = "graphql-ws";
+/// How long to listen for a message that must not come.
+const SILENCE: Duration = Duration::from_millis(300);
+/// How long a message that must come may take.
+const ARRIVAL: Duration = Duration::from_secs(10);
+
+const BOOK_ADDED: &str = "subscription { bookAdded { title author { name } publishers { name } } }";
+
+/// What the server sent: a JSON message, or a close frame's code and reason.
+#[derive(Debug, PartialEq)]
+enum Received {
+    Json(Value),
+    Closed(Option<(u16, String)>),
+}
+
+/// A GraphQL WebSocket client.
+struct Socket(WebSocketStream<MaybeTlsStream<TcpStream>>);
+
+impl Socket {
+    /// Connects to `/graphql/ws` offering `protocol`.
+    async fn connect(app: &TestApp, protocol: &str) -> Socket {
+        Self::try_connect(app, protocol, None)
+            .await
+            .unwrap_or_else(|error| panic!("WebSocket handshake failed: {error}"))
+    }
+
+    async fn try_connect(
+        app: &TestApp,
+        protocol: &str,
+        origin: Option<&str>,
+    ) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+        let mut request = format!("ws://{}/graphql/ws", app.address)
+            .into_client_request()
+            .expect("WebSocket request");
+        let headers = request.headers_mut();
+        headers.insert(
+            "sec-websocket-protocol",
+            HeaderValue::from_str(protocol).expect("protocol header"),
+        );
+        if let Some(origin) = origin {
+            headers.insert("origin", HeaderValue::from_str(origin).expect("origin"));
+        }
+        let (stream, response) = tokio_tungstenite::connect_async(request).await?;
+        assert_eq!(
+            response.headers()["sec-websocket-protocol"],
+            protocol,
+            "the server chose another subprotocol"
+        );
+        Ok(Socket(stream))
+    }
+
+    /// Connects and completes the handshake with `payload` in `connection_init`.
+    async fn open(app: &TestApp, protocol: &str, payload: Value) -> Socket {
+        let mut socket = Self::connect(app, protocol).await;
+        socket.init(payload).await;
+        assert_eq!(
+            socket.next_message().await,
+            json!({ "type": "connection_ack" })
+        );
+        socket
+    }
+
+    async fn init(&mut self, payload: Value) {
+        self.send(json!({ "type": "connection_init", "payload": payload }))
+            .await;
+    }
+
+    async fn send(&mut self, message: Value) {
+        self.0
+            .send(Message::text(message.to_string()))
+            .await
+            .expect("send over the WebSocket");
+    }
+
+    /// Starts operation `id` running `query`, in the message `protocol` uses for it.
+    async fn subscribe(&mut self, protocol: &str, id: &str, query: &str) {
+        let kind = if protocol == LEGACY_WS {
+            "start"
+        } else {
+            "subscribe"
+        };
+        self.send(json!({ "id": id, "type": kind, "payload": { "query": query } }))
+            .await;
+    }
+
+    /// The next message or close frame, skipping pings and keep-alives; `None` after
+    /// `wait` without either.
+    async fn receive(&mut self, wait: Duration) -> Option<Received> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.0.next())
+                .await
+                .ok()?;
+            match frame {
+                None | Some(Err(_)) => return Some(Received::Closed(None)),
+                Some(Ok(Message::Text(text))) => {
+                    let message: Value = serde_json::from_str(&text).expect("JSON message");
+                    if message["type"] != "ka" {
+                        return Some(Received::Json(message));
+                    }
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return Some(Received::Closed(
+                        frame.map(|frame| (u16::from(frame.code), frame.reason.to_string())),
+                    ));
+                }
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// The next JSON message, which must come.
+    async fn next_message(&mut self) -> Value {
+        match self.receive(ARRIVAL).await {
+            Some(Received::Json(message)) => message,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+}
+
+/// Waits until someone listens to the app's events: a subscription is live once it does.
+async fn wait_for_subscriber(app: &TestApp) {
+    let deadline = tokio::time::Instant::now() + ARRIVAL;
+    while !app.db.events().has_subscribers() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the subscription never started listening"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn spawn_with_token(token: &str) -> TestApp {
+    let token = WriteToken::new(token).expect("valid token");
+    TestApp::spawn_configured(|state| state.with_write_access(WriteAccess::Token(token))).await
+}
+
+/// The `bookAdded` event a book added by [`add_ada`] gives.
+fn ada_event(id: &str, kind: &str) -> Value {
+    json!({ "id": id, "type": kind, "payload": { "data": { "bookAdded": {
+        "title": "Notes on the Engine",
+        "author": { "name": "Ada Lovelace" },
+        "publishers": [{ "name": "Taylor" }],
+    } } } })
+}
+
+async fn add_ada(app: &TestApp) -> Value {
+    add_book(app, "Ada", "Lovelace", "Notes on the Engine", "Taylor").await
+}
+
+#[tokio::test]
+async fn a_book_added_over_http_arrives_over_graphql_transport_ws() {
+    let app = TestApp::spawn().await;
+    let mut socket = Socket::open(&app, TRANSPORT_WS, json!({})).await;
+    socket.subscribe(TRANSPORT_WS, "1", BOOK_ADDED).await;
+    wait_for_subscriber(&app).await;
+
+    assert_eq!(add_ada(&app).await["outcome"], "CREATED");
+
+    assert_eq!(socket.next_message().await, ada_event("1", "next"));
+}
+
+#[tokio::test]
+async fn the_legacy_graphql_ws_protocol_works_too() {
+    let app = TestApp::spawn().await;
+    let mut socket = Socket::open(&app, LEGACY_WS, json!({})).await;
+    socket.subscribe(LEGACY_WS, "7", BOOK_ADDED).await;
+    wait_for_subscriber(&app).await;
+
+    add_ada(&app).await;
+
+    assert_eq!(socket.next_message().await, ada_event("7", "data"));
+}
+
+#[tokio::test]
+async fn a_new_publisher_link_is_a_book_change() {
+    let app = TestApp::spawn().await;
+    let mut socket = Socket::open(&app, TRANSPORT_WS, json!({})).await;
+    socket
+        .subscribe(
+            TRANSPORT_WS,
+            "1",
+            "subscription { bookChanged { title publishers { name } } }",
+        )
+        .await;
+    wait_for_subscriber(&app).await;
+
+    let added = add_book(&app, "Stephen", "King", "Dead Zone", "Berkley").await;
+    assert_eq!(added["outcome"], "PUBLISHER_ADDED");
+
+    assert_eq!(
+        socket.next_message().await,
+        json!({ "id": "1", "type": "next", "payload": { "data": { "bookChanged": {
+            "title": "Dead Zone",
+            "publishers": [{ "name": "Berkley" }, { "name": "Random House" }],
+        } } } })
+    );
+}
+
+/// The field each probe subscription follows, and the name field it selects.
+const PROBED: [(&str, &str); 4] = [
+    ("bookAdded", "title"),
+    ("bookChanged", "title"),
+    ("authorAdded", "lastName"),
+    ("publisherAdded", "name"),
+];
+
+/// Changes that announce one event to each of [`PROBED`], each ending in ` {n}`: a book by
+/// a new author at a new publisher, then the same book at an existing publisher.
+async fn probe(app: &TestApp, n: u32) {
+    let (last, title, publisher) = (
+        format!("Writer {n}"),
+        format!("Probe {n}"),
+        format!("Probe Press {n}"),
+    );
+    assert_eq!(
+        add_book(app, "Probe", &last, &title, &publisher).await["outcome"],
+        "CREATED"
+    );
+    assert_eq!(
+        add_book(app, "Probe", &last, &title, "Berkley").await["outcome"],
+        "PUBLISHER_ADDED"
+    );
+}
+
+/// The probe number a probe event carries, by subscription id.
+fn probe_number(message: &Value) -> (String, u32) {
+    let id = message["id"].as_str().expect("id").to_owned();
+    let (field, name) = PROBED[id.parse::<usize>().expect("numeric id")];
+    let value = message["payload"]["data"][field][name]
+        .as_str()
+        .unwrap_or_else(|| panic!("unexpected message {message}"));
+    let n = value.rsplit(' ').next().and_then(|n| n.parse().ok());
+    (id, n.unwrap_or_else(|| panic!("not a probe: {message}")))
+}
+
+/// Subscribes to every field of [`PROBED`] and returns once each is live with nothing left
+/// in flight. Probes repeat until each subscription has reported one (a subscription starts
+/// listening a moment after `subscribe`); then every subscription's event of the last probe
+/// is awaited, and since each subscription's events come in order, none can follow.
+async fn subscribe_to_probes(app: &TestApp, socket: &mut Socket) {
+    for (id, (field, name)) in PROBED.iter().enumerate() {
+        let query = format!("subscription {{ {field} {{ {name} }} }}");
+        socket
+            .subscribe(TRANSPORT_WS, &id.to_string(), &query)
+            .await;
+    }
+    let mut newest: HashMap<String, u32> = HashMap::new();
+    let mut last = 0;
+    while newest.len() < PROBED.len() {
+        last += 1;
+        assert!(last <= 50, "subscriptions never all went live: {newest:?}");
+        probe(app, last).await;
+        while let Some(Received::Json(message)) = socket.receive(Duration::from_millis(50)).await {
+            let (id, n) = probe_number(&message);
+            newest.insert(id, n);
+        }
+    }
+    while newest.values().any(|&n| n < last) {
+        let (id, n) = probe_number(&socket.next_message().await);
+        newest.insert(id, n);
+    }
+}
+
+#[tokio::test]
+async fn nothing_is_announced_when_add_book_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let mut socket = Socket::open(&app, TRANSPORT_WS, json!({})).await;
+    subscribe_to_probes(&app, &mut socket).await;
+
+    let again = add_book(&app, "Stephen", "King", "It", "Random House").await;
+    assert_eq!(again["outcome"], "ALREADY_EXISTED");
+
+    assert_eq!(socket.receive(SILENCE).await, None);
+}
+
+#[tokio::test]
+async fn a_token_guarded_server_refuses_connections_without_its_token() {
+    let app = spawn_with_token("ws-token").await;
+    let refusals = [
+        (json!({}), "connection_init"),
+        (json!({ "authorization": "Bearer wrong" }), "not valid"),
+        (json!({ "token": "ws-token-but-longer" }), "not valid"),
+    ];
+    for (payload, reason) in refusals {
+        let mut socket = Socket::connect(&app, TRANSPORT_WS).await;
+        socket.init(payload.clone()).await;
+        match socket.receive(ARRIVAL).await {
+            Some(Received::Closed(Some((1002, message)))) => {
+                assert!(message.contains(reason), "{payload}: {message}");
+            }
+            other => panic!("{payload}: expected a close frame, got {other:?}"),
+        }
+    }
+
+    let mut legacy = Socket::connect(&app, LEGACY_WS).await;
+    legacy.init(json!({})).await;
+    let refused = legacy.next_message().await;
+    assert_eq!(refused["type"], "connection_error", "{refused}");
+
+    // The refused connections subscribed to nothing.
+    assert!(!app.db.events().has_subscribers());
+}
+
+#[tokio::test]
+async fn a_token_guarded_server_serves_connections_that_bring_it() {
+    let app = spawn_with_token("ws-token").await;
+    for payload in [
+        json!({ "authorization": "Bearer ws-token" }),
+        json!({ "Authorization": "bearer  ws-token" }),
+        json!({ "token": "ws-token" }),
+    ] {
+        Socket::open(&app, TRANSPORT_WS, payload).await;
+    }
+
+    let mut socket = Socket::open(
+        &app,
+        TRANSPORT_WS,
+        json!({ "Authorization": "Bearer ws-token" }),
+    )
+    .await;
+    socket.subscribe(TRANSPORT_WS, "1", BOOK_ADDED).await;
+    wait_for_subscriber(&app).await;
+    let response = app
+        .client()
+        .post(app.url("/graphql"))
+        .header("authorization", "Bearer ws-token")
+        .json(&json!({ "query": "mutation { addBook(input: {
+            authorFirstName: \"Ada\", authorLastName: \"Lovelace\",
+            title: \"Notes on the Engine\", publisherName: \"Taylor\"
+        }) { outcome } }" }))
+        .send()
+        .await
+        .expect("request reaches the server");
+    assert_eq!(response.status(), 200);
+    assert_eq!(socket.next_message().await, ada_event("1", "next"));
+}
+
+#[tokio::test]
+async fn a_read_only_server_streams_events_and_refuses_mutations_over_the_socket() {
+    let app =
+        TestApp::spawn_configured(|state| state.with_write_access(WriteAccess::ReadOnly)).await;
+    let mut socket = Socket::open(&app, TRANSPORT_WS, json!({})).await;
+    socket
+        .subscribe(
+            TRANSPORT_WS,
+            "m",
+            "mutation { addBook(input: {authorFirstName: \"A\", authorLastName: \"B\",
+                title: \"C\", publisherName: \"D\"}) { outcome } }",
+        )
+        .await;
+    let refused = socket.next_message().await;
+    assert_eq!(refused["id"], "m", "{refused}");
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{refused}"
+    );
+    assert_eq!(
+        socket.next_message().await,
+        json!({ "id": "m", "type": "complete" })
+    );
+
+    socket
+        .subscribe(TRANSPORT_WS, "q", "{ authors(first: 1) { totalCount } }")
+        .await;
+    assert_eq!(
+        socket.next_message().await,
+        json!({ "id": "q", "type": "next", "payload": { "data": {
+            "authors": { "totalCount": 7 }
+        } } })
+    );
+}
+
+#[tokio::test]
+async fn pages_from_other_origins_cannot_connect() {
+    let app = TestApp::spawn().await;
+    let own = format!("http://{}", app.address);
+    assert!(
+        Socket::try_connect(&app, TRANSPORT_WS, Some(&own))
+            .await
+            .is_ok(),
+        "the server's own origin was refused"
+    );
+    match Socket::try_connect(&app, TRANSPORT_WS, Some("https://evil.example")).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403);
+        }
+        Err(other) => panic!("expected 403, got {other}"),
+        Ok(_) => panic!("a page from another origin connected"),
+    }
+}

@@ -69,11 +69,10 @@ pub async fn page(
     page: &PageArgs,
 ) -> Result<Page<AuthorRow>> {
     let listed = |query: &mut QueryBuilder<Sqlite>| {
-        query.push("select a.id, a.first_name, a.last_name, a.first_name_key, a.last_name_key");
-        if order == AuthorOrder::BookCount {
-            query.push(", (select count(*) from book b where b.author_id = a.id) as book_count");
-        }
-        query.push(" from author a");
+        query.push(
+            "select a.id, a.first_name, a.last_name, a.first_name_key, a.last_name_key, \
+             a.book_count from author a",
+        );
         push_filter(query, filter);
     };
     fetch_page(db, listed, &order.columns(descending), page).await
@@ -98,12 +97,11 @@ fn push_filter(query: &mut QueryBuilder<Sqlite>, filter: &AuthorFilter) {
     }
 }
 
-/// `(author id, number of books)` for those of `ids` that have books.
+/// `(author id, number of books)` for those of `ids` that exist.
 #[tracing::instrument(skip_all, fields(ids = ids.len()))]
 pub async fn book_counts(db: &Db, ids: &[i64]) -> Result<Vec<(i64, i64)>> {
-    let mut query = QueryBuilder::new("select author_id, count(*) from book where author_id in ");
+    let mut query = QueryBuilder::new("select id, book_count from author where id in ");
     push_id_list(&mut query, ids);
-    query.push(" group by author_id");
     Ok(query.build_query_as().fetch_all(db.read()).await?)
 }
 

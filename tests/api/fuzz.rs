@@ -767,7 +767,6 @@ async fn never_5xx(app: &TestApp, request: Request) -> Result<(), TestCaseError>
     };
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
-    eprintln!("DBGREQ {status} {:?} {}", error_codes(&body), if body.contains("\"data\":{") {"DATA"} else {""});
     prop_assert!(!status.is_server_error(), "answered {status}: {body}");
     // A failure on the server's side is a 5xx in GraphQL's clothes, whatever the status.
     prop_assert!(

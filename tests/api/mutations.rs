@@ -60,6 +60,25 @@ async fn id_of(app: &TestApp, list: &str, needle: &str) -> String {
     node["id"].as_str().unwrap().to_owned()
 }
 
+/// The counts stored beside authors and publishers equal a recount from books and links.
+async fn assert_counts_match_rows(app: &TestApp) {
+    let pool = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
+    let drifted: i64 = sqlx::query_scalar(
+        "select
+            (select count(*) from author a
+             where a.book_count <> (select count(*) from book b where b.author_id = a.id))
+          + (select count(*) from publisher p
+             where p.book_count <> (select count(*) from book_publisher bp where bp.publisher_id = p.id)
+                or p.author_count <> (select count(distinct b.author_id)
+                                      from book_publisher bp join book b on b.id = bp.book_id
+                                      where bp.publisher_id = p.id))",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(drifted, 0, "stored counts equal a recount from the rows");
+}
+
 #[tokio::test]
 async fn each_mutation_succeeds() {
     let app = TestApp::spawn().await;
@@ -185,6 +204,7 @@ async fn each_mutation_succeeds() {
         deleted["data"]["deleteAuthor"]["deletedId"], ursula,
         "{deleted}"
     );
+    assert_counts_match_rows(&app).await;
 }
 
 #[tokio::test]
@@ -377,6 +397,7 @@ async fn cascades_take_books_and_links_and_say_how_many() {
             {"name": "Random House", "bookCount": 1, "authorCount": 1},
         ])
     );
+    assert_counts_match_rows(&app).await;
 }
 
 #[tokio::test]
@@ -442,6 +463,7 @@ async fn the_publisher_author_relation_follows_every_edit() {
         counts["publishers"]["nodes"][1],
         json!({"name": "Random House", "authorCount": 4})
     );
+    assert_counts_match_rows(&app).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -505,4 +527,5 @@ async fn concurrent_mixed_writes_leave_the_database_consistent() {
         links,
         "publisher counts add up to the links"
     );
+    assert_counts_match_rows(&app).await;
 }

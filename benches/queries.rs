@@ -1,0 +1,364 @@
+//! Issue 7's in-process benchmarks: Q1–Q3 through the whole GraphQL executor (no HTTP),
+//! against **the floor**, the same SQL statements a perfectly batched server runs, called
+//! directly through `bookgraph::db` and serialised to the same JSON with serde.
+//!
+//! ```sh
+//! cargo bench --bench queries                        # dataset M (5,000 authors)
+//! BENCH_AUTHORS=50000 cargo bench --bench queries    # dataset L
+//! cargo bench --bench queries -- Q1                  # one query
+//! ```
+//!
+//! Before measuring, each floor's JSON is checked against the `data` of the GraphQL
+//! response, so the floor really computes the same answer.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::time::Duration;
+
+use async_graphql::Request;
+use bookgraph::db::authors::{AuthorFilter, AuthorOrder};
+use bookgraph::db::models::{AuthorRow, BookRow, Owned, PublisherRow};
+use bookgraph::db::pages::PageArgs;
+use bookgraph::db::publishers::{PublisherFilter, PublisherOrder};
+use bookgraph::db::{self, Db};
+use bookgraph::graphql::limits::Limits;
+use bookgraph::graphql::{BookSchema, build_schema, execute};
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde::Serialize;
+use tokio::runtime::Runtime;
+
+const Q1: &str = "{ authors(first: 100) { nodes { name books { title publishers { name } } } } }";
+const Q2: &str = "{ publishers(first: 100, orderBy: {field: BOOK_COUNT, direction: DESC}) \
+                  { nodes { name bookCount authorCount } } }";
+const Q3: &str = "{ publishers(first: 10) { nodes { name authors(first: 10) { name \
+                  books(first: 5) { title publishers { name } } } } } }";
+
+/// The dataset: `BENCH_AUTHORS` authors (default 5,000, dataset M), generated with seed 1
+/// and imported into a temporary SQLite file.
+struct Fixture {
+    runtime: Runtime,
+    db: Db,
+    schema: BookSchema,
+    _dir: tempfile::TempDir,
+}
+
+fn fixture() -> Fixture {
+    let authors = std::env::var("BENCH_AUTHORS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(5000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut csv = Vec::new();
+    let rows = bookgraph::generate::generate_csv(authors, 1, &mut csv).expect("generate");
+    let url = format!("sqlite:{}", dir.path().join("bench.db").display());
+    let db = runtime.block_on(async {
+        let db = Db::open(&url).await.expect("open database");
+        bookgraph::import::import_csv(&db, csv.as_slice())
+            .await
+            .expect("import");
+        db
+    });
+    eprintln!("dataset: {authors} authors, {rows} CSV rows, in {url}");
+    let schema = build_schema(db.clone(), Limits::default());
+    Fixture {
+        runtime,
+        db,
+        schema,
+        _dir: dir,
+    }
+}
+
+impl Fixture {
+    /// One query through the GraphQL executor, serialised as the HTTP layer would.
+    async fn graphql(&self, query: &str) -> String {
+        let response = execute(&self.schema, &self.db, Request::new(query)).await;
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
+        serde_json::to_string(&response).expect("serialise")
+    }
+}
+
+// ---- the floor: the JSON shapes, borrowed from the rows ---------------------------------
+
+#[derive(Serialize)]
+struct Data<T> {
+    data: T,
+}
+
+#[derive(Serialize)]
+struct Nodes<T> {
+    nodes: Vec<T>,
+}
+
+#[derive(Serialize)]
+struct Authors<T> {
+    authors: T,
+}
+
+#[derive(Serialize)]
+struct Publishers<T> {
+    publishers: T,
+}
+
+#[derive(Serialize)]
+struct Named<'a> {
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct BookWithPublishers<'a> {
+    title: &'a str,
+    publishers: Vec<Named<'a>>,
+}
+
+#[derive(Serialize)]
+struct AuthorWithBooks<'a> {
+    name: String,
+    books: Vec<BookWithPublishers<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PublisherWithCounts<'a> {
+    name: &'a str,
+    book_count: i64,
+    author_count: i64,
+}
+
+#[derive(Serialize)]
+struct PublisherWithAuthors<'a> {
+    name: &'a str,
+    authors: Vec<AuthorWithBooks<'a>>,
+}
+
+/// Rows of a batched lookup by owner, in the order SQL gave them.
+fn by_owner<T>(rows: &[Owned<T>]) -> HashMap<i64, Vec<&T>> {
+    let mut groups: HashMap<i64, Vec<&T>> = HashMap::new();
+    for owned in rows {
+        groups.entry(owned.owner_id).or_default().push(&owned.row);
+    }
+    groups
+}
+
+/// The distinct ids of `rows`, first occurrence first (a DataLoader's batch).
+fn distinct<T, K: Eq + Hash + Copy>(
+    rows: impl IntoIterator<Item = T>,
+    key: impl Fn(T) -> K,
+) -> Vec<K> {
+    let mut seen = std::collections::HashSet::new();
+    rows.into_iter()
+        .map(key)
+        .filter(|id| seen.insert(*id))
+        .collect()
+}
+
+fn page(first: i64) -> PageArgs {
+    PageArgs { first, after: None }
+}
+
+fn publisher_names<'a>(
+    publishers: &HashMap<i64, Vec<&'a PublisherRow>>,
+    book: i64,
+) -> Vec<Named<'a>> {
+    publishers
+        .get(&book)
+        .map(|list| list.iter().map(|p| Named { name: &p.name }).collect())
+        .unwrap_or_default()
+}
+
+fn author_with_books<'a>(
+    author: &'a AuthorRow,
+    books: &HashMap<i64, Vec<&'a BookRow>>,
+    publishers: &HashMap<i64, Vec<&'a PublisherRow>>,
+) -> AuthorWithBooks<'a> {
+    AuthorWithBooks {
+        name: format!("{} {}", author.first_name, author.last_name),
+        books: books
+            .get(&author.id)
+            .map(|list| {
+                list.iter()
+                    .map(|book| BookWithPublishers {
+                        title: &book.title,
+                        publishers: publisher_names(publishers, book.id),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+/// Q1's floor: page of authors, their books, those books' publishers (3 statements).
+async fn floor_q1(db: &Db) -> String {
+    let authors = db::authors::page(
+        db,
+        &AuthorFilter::default(),
+        AuthorOrder::Name,
+        false,
+        &page(100),
+    )
+    .await
+    .expect("authors");
+    let author_ids: Vec<i64> = authors.rows.iter().map(|(a, _)| a.id).collect();
+    let books = db::books::of_authors(db, &author_ids, None)
+        .await
+        .expect("books");
+    let book_ids = distinct(&books, |b| b.row.id);
+    let publishers = db::publishers::of_books(db, &book_ids, None)
+        .await
+        .expect("publishers");
+    let (books, publishers) = (by_owner(&books), by_owner(&publishers));
+    let nodes = authors
+        .rows
+        .iter()
+        .map(|(author, _)| author_with_books(author, &books, &publishers))
+        .collect();
+    serde_json::to_string(&Data {
+        data: Authors {
+            authors: Nodes { nodes },
+        },
+    })
+    .expect("json")
+}
+
+/// Q2's floor: page of publishers by book count, then their counts (2 statements).
+async fn floor_q2(db: &Db) -> String {
+    let publishers = db::publishers::page(
+        db,
+        &PublisherFilter::default(),
+        PublisherOrder::BookCount,
+        true,
+        &page(100),
+    )
+    .await
+    .expect("publishers");
+    let ids: Vec<i64> = publishers.rows.iter().map(|(p, _)| p.id).collect();
+    let counts: HashMap<i64, _> = db::publishers::counts(db, &ids)
+        .await
+        .expect("counts")
+        .into_iter()
+        .map(|owned| (owned.owner_id, owned.row))
+        .collect();
+    let nodes = publishers
+        .rows
+        .iter()
+        .map(|(p, _)| {
+            let counts = counts.get(&p.id).copied().unwrap_or_default();
+            PublisherWithCounts {
+                name: &p.name,
+                book_count: counts.book_count,
+                author_count: counts.author_count,
+            }
+        })
+        .collect();
+    serde_json::to_string(&Data {
+        data: Publishers {
+            publishers: Nodes { nodes },
+        },
+    })
+    .expect("json")
+}
+
+/// Q3's floor: 10 publishers, 10 authors of each, 5 books of each author, the books'
+/// publishers (4 statements).
+async fn floor_q3(db: &Db) -> String {
+    let publishers = db::publishers::page(
+        db,
+        &PublisherFilter::default(),
+        PublisherOrder::Name,
+        false,
+        &page(10),
+    )
+    .await
+    .expect("publishers");
+    let publisher_ids: Vec<i64> = publishers.rows.iter().map(|(p, _)| p.id).collect();
+    let authors = db::authors::of_publishers(db, &publisher_ids, Some(10))
+        .await
+        .expect("authors");
+    let author_ids = distinct(&authors, |a| a.row.id);
+    let books = db::books::of_authors(db, &author_ids, Some(5))
+        .await
+        .expect("books");
+    let book_ids = distinct(&books, |b| b.row.id);
+    let book_publishers = db::publishers::of_books(db, &book_ids, None)
+        .await
+        .expect("publishers");
+    let (authors, books, book_publishers) = (
+        by_owner(&authors),
+        by_owner(&books),
+        by_owner(&book_publishers),
+    );
+    let nodes = publishers
+        .rows
+        .iter()
+        .map(|(publisher, _)| PublisherWithAuthors {
+            name: &publisher.name,
+            authors: authors
+                .get(&publisher.id)
+                .map(|list| {
+                    list.iter()
+                        .map(|a| author_with_books(a, &books, &book_publishers))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect();
+    serde_json::to_string(&Data {
+        data: Publishers {
+            publishers: Nodes { nodes },
+        },
+    })
+    .expect("json")
+}
+
+// ---- the benchmarks ---------------------------------------------------------------------
+
+/// Fails unless the floor's JSON is the `data` of the GraphQL response.
+fn check_same_answer(name: &str, graphql: &str, floor: &str) {
+    let graphql: serde_json::Value = serde_json::from_str(graphql).expect("graphql json");
+    let floor: serde_json::Value = serde_json::from_str(floor).expect("floor json");
+    assert_eq!(
+        graphql["data"], floor["data"],
+        "{name}: the floor answers differently"
+    );
+    eprintln!(
+        "{name}: floor and GraphQL agree ({} bytes of data)",
+        floor["data"].to_string().len()
+    );
+}
+
+fn queries(c: &mut Criterion) {
+    let fixture = fixture();
+    let rt = &fixture.runtime;
+    type Floor = for<'a> fn(&'a Db) -> std::pin::Pin<Box<dyn Future<Output = String> + Send + 'a>>;
+    let cases: [(&str, &str, Floor); 3] = [
+        ("Q1 hierarchy", Q1, |db| Box::pin(floor_q1(db))),
+        ("Q2 aggregates", Q2, |db| Box::pin(floor_q2(db))),
+        ("Q3 deep", Q3, |db| Box::pin(floor_q3(db))),
+    ];
+    let mut group = c.benchmark_group("queries");
+    for (name, query, floor) in cases {
+        let graphql_json = rt.block_on(fixture.graphql(query));
+        let floor_json = rt.block_on(floor(&fixture.db));
+        check_same_answer(name, &graphql_json, &floor_json);
+        group.bench_function(format!("{name}/graphql"), |b| {
+            b.iter(|| rt.block_on(fixture.graphql(query)));
+        });
+        group.bench_function(format!("{name}/floor"), |b| {
+            b.iter(|| rt.block_on(floor(&fixture.db)));
+        });
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+    targets = queries
+}
+criterion_main!(benches);

@@ -69,6 +69,7 @@ pub async fn import_csv(db: &Db, input: impl Read) -> Result<ImportSummary> {
             break;
         }
     }
+    adder.finish(&mut tx).await?;
     tx.commit().await?;
     Ok(summary)
 }

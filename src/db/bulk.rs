@@ -41,8 +41,13 @@ pub struct BulkAdder {
 impl BulkAdder {
     /// Reads the keys already in the catalogue. The transaction holds the write lock, so
     /// nobody else can add rows while this map is in use.
+    /// Also switches the count triggers off for this transaction; [`BulkAdder::finish`]
+    /// recounts and switches them back on.
     #[tracing::instrument(skip_all)]
     pub async fn load(tx: &mut WriteTx) -> Result<BulkAdder> {
+        sqlx::query("insert into bulk_load (active) values (1)")
+            .execute(tx.conn())
+            .await?;
         let authors: Vec<(i64, String, String)> =
             sqlx::query_as("select id, first_name_key, last_name_key from author")
                 .fetch_all(tx.conn())
@@ -192,6 +197,32 @@ impl BulkAdder {
         )
         .await?;
         Ok(added.len() as u64)
+    }
+
+    /// Recounts every author's books and every publisher's books and authors, and lets
+    /// the triggers count again; call once, before committing.
+    #[tracing::instrument(skip_all)]
+    pub async fn finish(self, tx: &mut WriteTx) -> Result<()> {
+        sqlx::query(
+            "update author set book_count = (select count(*) from book where book.author_id = author.id)",
+        )
+        .execute(tx.conn())
+        .await?;
+        sqlx::query(
+            "update publisher set
+                book_count = (select count(*) from book_publisher bp where bp.publisher_id = publisher.id),
+                author_count = (
+                    select count(distinct b.author_id)
+                    from book_publisher bp join book b on b.id = bp.book_id
+                    where bp.publisher_id = publisher.id
+                )",
+        )
+        .execute(tx.conn())
+        .await?;
+        sqlx::query("delete from bulk_load")
+            .execute(tx.conn())
+            .await?;
+        Ok(())
     }
 
     fn author_id(&self, entry: &BookEntry) -> Result<i64> {

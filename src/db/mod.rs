@@ -32,6 +32,9 @@ use crate::events::{Event, Events};
 /// process (an import, say) writes to the same file.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The writer's page cache, in SQLite's "negative means KiB" form: 64 MiB.
+const WRITER_CACHE_KIB: &str = "-65536";
+
 /// Handle on one SQLite database: a pool of readers and one dedicated writer connection.
 ///
 /// SQLite allows one writer at a time. Funnelling every write transaction through a single
@@ -96,10 +99,13 @@ impl Db {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
+        // Large writes (imports) would spill SQLite's default 2 MB page cache to disk in
+        // the middle of their transaction; the one writer gets room, readers keep the default.
+        let writer_options = options.clone().pragma("cache_size", WRITER_CACHE_KIB);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(60))
-            .connect_with(options.clone())
+            .connect_with(writer_options)
             .await?;
         sqlx::migrate!("./migrations").run(&writer).await?;
         let readers = SqlitePoolOptions::new()

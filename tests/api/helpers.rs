@@ -223,3 +223,22 @@ fn install_clients(clients: &std::path::Path) {
         assert!(status.success(), "npm ci in clients/ failed");
     });
 }
+
+/// The counts stored beside authors and publishers equal a recount from books and links.
+pub async fn assert_counts_match_rows(app: &TestApp) {
+    let pool = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
+    let drifted: i64 = sqlx::query_scalar(
+        "select
+            (select count(*) from author a
+             where a.book_count <> (select count(*) from book b where b.author_id = a.id))
+          + (select count(*) from publisher p
+             where p.book_count <> (select count(*) from book_publisher bp where bp.publisher_id = p.id)
+                or p.author_count <> (select count(distinct b.author_id)
+                                      from book_publisher bp join book b on b.id = bp.book_id
+                                      where bp.publisher_id = p.id))",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(drifted, 0, "stored counts equal a recount from the rows");
+}

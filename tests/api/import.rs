@@ -4,7 +4,7 @@ use std::process::Command;
 
 use bookgraph::import::import_csv;
 
-use crate::helpers::{TUTORIAL_CSV, TestApp};
+use crate::helpers::{TUTORIAL_CSV, TestApp, assert_counts_match_rows};
 
 const TOTALS: &str = "{ authors { totalCount } books { totalCount } publishers { totalCount } }";
 
@@ -27,6 +27,7 @@ async fn importing_the_same_file_twice_changes_nothing() {
         "12 rows: created 0 authors, 0 books, 0 publishers, 0 links"
     );
     assert_eq!(app.data(TOTALS).await, before);
+    assert_counts_match_rows(&app).await;
 }
 
 #[tokio::test]
@@ -138,4 +139,5 @@ async fn rows_naming_the_same_things_differently_are_matched_like_add_book() {
                                  "publishers": [{"name": "Penguin Random House"}, {"name": "Taylor"}]}]},
         })
     );
+    assert_counts_match_rows(&app).await;
 }

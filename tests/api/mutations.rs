@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, assert_counts_match_rows};
 
 /// The whole catalogue as the export writes it: two equal snapshots mean nothing changed.
 async fn snapshot(app: &TestApp) -> String {
@@ -58,25 +58,6 @@ async fn id_of(app: &TestApp, list: &str, needle: &str) -> String {
         .or(nodes.first())
         .unwrap_or_else(|| panic!("no {needle} in {list}"));
     node["id"].as_str().unwrap().to_owned()
-}
-
-/// The counts stored beside authors and publishers equal a recount from books and links.
-async fn assert_counts_match_rows(app: &TestApp) {
-    let pool = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
-    let drifted: i64 = sqlx::query_scalar(
-        "select
-            (select count(*) from author a
-             where a.book_count <> (select count(*) from book b where b.author_id = a.id))
-          + (select count(*) from publisher p
-             where p.book_count <> (select count(*) from book_publisher bp where bp.publisher_id = p.id)
-                or p.author_count <> (select count(distinct b.author_id)
-                                      from book_publisher bp join book b on b.id = bp.book_id
-                                      where bp.publisher_id = p.id))",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    assert_eq!(drifted, 0, "stored counts equal a recount from the rows");
 }
 
 #[tokio::test]

@@ -261,8 +261,25 @@ async fn sigterm_lets_a_slow_request_finish_and_exits_zero() {
             .json(&add_book_request("Finished After SIGTERM"))
             .send(),
     );
-    // Let the request reach the server and queue on the lock.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Let the request reach the server and queue on the lock: /metrics shows the writer
+    // connection busy then; give it 5 s in any case.
+    let metrics = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let busy = match metrics.get(server.url("/metrics")).send().await {
+            Ok(response) => response
+                .text()
+                .await
+                .unwrap_or_default()
+                .contains("bookgraph_db_connections_in_use{pool=\"writer\"} 1"),
+            Err(_) => false,
+        };
+        if busy {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(
         !request.is_finished(),
         "the mutation did not wait for the lock"

@@ -1,0 +1,199 @@
+//! A small closed-loop HTTP load driver for the workloads a fixed-body load generator such
+//! as `oha` cannot run, because every request needs a body of its own:
+//!
+//! - `w1`: `addBook` with a fresh title on every request;
+//! - `mixed`: 90 % point lookups of random books (Q4) and 10 % `addBook` as in `w1`;
+//! - `q4`: point lookups of random books alone (for comparison with `oha`'s Q4).
+//!
+//! `--concurrency` clients each send one request at a time for `--seconds`; the driver
+//! prints one JSON object: requests, errors, requests per second and latency percentiles.
+//! Any non-2xx answer or GraphQL error counts as an error. Used by `bench/run.sh`:
+//!
+//! ```sh
+//! cargo run --release --example load -- --url http://127.0.0.1:8000/graphql \
+//!     --workload mixed --concurrency 32 --seconds 10 --max-book-id 9999
+//! ```
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const Q4: &str =
+    "query Q4($id: ID!) { book(id: $id) { title author { name } publishers { name } } }";
+const W1: &str =
+    "mutation W1($input: AddBookInput!) { addBook(input: $input) { outcome book { id } } }";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Workload {
+    W1,
+    Mixed,
+    Q4,
+}
+
+struct Options {
+    url: String,
+    workload: Workload,
+    concurrency: usize,
+    seconds: f64,
+    max_book_id: u64,
+    /// Distinguishes the titles of one run from another's, so every title is fresh.
+    tag: String,
+}
+
+fn options() -> Result<Options, String> {
+    let mut options = Options {
+        url: "http://127.0.0.1:8000/graphql".to_owned(),
+        workload: Workload::W1,
+        concurrency: 1,
+        seconds: 10.0,
+        max_book_id: 1000,
+        tag: format!("{}", std::process::id()),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or(format!("{flag} needs a value"))?;
+        let number = |value: &str| value.parse::<f64>().map_err(|e| format!("{flag}: {e}"));
+        match flag.as_str() {
+            "--url" => options.url = value,
+            "--workload" => {
+                options.workload = match value.as_str() {
+                    "w1" => Workload::W1,
+                    "mixed" => Workload::Mixed,
+                    "q4" => Workload::Q4,
+                    other => return Err(format!("unknown workload {other}")),
+                }
+            }
+            "--concurrency" => options.concurrency = number(&value)? as usize,
+            "--seconds" => options.seconds = number(&value)?,
+            "--max-book-id" => options.max_book_id = number(&value)? as u64,
+            "--tag" => options.tag = value,
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    Ok(options)
+}
+
+/// SplitMix64: a fast, well-mixed generator, plenty for choosing ids.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// The body of one request.
+fn body(options: &Options, client: usize, sequence: u64, random: &mut Random) -> Value {
+    let write = match options.workload {
+        Workload::W1 => true,
+        Workload::Q4 => false,
+        Workload::Mixed => random.next() % 10 == 0,
+    };
+    if write {
+        // 200 bench authors and 20 publishers shared by all clients: most calls find the
+        // author and publisher and create the book and its link.
+        let author = random.next() % 200;
+        let publisher = random.next() % 20;
+        json!({
+            "query": W1,
+            "variables": {"input": {
+                "authorFirstName": "Load",
+                "authorLastName": format!("Writer {author}"),
+                "title": format!("Fresh {} {client} {sequence}", options.tag),
+                "publisherName": format!("Load Press {publisher}"),
+            }},
+        })
+    } else {
+        let id = 1 + random.next() % options.max_book_id;
+        json!({"query": Q4, "variables": {"id": id.to_string()}})
+    }
+}
+
+/// Runs one client until `deadline`; returns its latencies and error count.
+async fn client(
+    http: reqwest::Client,
+    options: &Options,
+    client: usize,
+    deadline: Instant,
+) -> (Vec<Duration>, u64) {
+    let mut random = Random(0x5EED ^ (client as u64) << 32 ^ u64::from(std::process::id()));
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    let mut sequence = 0;
+    while Instant::now() < deadline {
+        let body = body(options, client, sequence, &mut random);
+        sequence += 1;
+        let started = Instant::now();
+        let outcome = async {
+            let response = http.post(&options.url).json(&body).send().await?;
+            let ok = response.status().is_success();
+            let answer: Value = response.json().await?;
+            Ok::<_, reqwest::Error>(ok && answer.get("errors").is_none())
+        }
+        .await;
+        latencies.push(started.elapsed());
+        match outcome {
+            Ok(true) => {}
+            Ok(false) => errors += 1,
+            Err(error) => {
+                errors += 1;
+                if errors == 1 {
+                    eprintln!("load: {error}");
+                }
+            }
+        }
+    }
+    (latencies, errors)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1].as_secs_f64() * 1000.0
+}
+
+#[tokio::main]
+async fn main() {
+    let options = match options() {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("load: {message}");
+            std::process::exit(2);
+        }
+    };
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(options.concurrency)
+        .build()
+        .expect("HTTP client");
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(options.seconds);
+    let options = &options;
+    let runs = (0..options.concurrency).map(|id| client(http.clone(), options, id, deadline));
+    let results = futures_util::future::join_all(runs).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut latencies: Vec<Duration> = Vec::new();
+    let mut errors = 0;
+    for (client_latencies, client_errors) in results {
+        latencies.extend(client_latencies);
+        errors += client_errors;
+    }
+    latencies.sort_unstable();
+    let requests = latencies.len();
+    println!(
+        "{}",
+        json!({
+            "requests": requests,
+            "errors": errors,
+            "seconds": elapsed,
+            "rps": requests as f64 / elapsed,
+            "p50_ms": percentile(&latencies, 50.0),
+            "p99_ms": percentile(&latencies, 99.0),
+        })
+    );
+}

@@ -189,12 +189,6 @@ impl Db {
         })
     }
 
-    /// Answers when the database does: a round trip on a reader connection.
-    pub async fn ping(&self) -> Result<()> {
-        sqlx::query("select 1").execute(self.read()).await?;
-        Ok(())
-    }
-
     /// Whether the database is fit to serve: a reader connection answers, and the file it
     /// has open is still at its path and still starts with SQLite's 16-byte header.
     ///
@@ -203,15 +197,9 @@ impl Db {
     /// a fresh look at the path tells. One pooled statement, one `open` and a 16-byte read:
     /// cheap enough for load balancers to poll.
     pub async fn check(&self) -> Result<()> {
-        let file: String =
-            sqlx::query_scalar("select file from pragma_database_list where name = 'main'")
-                .fetch_one(self.read())
-                .await?;
-        // An in-memory database has no file (SQLite reports an empty name).
-        if file.is_empty() {
-            return Ok(());
-        }
-        tokio::task::spawn_blocking(move || check_header(std::path::Path::new(&file)))
+        sqlx::query("select 1").execute(self.read()).await?;
+        let file = self.file.clone();
+        tokio::task::spawn_blocking(move || check_header(&file))
             .await
             .map_err(std::io::Error::other)??;
         Ok(())

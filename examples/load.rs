@@ -91,7 +91,7 @@ fn body(options: &Options, client: usize, sequence: u64, random: &mut Random) ->
     let write = match options.workload {
         Workload::W1 => true,
         Workload::Q4 => false,
-        Workload::Mixed => random.next() % 10 == 0,
+        Workload::Mixed => random.next().is_multiple_of(10),
     };
     if write {
         // 200 bench authors and 20 publishers shared by all clients: most calls find the

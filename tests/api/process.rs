@@ -31,9 +31,15 @@ impl Server {
     /// Starts `bookgraph serve` on a free port over the SQLite file `database`, from the
     /// repository root, and waits until it logs the address it listens on.
     fn start(database: &Path) -> Server {
+        Self::start_with(database, &[])
+    }
+
+    /// The same, with more flags for `serve`.
+    fn start_with(database: &Path, flags: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_bookgraph"))
             .args(["serve", "--listen", "127.0.0.1:0", "--database"])
             .arg(format!("sqlite:{}", database.display()))
+            .args(flags)
             .env("RUST_LOG", "info")
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .stdin(Stdio::null())
@@ -363,4 +369,34 @@ async fn ready_turns_unhealthy_when_the_database_file_is_damaged() {
         (503, json!({ "status": "unavailable" }))
     );
     assert_eq!(probe("/health").await, (200, json!({ "status": "ok" })));
+}
+
+#[tokio::test]
+async fn json_logs_have_one_line_per_request_with_its_id_and_operation() {
+    let (_dir, database) = database_file();
+    let mut server = Server::start_with(&database, &["--log-format", "json"]);
+    let response = reqwest::Client::new()
+        .post(server.url("/graphql"))
+        .header("x-request-id", "probe-1")
+        .json(&serde_json::json!({ "query": "query Probe { authors { totalCount } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    server.child.kill().ok();
+    server.wait_for_exit(Duration::from_secs(5));
+    let log = server.log();
+    let request_lines: Vec<Value> = log
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<Value>(line).unwrap_or_else(|_| panic!("not JSON: {line}"))
+        })
+        .filter(|line| line["fields"]["message"] == "request")
+        .collect();
+    assert_eq!(request_lines.len(), 1, "{log}");
+    let line = &request_lines[0];
+    assert_eq!(line["fields"]["operation"], "Probe", "{line}");
+    assert_eq!(line["fields"]["status"], 200, "{line}");
+    assert!(line["fields"]["duration_ms"].is_number(), "{line}");
+    assert_eq!(line["span"]["id"], "probe-1", "{line}");
 }

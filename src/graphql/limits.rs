@@ -4,6 +4,7 @@
 //! Introspection (`__schema`, `__type`, `__typename`) is free, so schema tooling keeps
 //! working whatever the limits.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
@@ -88,91 +89,159 @@ pub fn check(
             .map(|operation| &operation.node.selection_set.node)
             .collect(),
     };
+    let mut walk = Walk {
+        document,
+        variables,
+        fragments: HashMap::new(),
+        fragments_on_path: Vec::new(),
+    };
     for selection_set in operations {
-        let mut walk = Walk {
-            document,
-            variables,
-            limits,
-            aliases: 0,
-            fragments_on_path: Vec::new(),
-        };
         let root_fields = walk.root_fields(selection_set);
-        if root_fields > limits.max_root_fields {
+        let size = walk.size(selection_set)?;
+        let exceeded = [
+            (
+                root_fields as u64,
+                limits.max_root_fields as u64,
+                "root fields",
+            ),
+            (
+                size.depth as u64,
+                limits.max_depth as u64,
+                "levels of nested fields",
+            ),
+            (size.aliases, limits.max_aliases as u64, "aliases"),
+            (size.cost, limits.max_complexity, "units of estimated cost"),
+            (
+                size.fields,
+                MAX_EXPANDED_FIELDS,
+                "fields once its fragments are expanded",
+            ),
+        ];
+        if let Some((value, limit, what)) =
+            exceeded.into_iter().find(|(value, limit, _)| value > limit)
+        {
             return Err(format!(
-                "the operation selects {root_fields} root fields; the limit is {}",
-                limits.max_root_fields
-            ));
-        }
-        let complexity = walk.cost(selection_set, 0)?;
-        if complexity > limits.max_complexity {
-            return Err(format!(
-                "the operation's estimated cost is {complexity}; the limit is {}",
-                limits.max_complexity
+                "the operation has {} {what}; the limit is {limit}",
+                shown(value)
             ));
         }
     }
     Ok(())
 }
 
+/// Fields an operation may select once fragments are expanded, introspection included:
+/// fragments spread twice in each of thirty fragments would otherwise ask for a billion.
+const MAX_EXPANDED_FIELDS: u64 = 20_000;
+
+/// Fragments spread inside fragments at most this deep, so the walk's recursion stays
+/// bounded whatever the document.
+const MAX_FRAGMENT_NESTING: usize = 64;
+
+fn shown(value: u64) -> String {
+    if value == u64::MAX {
+        "more than 2^64".to_owned()
+    } else {
+        value.to_string()
+    }
+}
+
+/// What a selection set asks for, summed over its fields (through fragments).
+#[derive(Debug, Clone, Copy, Default)]
+struct Size {
+    /// Each field costs 1 plus its list length times what it selects; introspection is free.
+    cost: u64,
+    /// Deepest nesting of non-introspection fields.
+    depth: usize,
+    aliases: u64,
+    /// Fields of any kind, as often as fragments repeat them.
+    fields: u64,
+}
+
+impl Size {
+    fn and(self, other: Size) -> Size {
+        Size {
+            cost: self.cost.saturating_add(other.cost),
+            depth: self.depth.max(other.depth),
+            aliases: self.aliases.saturating_add(other.aliases),
+            fields: self.fields.saturating_add(other.fields),
+        }
+    }
+}
+
 struct Walk<'a> {
     document: &'a ExecutableDocument,
     variables: &'a Variables,
-    limits: &'a Limits,
-    aliases: usize,
+    /// Each fragment's size, computed once: a fragment spread many times, in fragments
+    /// spread many times, costs one visit, not exponentially many.
+    fragments: HashMap<&'a Name, Size>,
     /// Fragments being expanded, to stop at a cycle (validation reports it).
     fragments_on_path: Vec<&'a Name>,
 }
 
 impl<'a> Walk<'a> {
-    /// The fields of `set` (through fragments), each costing 1 plus what it selects.
-    /// Stops as soon as a limit is passed, so recursion never goes deeper than the limit.
-    fn cost(&mut self, set: &'a SelectionSet, depth: usize) -> Result<u64, String> {
-        let mut cost: u64 = 0;
+    fn size(&mut self, set: &'a SelectionSet) -> Result<Size, String> {
+        let mut size = Size::default();
         for selection in &set.items {
             let selected = match &selection.node {
-                Selection::Field(field) => self.field_cost(&field.node, depth + 1)?,
+                Selection::Field(field) => self.field_size(&field.node)?,
                 Selection::InlineFragment(fragment) => {
-                    self.cost(&fragment.node.selection_set.node, depth)?
+                    self.size(&fragment.node.selection_set.node)?
                 }
                 Selection::FragmentSpread(spread) => {
-                    let name = &spread.node.fragment_name.node;
-                    match self.document.fragments.get(name) {
-                        Some(fragment) if !self.fragments_on_path.contains(&name) => {
-                            self.fragments_on_path.push(name);
-                            let cost = self.cost(&fragment.node.selection_set.node, depth);
-                            self.fragments_on_path.pop();
-                            cost?
-                        }
-                        _ => 0,
-                    }
+                    self.fragment_size(&spread.node.fragment_name.node)?
                 }
             };
-            cost = cost.saturating_add(selected);
+            size = size.and(selected);
         }
-        Ok(cost)
+        Ok(size)
     }
 
-    fn field_cost(&mut self, field: &'a Field, depth: usize) -> Result<u64, String> {
+    fn field_size(&mut self, field: &'a Field) -> Result<Size, String> {
+        let selected = self.size(&field.selection_set.node)?;
+        let aliases = selected
+            .aliases
+            .saturating_add(u64::from(field.alias.is_some()));
+        let fields = selected.fields.saturating_add(1);
         if field.name.node.starts_with("__") {
-            return Ok(0);
+            return Ok(Size {
+                cost: 0,
+                depth: 0,
+                aliases,
+                fields,
+            });
         }
-        if field.alias.is_some() {
-            self.aliases += 1;
-            if self.aliases > self.limits.max_aliases {
-                return Err(format!(
-                    "the operation uses more than {} aliases",
-                    self.limits.max_aliases
-                ));
-            }
+        Ok(Size {
+            cost: self
+                .list_length(field)
+                .saturating_mul(selected.cost)
+                .saturating_add(1),
+            depth: selected.depth + 1,
+            aliases,
+            fields,
+        })
+    }
+
+    fn fragment_size(&mut self, name: &'a Name) -> Result<Size, String> {
+        if let Some(size) = self.fragments.get(name) {
+            return Ok(*size);
         }
-        if depth > self.limits.max_depth {
+        let Some(fragment) = self.document.fragments.get(name) else {
+            return Ok(Size::default());
+        };
+        if self.fragments_on_path.contains(&name) {
+            return Ok(Size::default());
+        }
+        if self.fragments_on_path.len() >= MAX_FRAGMENT_NESTING {
             return Err(format!(
-                "the operation nests deeper than {} fields",
-                self.limits.max_depth
+                "fragments nest more than {MAX_FRAGMENT_NESTING} deep"
             ));
         }
-        let selected = self.cost(&field.selection_set.node, depth)?;
-        Ok(1u64.saturating_add(self.list_length(field).saturating_mul(selected)))
+        self.fragments_on_path.push(name);
+        let size = self.size(&fragment.node.selection_set.node);
+        self.fragments_on_path.pop();
+        let size = size?;
+        self.fragments.insert(name, size);
+        Ok(size)
     }
 
     /// How many items a field returns at most, from its `first` argument.
@@ -240,6 +309,19 @@ mod tests {
         query
     }
 
+    /// Forty fragments, each spreading the next twice: 2^40 fields once expanded.
+    fn fragment_bomb(levels: usize) -> String {
+        let mut query = String::from("query { ...F0 }");
+        for level in 0..levels {
+            let next = level + 1;
+            query.push_str(&format!(
+                " fragment F{level} on Query {{ ...F{next} ...F{next} }}"
+            ));
+        }
+        query.push_str(&format!(" fragment F{levels} on Query {{ __typename }}"));
+        query
+    }
+
     #[test]
     fn ordinary_reports_pass() {
         let cases = [
@@ -259,13 +341,14 @@ mod tests {
             .map(|n| format!("a{n}: author(id: {n}) {{ name }} "))
             .collect();
         let cases = [
-            (nested(8), "nests deeper than 10"),
-            (format!("{{ authors {{ nodes {{ {aliases} }} }} }}"), "more than 100 aliases"),
-            (format!("{{ {roots} }}"), "51 root fields"),
+            (nested(8), "12 levels of nested fields; the limit is 10"),
+            (format!("{{ authors {{ nodes {{ {aliases} }} }} }}"), "101 aliases; the limit is 100"),
+            (format!("{{ {roots} }}"), "51 root fields; the limit is 50"),
             (
                 "{ authors(first: 100) { nodes { books(first: 100) { publishers(first: 100) { name } } } } }".to_owned(),
-                "estimated cost",
+                "units of estimated cost",
             ),
+            (fragment_bomb(40), "fields once its fragments are expanded"),
         ];
         for (query, expected) in cases {
             let error = check_query(&query, serde_json::json!({})).expect_err(expected);

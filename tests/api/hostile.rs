@@ -33,6 +33,15 @@ fn hostile_requests() -> Vec<Hostile> {
     let aliases: String = (0..10_000).map(|n| format!("a{n}: name ")).collect();
     let alias_bomb = format!("{{ authors {{ nodes {{ {aliases} }} }} }}");
     let cycle = "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }";
+    // Each fragment spreads the next twice: 2^40 fields once expanded.
+    let mut fragment_bomb = String::from("query { ...F0 }");
+    for level in 0..40 {
+        fragment_bomb.push_str(&format!(
+            " fragment F{level} on Query {{ ...F{next} ...F{next} }}",
+            next = level + 1
+        ));
+    }
+    fragment_bomb.push_str(" fragment F40 on Query { __typename }");
     let huge_first = "{ authors(first: 1000000) { nodes { books(first: 1000000) { publishers(first: 1000000) { name } } } } }";
     let batch = Value::Array(vec![json!({ "query": "{ authors { totalCount } }" }); 1000]);
     let too_complex = Some("QUERY_TOO_COMPLEX");

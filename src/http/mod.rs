@@ -38,6 +38,8 @@ pub use access::{InvalidToken, WriteAccess, WriteToken};
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Longest a GraphQL request runs unless configured otherwise.
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a stopping server waits for requests in flight.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Grace beyond the GraphQL timeout after which any request is cut off with 408.
 const TIMEOUT_GRACE: Duration = Duration::from_secs(5);
 
@@ -153,7 +155,23 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let draining = Arc::new(tokio::sync::Notify::new());
+    let started_draining = Arc::clone(&draining);
+    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+        shutdown.await;
+        started_draining.notify_one();
+    });
+    // A request stuck past every timeout (or a client holding a connection open) must not
+    // keep the process from stopping: drain for a while, then give up on the stragglers.
+    let deadline = async {
+        draining.notified().await;
+        tokio::time::sleep(DRAIN_TIMEOUT).await;
+    };
+    tokio::select! {
+        served = server => served,
+        () = deadline => {
+            tracing::warn!(?DRAIN_TIMEOUT, "stopping with requests still in flight");
+            Ok(())
+        }
+    }
 }

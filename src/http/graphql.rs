@@ -135,7 +135,12 @@ async fn execute(
     selected: Option<(Option<String>, OperationType)>,
 ) -> Response {
     let operation = operation_label(selected);
-    let running = graphql::execute(&state.schema, &state.db, request);
+    let running = async {
+        // Waiting for a turn counts against the time limit; the permit is returned when
+        // the response is built, so at most a few results are in memory at once.
+        let _turn = state.executions.acquire().await;
+        graphql::execute(&state.schema, &state.db, request).await
+    };
     // Dropping the request on time-out rolls back any write it had begun.
     let Ok(response) = tokio::time::timeout(state.request_timeout, running).await else {
         let rejection = Rejection {

@@ -14,7 +14,9 @@ mod websocket;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
+
 use std::time::Duration;
+use tokio::sync::Semaphore;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -38,6 +40,13 @@ pub use access::{InvalidToken, WriteAccess, WriteToken};
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Longest a GraphQL request runs unless configured otherwise.
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// GraphQL requests executed at once: two per core keeps the cores busy while one waits
+/// for SQLite, and bounds the memory that many large responses built together would take.
+/// More requests queue, each within its time limit.
+fn concurrent_executions() -> usize {
+    std::thread::available_parallelism().map_or(2, |cores| cores.get()) * 2
+}
+
 /// How long a stopping server waits for requests in flight.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Grace beyond the GraphQL timeout after which any request is cut off with 408.
@@ -53,6 +62,8 @@ pub struct AppState {
     metrics: Arc<RequestMetrics>,
     cors_origins: Vec<HeaderValue>,
     write_access: WriteAccess,
+    /// Turns to execute a GraphQL request.
+    executions: Arc<Semaphore>,
 }
 
 impl AppState {
@@ -65,6 +76,7 @@ impl AppState {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             metrics: Arc::default(),
             cors_origins: Vec::new(),
+            executions: Arc::new(Semaphore::new(concurrent_executions())),
             write_access: WriteAccess::Open,
         }
     }

@@ -7,11 +7,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
-use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, Field, Selection, SelectionSet,
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
 };
-use async_graphql::{Name, ServerError, ServerResult, Value, Variables};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, Field, OperationDefinition, Selection, SelectionSet,
+};
+use async_graphql::{Name, Request, ServerError, ServerResult, Value, Variables};
 
 /// The bounds an operation must stay within.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,23 +58,28 @@ impl ExtensionFactory for QueryLimits {
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for QueryLimits {
-    async fn parse_query(
+    /// Runs before async-graphql's own checks, which walk every fragment spread as often
+    /// as it is spread: a document that would make them (or execution) explode is refused
+    /// here first. The parsed document is kept on the request, so it is parsed only once;
+    /// one that does not parse is left for async-graphql to report.
+    async fn prepare_request(
         &self,
         ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        check(&document, variables, &self.0).map_err(|message| {
-            let mut error = ServerError::new(message, None);
-            error
-                .extensions
-                .get_or_insert_with(Default::default)
-                .set("code", "QUERY_TOO_COMPLEX");
-            error
-        })?;
-        Ok(document)
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let variables = request.variables.clone();
+        if let Ok(document) = request.parsed_query() {
+            check(document, &variables, &self.0).map_err(|message| {
+                let mut error = ServerError::new(message, None);
+                error
+                    .extensions
+                    .get_or_insert_with(Default::default)
+                    .set("code", "QUERY_TOO_COMPLEX");
+                error
+            })?;
+        }
+        next.run(ctx, request).await
     }
 }
 
@@ -82,28 +89,24 @@ pub fn check(
     variables: &Variables,
     limits: &Limits,
 ) -> Result<(), String> {
-    let operations: Vec<&SelectionSet> = match &document.operations {
-        DocumentOperations::Single(operation) => vec![&operation.node.selection_set.node],
+    let operations: Vec<&OperationDefinition> = match &document.operations {
+        DocumentOperations::Single(operation) => vec![&operation.node],
         DocumentOperations::Multiple(operations) => operations
             .values()
-            .map(|operation| &operation.node.selection_set.node)
+            .map(|operation| &operation.node)
             .collect(),
     };
-    let mut walk = Walk {
-        document,
-        variables,
-        fragments: HashMap::new(),
-        fragments_on_path: Vec::new(),
-    };
-    for selection_set in operations {
-        let root_fields = walk.root_fields(selection_set);
-        let size = walk.size(selection_set)?;
+    for operation in operations {
+        let variables = with_defaults(variables, operation);
+        let mut walk = Walk {
+            document,
+            variables: &variables,
+            fragments: HashMap::new(),
+            fragments_on_path: Vec::new(),
+        };
+        let size = walk.size(&operation.selection_set.node)?;
         let exceeded = [
-            (
-                root_fields as u64,
-                limits.max_root_fields as u64,
-                "root fields",
-            ),
+            (size.top, limits.max_root_fields as u64, "root fields"),
             (
                 size.depth as u64,
                 limits.max_depth as u64,
@@ -127,6 +130,21 @@ pub fn check(
         }
     }
     Ok(())
+}
+
+/// The request's variables, plus the operation's declared defaults for those it omits:
+/// `query($n: Int = 100)` costs what it will run as.
+fn with_defaults(variables: &Variables, operation: &OperationDefinition) -> Variables {
+    let mut variables = variables.clone();
+    for definition in &operation.variable_definitions {
+        let definition = &definition.node;
+        if let Some(default) = &definition.default_value {
+            variables
+                .entry(definition.name.node.clone())
+                .or_insert_with(|| default.node.clone());
+        }
+    }
+    variables
 }
 
 /// Fields an operation may select once fragments are expanded, introspection included:
@@ -155,6 +173,8 @@ struct Size {
     aliases: u64,
     /// Fields of any kind, as often as fragments repeat them.
     fields: u64,
+    /// Non-introspection fields at the top of the set, through fragments.
+    top: u64,
 }
 
 impl Size {
@@ -164,6 +184,7 @@ impl Size {
             depth: self.depth.max(other.depth),
             aliases: self.aliases.saturating_add(other.aliases),
             fields: self.fields.saturating_add(other.fields),
+            top: self.top.saturating_add(other.top),
         }
     }
 }
@@ -183,7 +204,10 @@ impl<'a> Walk<'a> {
         let mut size = Size::default();
         for selection in &set.items {
             let selected = match &selection.node {
-                Selection::Field(field) => self.field_size(&field.node)?,
+                Selection::Field(field) => Size {
+                    top: u64::from(!field.node.name.node.starts_with("__")),
+                    ..self.field_size(&field.node)?
+                },
                 Selection::InlineFragment(fragment) => {
                     self.size(&fragment.node.selection_set.node)?
                 }
@@ -204,10 +228,9 @@ impl<'a> Walk<'a> {
         let fields = selected.fields.saturating_add(1);
         if field.name.node.starts_with("__") {
             return Ok(Size {
-                cost: 0,
-                depth: 0,
                 aliases,
                 fields,
+                ..Size::default()
             });
         }
         Ok(Size {
@@ -218,6 +241,7 @@ impl<'a> Walk<'a> {
             depth: selected.depth + 1,
             aliases,
             fields,
+            top: 0,
         })
     }
 
@@ -263,20 +287,6 @@ impl<'a> Walk<'a> {
                 }
             });
         first.unwrap_or(ASSUMED_LIST_LENGTH)
-    }
-
-    /// Fields at the root, through fragments, not counting introspection.
-    fn root_fields(&self, set: &'a SelectionSet) -> usize {
-        set.items
-            .iter()
-            .map(|selection| match &selection.node {
-                Selection::Field(field) => usize::from(!field.node.name.node.starts_with("__")),
-                Selection::InlineFragment(fragment) => {
-                    self.root_fields(&fragment.node.selection_set.node)
-                }
-                Selection::FragmentSpread(_) => 1,
-            })
-            .sum()
     }
 }
 
@@ -354,6 +364,24 @@ mod tests {
             let error = check_query(&query, serde_json::json!({})).expect_err(expected);
             assert!(error.contains(expected), "{error}");
         }
+    }
+
+    #[test]
+    fn root_fields_count_through_fragments_and_defaults_count_as_variables() {
+        let roots: String = (0..51)
+            .map(|n| format!("a{n}: author(id: {n}) {{ name }} "))
+            .collect();
+        let spread = format!("{{ ...Roots }} fragment Roots on Query {{ {roots} }}");
+        let error = check_query(&spread, serde_json::json!({})).expect_err("51 roots");
+        assert!(error.contains("51 root fields"), "{error}");
+
+        let defaulted = "query($n: Int = 100) { authors(first: $n) { nodes { books(first: $n) { publishers(first: $n) { name } } } } }";
+        let error = check_query(defaulted, serde_json::json!({})).expect_err("default 100");
+        assert!(error.contains("estimated cost"), "{error}");
+        assert_eq!(
+            check_query(defaulted, serde_json::json!({ "n": 5 })),
+            Ok(())
+        );
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub enum Error {
         /// The row in the way, when there is one (an existing name, say).
         existing_id: Option<i64>,
     },
+    /// The request asks for more than a limit allows; nothing more runs.
+    #[error("{0}")]
+    TooLarge(String),
     /// A CSV file could not be imported; nothing was written.
     #[error("line {line}: {message}")]
     Csv {
@@ -106,6 +109,7 @@ impl From<ClientError> for async_graphql::Error {
         let (code, message) = match &*error {
             Error::BadInput { .. } | Error::Csv { .. } => ("BAD_USER_INPUT", error.to_string()),
             Error::NotFound { .. } => ("NOT_FOUND", error.to_string()),
+            Error::TooLarge(_) => ("QUERY_TOO_COMPLEX", error.to_string()),
             Error::Conflict { existing_id, .. } => {
                 let existing_id = *existing_id;
                 return async_graphql::Error::new(error.to_string()).extend_with(

@@ -1,6 +1,8 @@
 //! Names as users type them, parsed once into the form we store and match.
 //! Every write path (addBook, import) goes through [`Name::parse`]; nothing else normalises.
 
+use unicode_normalization::UnicodeNormalization as _;
+
 /// A trimmed, white-space-collapsed, non-empty name, with its case-folded matching key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Name {
@@ -38,7 +40,7 @@ impl Name {
     /// Trims, collapses inner white space (newlines and tabs included) to one space, and
     /// checks the result is non-empty, free of control characters and at most `max_chars`.
     pub fn parse(raw: &str, max_chars: usize) -> Result<Name, NameError> {
-        let display = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+        let display = normalise(raw);
         if display.is_empty() {
             return Err(NameError::Empty);
         }
@@ -77,7 +79,14 @@ pub fn match_key(normalised: &str) -> String {
 
 /// Normalises a search needle the same way names are, without rejecting anything.
 pub fn search_key(raw: &str) -> String {
-    match_key(&raw.split_whitespace().collect::<Vec<_>>().join(" "))
+    match_key(&normalise(raw))
+}
+
+/// Unicode NFC, so "É" typed as one code point or as "E" plus an accent is the same
+/// letter; then white space trimmed and inner runs collapsed to one space.
+fn normalise(raw: &str) -> String {
+    let composed: String = raw.nfc().collect();
+    composed.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -94,6 +103,14 @@ mod tests {
     #[test]
     fn key_folds_non_ascii_letters() {
         assert_eq!(Name::parse("ÉMILE", 200).unwrap().key(), "émile");
+    }
+
+    #[test]
+    fn composed_and_decomposed_accents_are_one_name() {
+        let composed = Name::parse("\u{c9}mile", 200).unwrap();
+        let decomposed = Name::parse("E\u{301}mile", 200).unwrap();
+        assert_eq!(decomposed.as_str(), composed.as_str());
+        assert_eq!(decomposed.key(), composed.key());
     }
 
     #[test]

@@ -243,9 +243,12 @@ pub(super) async fn delete_with_owner(
         let message = format!("{}; delete them first or pass cascade: true", in_use());
         return Err(Error::conflict(message, None));
     }
-    let mut query = QueryBuilder::new("delete from book where id in ");
-    push_id_list(&mut query, book_ids);
-    query.build().execute(tx.conn()).await?;
+    // A huge publisher's books would pass SQLite's limit on bound variables in one list.
+    for chunk in book_ids.chunks(10_000) {
+        let mut query = QueryBuilder::new("delete from book where id in ");
+        push_id_list(&mut query, chunk);
+        query.build().execute(tx.conn()).await?;
+    }
     for book in book_ids {
         tx.record(Event::BookDeleted(*book));
     }

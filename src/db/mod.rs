@@ -32,6 +32,9 @@ use crate::events::{Event, Events};
 /// process (an import, say) writes to the same file.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Rows one request may read through nested lists.
+pub const MAX_ROWS_PER_REQUEST: u64 = 100_000;
+
 /// The writer's page cache, in SQLite's "negative means KiB" form: 64 MiB.
 const WRITER_CACHE_KIB: &str = "-65536";
 
@@ -54,6 +57,8 @@ pub struct Db {
 #[derive(Clone, Debug, Default)]
 struct Counters {
     scoped: Arc<AtomicU64>,
+    /// Rows the handle's one-to-many lookups returned: the request's read budget.
+    rows: Arc<AtomicU64>,
     stats: Arc<DbStats>,
 }
 
@@ -127,6 +132,7 @@ impl Db {
         Db {
             counters: Counters {
                 scoped: Arc::default(),
+                rows: Arc::default(),
                 stats: Arc::clone(&self.counters.stats),
             },
             ..self.clone()
@@ -141,6 +147,21 @@ impl Db {
     /// Committed changes, as they happen.
     pub fn events(&self) -> &Events {
         &self.events
+    }
+
+    /// Charges `rows` to this handle's read budget; past [`MAX_ROWS_PER_REQUEST`] the
+    /// request is refused. Nested lists without `first` have no size of their own, so this
+    /// is what stops `books { publishers { books … } }` from fanning out over the whole
+    /// catalogue again and again.
+    pub fn charge_rows(&self, rows: usize) -> Result<()> {
+        let rows = rows as u64;
+        let total = self.counters.rows.fetch_add(rows, Ordering::Relaxed) + rows;
+        if total > MAX_ROWS_PER_REQUEST {
+            return Err(Error::TooLarge(format!(
+                "the request reads more than {MAX_ROWS_PER_REQUEST} rows; ask for fewer with `first`"
+            )));
+        }
+        Ok(())
     }
 
     /// Process-wide statistics, shared by every handle on this database.
@@ -267,7 +288,7 @@ impl WriteTx {
 }
 
 /// Appends `(id, id, …)` to `query`. SQLite has no `= any($1)` over an array, so batched
-/// lookups bind one placeholder per id; `Loaders` keeps batches under SQLite's limit of
+/// lookups bind one placeholder per id; callers keep lists under SQLite's limit of
 /// 32,766 variables.
 fn push_id_list(query: &mut QueryBuilder<Sqlite>, ids: &[i64]) {
     query.push("(");

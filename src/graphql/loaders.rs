@@ -163,7 +163,9 @@ impl<R: Relation> Loader<ListOf<R>> for Catalog {
         }
         let mut lists = HashMap::with_capacity(keys.len());
         for (first, owners) in owners_by_first {
-            let mut children = group_by_owner(R::fetch(&self.db, &owners, first).await?);
+            let rows = R::fetch(&self.db, &owners, first).await?;
+            self.db.charge_rows(rows.len())?;
+            let mut children = group_by_owner(rows);
             for owner in owners {
                 let list = children.remove(&owner).unwrap_or_default();
                 lists.insert(ListOf::new(owner, first), list);

@@ -194,3 +194,17 @@ async fn a_request_over_its_time_limit_is_stopped_and_writes_nothing() {
     let added = crate::helpers::add_book(&app, "Ann", "Late", "On Time", "Slow").await;
     assert_eq!(added["outcome"], "CREATED", "the writer recovered");
 }
+
+#[tokio::test]
+async fn a_query_fanning_out_over_the_catalogue_is_refused() {
+    let mut csv = Vec::new();
+    bookgraph::generate::generate_csv(2000, 1, &mut csv).unwrap();
+    let app = TestApp::spawn_with_csv(std::str::from_utf8(&csv).unwrap()).await;
+    // Within the cost estimate (nested lists count as 20), yet every publisher's books'
+    // publishers' books: the same rows read over and over.
+    let query = "{ publishers(first: 20, orderBy: {field: BOOK_COUNT, direction: DESC}) {
+        nodes { books { publishers { books { title } } } } } }";
+    assert_eq!(app.error_codes(query).await, ["QUERY_TOO_COMPLEX"]);
+    let still = app.data("{ authors { totalCount } }").await;
+    assert_eq!(still["authors"]["totalCount"], 2000);
+}

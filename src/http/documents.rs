@@ -79,6 +79,11 @@ impl Documents {
         Documents::Trusted(documents)
     }
 
+    /// Whether only listed documents may run.
+    pub fn is_trusted(&self) -> bool {
+        matches!(self, Documents::Trusted(_))
+    }
+
     /// The document to run for a request carrying `query` and/or `hash`.
     pub fn resolve(&self, query: Option<String>, hash: Option<&str>) -> Result<String, Refusal> {
         let hash = hash.map(normalise_hash);

@@ -37,6 +37,14 @@ pub async fn upgrade(
         )
             .into_response();
     }
+    if state.documents.is_trusted() {
+        // Operations over a socket carry documents, not hashes of listed ones.
+        return (
+            StatusCode::FORBIDDEN,
+            "this server runs trusted documents only, which WebSocket operations cannot be",
+        )
+            .into_response();
+    }
     let executor = Guarded {
         read_only: state.write_access == WriteAccess::ReadOnly,
         schema: state.schema,

@@ -195,3 +195,21 @@ async fn trusted_documents_mode_runs_listed_hashes_only() {
         );
     }
 }
+
+#[tokio::test]
+async fn trusted_documents_mode_refuses_websocket_operations() {
+    let hash = sha256(QUERY);
+    let app = TestApp::spawn_trusted(HashMap::from([(hash, QUERY.to_owned())])).await;
+    let upgrade = app
+        .client()
+        .get(app.url("/graphql/ws"))
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .header("sec-websocket-protocol", "graphql-transport-ws")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upgrade.status(), StatusCode::FORBIDDEN);
+}

@@ -61,7 +61,11 @@ fn fixture() -> Fixture {
         bookgraph::import::import_csv(&db, csv.as_slice())
             .await
             .expect("import");
-        db
+        // Close and reopen, as `bookgraph import` then `serve` do: closing checkpoints the
+        // write-ahead log, which would otherwise hold the whole import and slow every read
+        // (each page looked up in the WAL index first).
+        db.close().await;
+        Db::open(&url).await.expect("reopen database")
     });
     eprintln!("dataset: {authors} authors, {rows} CSV rows, in {url}");
     let schema = build_schema(db.clone(), Limits::default());

@@ -16,6 +16,7 @@
 
 use std::time::{Duration, Instant};
 
+use bookgraph::generate::SplitMix;
 use serde_json::{Value, json};
 
 const Q4: &str =
@@ -73,31 +74,18 @@ fn options() -> Result<Options, String> {
     Ok(options)
 }
 
-/// SplitMix64: a fast, well-mixed generator, plenty for choosing ids.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
 /// The body of one request.
-fn body(options: &Options, client: usize, sequence: u64, random: &mut Random) -> Value {
+fn body(options: &Options, client: usize, sequence: u64, random: &mut SplitMix) -> Value {
     let write = match options.workload {
         Workload::W1 => true,
         Workload::Q4 => false,
-        Workload::Mixed => random.next().is_multiple_of(10),
+        Workload::Mixed => random.next_u64().is_multiple_of(10),
     };
     if write {
         // 200 bench authors and 20 publishers shared by all clients: most calls find the
         // author and publisher and create the book and its link.
-        let author = random.next() % 200;
-        let publisher = random.next() % 20;
+        let author = random.next_u64() % 200;
+        let publisher = random.next_u64() % 20;
         json!({
             "query": W1,
             "variables": {"input": {
@@ -108,7 +96,7 @@ fn body(options: &Options, client: usize, sequence: u64, random: &mut Random) ->
             }},
         })
     } else {
-        let id = 1 + random.next() % options.max_book_id;
+        let id = 1 + random.next_u64() % options.max_book_id;
         json!({"query": Q4, "variables": {"id": id.to_string()}})
     }
 }
@@ -120,7 +108,7 @@ async fn client(
     client: usize,
     deadline: Instant,
 ) -> (Vec<Duration>, u64) {
-    let mut random = Random(0x5EED ^ (client as u64) << 32 ^ u64::from(std::process::id()));
+    let mut random = SplitMix(0x5EED ^ (client as u64) << 32 ^ u64::from(std::process::id()));
     let mut latencies = Vec::new();
     let mut errors = 0;
     let mut sequence = 0;

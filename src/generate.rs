@@ -71,11 +71,13 @@ const PUBLISHER_WORDS: &[&str] = &[
     "& Sons",
 ];
 
-/// A small, fast, well-mixed generator (SplitMix64); good enough for data, not for secrets.
-struct SplitMix(u64);
+/// A small, fast, well-mixed generator (SplitMix64); good enough for data and load
+/// generation, not for secrets.
+pub struct SplitMix(pub u64);
 
 impl SplitMix {
-    fn next(&mut self) -> u64 {
+    /// The next number of the sequence.
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -85,7 +87,7 @@ impl SplitMix {
 
     /// Uniform in `0..n` (n > 0).
     fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.next_u64() % n
     }
 
     fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
@@ -95,7 +97,7 @@ impl SplitMix {
     /// Skewed towards small values: `max` raised to a uniform draw to the power `power`,
     /// so most draws are 1–3 and a few reach `max`.
     fn skewed(&mut self, max: u64, power: i32) -> u64 {
-        let unit = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+        let unit = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
         let value = (max as f64).powf(unit.powi(power));
         (value as u64).clamp(1, max)
     }

@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE};
+use reqwest::header::CACHE_CONTROL;
 use serde_json::json;
 
-use crate::helpers::{TestApp, run_node};
+use crate::helpers::{TestApp, media_type, run_node};
 
 /// Every file the page must load, with the media type it must come with.
 const ASSETS: &[(&str, &str)] = &[
@@ -39,20 +39,12 @@ async fn page_html(app: &TestApp) -> String {
         .await
         .expect("GET / reaches the server");
     assert_eq!(response.status(), 200, "GET /");
-    assert_eq!(media_type(&response), "text/html", "GET / content type");
+    assert_eq!(
+        media_type(response.headers()),
+        "text/html",
+        "GET / content type"
+    );
     response.text().await.expect("GET / body")
-}
-
-/// The media type of `response`, parameters dropped.
-fn media_type(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
 }
 
 /// Every `src="…"` and `href="…"` in `html`.
@@ -105,7 +97,11 @@ async fn graphiql_assets_are_served_with_their_types() {
             .unwrap_or_else(|| panic!("GET / does not link {path}"));
         let response = app.client().get(app.url(url)).send().await.expect(path);
         assert_eq!(response.status(), 200, "GET {url}");
-        assert_eq!(media_type(&response), *expected, "content type of {url}");
+        assert_eq!(
+            media_type(response.headers()),
+            *expected,
+            "content type of {url}"
+        );
         let cache = response.headers()[CACHE_CONTROL]
             .to_str()
             .unwrap()
@@ -125,7 +121,7 @@ async fn graphiql_assets_are_served_with_their_types() {
             .await
             .expect(license);
         assert_eq!(response.status(), 200, "GET {license}");
-        assert_eq!(media_type(&response), "text/plain", "{license}");
+        assert_eq!(media_type(response.headers()), "text/plain", "{license}");
     }
     for unknown in [
         "nope.js",

@@ -242,3 +242,14 @@ pub async fn assert_counts_match_rows(app: &TestApp) {
     .unwrap();
     assert_eq!(drifted, 0, "stored counts equal a recount from the rows");
 }
+
+/// The media type of a response with these headers, parameters dropped, lower case.
+pub fn media_type(headers: &reqwest::header::HeaderMap) -> String {
+    headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}

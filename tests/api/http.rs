@@ -5,7 +5,7 @@ use reqwest::header::{ACCEPT, ALLOW, CONTENT_TYPE, HeaderMap};
 use reqwest::{Method, RequestBuilder};
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, media_type};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -23,13 +23,7 @@ struct Reply {
 impl Reply {
     /// The media type, parameters dropped.
     fn media_type(&self) -> String {
-        self.headers
-            .get(CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split(';').next())
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase()
+        media_type(&self.headers)
     }
 
     /// The body as JSON; it must be JSON.

@@ -2,6 +2,7 @@
 //! Write transactions collect events as they change rows; a rolled-back transaction, or one
 //! that changed nothing, announces nothing.
 
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use crate::db::models::{AuthorRow, BookRow, PublisherRow};
@@ -10,7 +11,7 @@ use crate::db::models::{AuthorRow, BookRow, PublisherRow};
 const BACKLOG: usize = 1024;
 
 /// One committed change.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Event {
     /// A book was created.
     BookAdded(BookRow),

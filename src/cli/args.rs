@@ -27,13 +27,18 @@ pub struct GenerateArgs {
 /// Where the catalogue lives.
 #[derive(Debug, Args)]
 pub struct DatabaseArgs {
-    /// SQLite database URL.
+    /// Database URL: `sqlite:<file>` (embedded, the default) or
+    /// `postgres://user:password@host/database` (shared by several replicas).
     #[arg(
         long = "database",
         env = "DATABASE_URL",
         default_value = "sqlite:data/bookgraph.db"
     )]
     pub url: String,
+    /// Reader connections this process keeps open [default: one more than the cores].
+    /// Each process also holds one writer connection and, on PostgreSQL, one listener.
+    #[arg(long, env = "BOOKGRAPH_POOL_SIZE", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub pool_size: Option<u32>,
 }
 
 /// Arguments of `serve`.

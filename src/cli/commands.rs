@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{AddBookArgs, Cli, Command, DatabaseArgs, ExportArgs, ReportArgs, ReportFormat};
 use crate::book_entry::{AddOutcome, BookEntry};
-use crate::db::{self, Db};
+use crate::db::{self, Db, OpenOptions};
 use crate::export::export_csv;
 use crate::generate::generate_csv;
 use crate::graphql;
@@ -56,12 +56,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Opens the catalogue; only commands that write may create it.
 pub(super) async fn open(database: &DatabaseArgs, create: bool) -> anyhow::Result<Db> {
-    let open = if create {
-        Db::open(&database.url).await
-    } else {
-        Db::open_existing(&database.url).await
+    let options = OpenOptions {
+        must_exist: !create,
+        readers: database.pool_size,
     };
-    open.with_context(|| format!("opening database {}", database.url))
+    Db::open_with(&database.url, options)
+        .await
+        .with_context(|| format!("opening database {}", database.url))
 }
 
 /// The file to write to, or standard output for none or `-`, and its name for people.

@@ -1,9 +1,8 @@
 //! Statements that read and write the `author` table.
 
-use sqlx::{QueryBuilder, Sqlite};
-
 use super::models::{AuthorRow, Owned};
 use super::pages::{Page, PageArgs, SortColumn, SortKind, fetch_page};
+use super::sql::Sql;
 use super::{Db, WriteTx, books, push_contains, push_first_and_order, push_id_list};
 use crate::error::{Error, Result};
 use crate::events::Event;
@@ -54,7 +53,7 @@ impl AuthorOrder {
 /// The authors with these ids, in no particular order; unknown ids are skipped.
 #[tracing::instrument(skip_all, fields(ids = ids.len()))]
 pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<AuthorRow>> {
-    let mut query = QueryBuilder::new("select id, first_name, last_name from author where id in ");
+    let mut query = Sql::new("select id, first_name, last_name from author where id in ");
     push_id_list(&mut query, ids);
     Ok(query.build_query_as().fetch_all(db.read()).await?)
 }
@@ -68,7 +67,7 @@ pub async fn page(
     descending: bool,
     page: &PageArgs,
 ) -> Result<Page<AuthorRow>> {
-    let listed = |query: &mut QueryBuilder<Sqlite>| {
+    let listed = |query: &mut Sql| {
         query.push(
             "select a.id, a.first_name, a.last_name, a.first_name_key, a.last_name_key, \
              a.book_count from author a",
@@ -81,12 +80,12 @@ pub async fn page(
 /// How many authors match `filter`.
 #[tracing::instrument(skip_all)]
 pub async fn count(db: &Db, filter: &AuthorFilter) -> Result<i64> {
-    let mut query = QueryBuilder::new("select count(*) from author a");
+    let mut query = Sql::new("select count(*) from author a");
     push_filter(&mut query, filter);
     Ok(query.build_query_scalar().fetch_one(db.read()).await?)
 }
 
-fn push_filter(query: &mut QueryBuilder<Sqlite>, filter: &AuthorFilter) {
+fn push_filter(query: &mut Sql, filter: &AuthorFilter) {
     if let Some(needle) = &filter.name_contains {
         query.push(" where");
         push_contains(
@@ -100,7 +99,7 @@ fn push_filter(query: &mut QueryBuilder<Sqlite>, filter: &AuthorFilter) {
 /// `(author id, number of books)` for those of `ids` that exist.
 #[tracing::instrument(skip_all, fields(ids = ids.len()))]
 pub async fn book_counts(db: &Db, ids: &[i64]) -> Result<Vec<(i64, i64)>> {
-    let mut query = QueryBuilder::new("select id, book_count from author where id in ");
+    let mut query = Sql::new("select id, book_count from author where id in ");
     push_id_list(&mut query, ids);
     Ok(query.build_query_as().fetch_all(db.read()).await?)
 }
@@ -112,7 +111,7 @@ pub async fn of_publishers(
     publisher_ids: &[i64],
     first: Option<i64>,
 ) -> Result<Vec<Owned<AuthorRow>>> {
-    let mut query = QueryBuilder::new(
+    let mut query = Sql::new(
         "select owner_id, id, first_name, last_name from (
             select x.publisher_id as owner_id, a.id, a.first_name, a.last_name,
                 row_number() over (

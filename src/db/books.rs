@@ -1,9 +1,8 @@
 //! Statements that read and write the `book` and `book_publisher` tables.
 
-use sqlx::{QueryBuilder, Sqlite};
-
 use super::models::{BookRow, Owned};
 use super::pages::{Page, PageArgs, SortColumn, SortKind, fetch_page};
+use super::sql::Sql;
 use super::{Db, WriteTx, push_contains, push_first_and_order, push_id_list};
 use crate::error::{Error, Result};
 use crate::events::Event;
@@ -31,7 +30,7 @@ pub fn title_order(descending: bool) -> Vec<SortColumn> {
 /// The books with these ids, in no particular order; unknown ids are skipped.
 #[tracing::instrument(skip_all, fields(ids = ids.len()))]
 pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<BookRow>> {
-    let mut query = QueryBuilder::new("select id, author_id, title from book where id in ");
+    let mut query = Sql::new("select id, author_id, title from book where id in ");
     push_id_list(&mut query, ids);
     Ok(query.build_query_as().fetch_all(db.read()).await?)
 }
@@ -44,7 +43,7 @@ pub async fn page(
     descending: bool,
     page: &PageArgs,
 ) -> Result<Page<BookRow>> {
-    let listed = |query: &mut QueryBuilder<Sqlite>| {
+    let listed = |query: &mut Sql| {
         query.push("select b.id, b.author_id, b.title, b.title_key from book b");
         push_filter(query, filter);
     };
@@ -54,12 +53,12 @@ pub async fn page(
 /// How many books match `filter`.
 #[tracing::instrument(skip_all)]
 pub async fn count(db: &Db, filter: &BookFilter) -> Result<i64> {
-    let mut query = QueryBuilder::new("select count(*) from book b");
+    let mut query = Sql::new("select count(*) from book b");
     push_filter(&mut query, filter);
     Ok(query.build_query_scalar().fetch_one(db.read()).await?)
 }
 
-fn push_filter(query: &mut QueryBuilder<Sqlite>, filter: &BookFilter) {
+fn push_filter(query: &mut Sql, filter: &BookFilter) {
     query.push(" where 1 = 1");
     if let Some(needle) = &filter.title_contains {
         query.push(" and");
@@ -83,7 +82,7 @@ pub async fn of_authors(
     author_ids: &[i64],
     first: Option<i64>,
 ) -> Result<Vec<Owned<BookRow>>> {
-    let mut query = QueryBuilder::new(
+    let mut query = Sql::new(
         "select owner_id, id, author_id, title from (
             select b.author_id as owner_id, b.id, b.author_id, b.title,
                 row_number() over (partition by b.author_id order by b.title_key, b.id)
@@ -104,7 +103,7 @@ pub async fn of_publishers(
     publisher_ids: &[i64],
     first: Option<i64>,
 ) -> Result<Vec<Owned<BookRow>>> {
-    let mut query = QueryBuilder::new(
+    let mut query = Sql::new(
         "select owner_id, id, author_id, title from (
             select bp.publisher_id as owner_id, b.id, b.author_id, b.title,
                 row_number() over (partition by bp.publisher_id order by b.title_key, b.id)
@@ -186,12 +185,11 @@ pub async fn update(
         .cloned()
         .unwrap_or_else(|| Name::stored(current.title));
     let author_id = author_id.unwrap_or(current.author_id);
-    let author_exists: bool =
-        sqlx::query_scalar("select exists (select 1 from author where id = $1)")
-            .bind(author_id)
-            .fetch_one(tx.conn())
-            .await?;
-    if !author_exists {
+    let author: Option<i64> = sqlx::query_scalar("select id from author where id = $1")
+        .bind(author_id)
+        .fetch_optional(tx.conn())
+        .await?;
+    if author.is_none() {
         return Err(Error::NotFound {
             what: "author",
             id: author_id,
@@ -245,7 +243,7 @@ pub(super) async fn delete_with_owner(
     }
     // A huge publisher's books would pass SQLite's limit on bound variables in one list.
     for chunk in book_ids.chunks(10_000) {
-        let mut query = QueryBuilder::new("delete from book where id in ");
+        let mut query = Sql::new("delete from book where id in ");
         push_id_list(&mut query, chunk);
         query.build().execute(tx.conn()).await?;
     }

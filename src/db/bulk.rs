@@ -6,11 +6,11 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
-use sqlx::query_builder::Separated;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{FromRow, QueryBuilder, Sqlite};
+use sqlx::FromRow;
+use sqlx::any::AnyRow;
 
 use super::WriteTx;
+use super::sql::Sql;
 use crate::book_entry::BookEntry;
 use crate::error::{Error, Result};
 
@@ -104,10 +104,13 @@ impl BulkAdder {
             tx,
             "insert into author (first_name, last_name, first_name_key, last_name_key) ",
             &new,
-            |mut row, entry| {
+            |row, entry| {
                 row.push_bind(entry.author_first_name.as_str().to_owned())
+                    .push(", ")
                     .push_bind(entry.author_last_name.as_str().to_owned())
+                    .push(", ")
                     .push_bind(entry.author_first_name.key().to_owned())
+                    .push(", ")
                     .push_bind(entry.author_last_name.key().to_owned());
             },
             " returning id, first_name_key, last_name_key",
@@ -134,8 +137,9 @@ impl BulkAdder {
             tx,
             "insert into publisher (name, name_key) ",
             &new,
-            |mut row, entry| {
+            |row, entry| {
                 row.push_bind(entry.publisher_name.as_str().to_owned())
+                    .push(", ")
                     .push_bind(entry.publisher_name.key().to_owned());
             },
             " returning id, name_key",
@@ -161,9 +165,11 @@ impl BulkAdder {
             tx,
             "insert into book (author_id, title, title_key) ",
             &new,
-            |mut row, (author_id, entry)| {
+            |row, (author_id, entry)| {
                 row.push_bind(*author_id)
+                    .push(", ")
                     .push_bind(entry.title.as_str().to_owned())
+                    .push(", ")
                     .push_bind(entry.title.key().to_owned());
             },
             " returning id, author_id, title_key",
@@ -190,8 +196,8 @@ impl BulkAdder {
             tx,
             "insert into book_publisher (book_id, publisher_id) ",
             &links,
-            |mut row, (book, publisher)| {
-                row.push_bind(*book).push_bind(*publisher);
+            |row, (book, publisher)| {
+                row.push_bind(*book).push(", ").push_bind(*publisher);
             },
             " on conflict (book_id, publisher_id) do nothing returning book_id",
         )
@@ -246,16 +252,20 @@ async fn insert_returning<T, R>(
     tx: &mut WriteTx,
     head: &str,
     rows: &[T],
-    bind: impl Fn(Separated<'_, Sqlite, &'static str>, &T) + Copy,
+    bind: impl Fn(&mut Sql, &T) + Copy,
     tail: &str,
 ) -> Result<Vec<R>>
 where
-    R: for<'r> FromRow<'r, SqliteRow> + Send + Unpin,
+    R: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
 {
     let mut returned = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let mut query = QueryBuilder::new(head);
-        query.push_values(chunk, bind);
+        let mut query = Sql::new(head);
+        query.push("values ").push_list(chunk, ", ", |query, row| {
+            query.push("(");
+            bind(query, row);
+            query.push(")");
+        });
         query.push(tail);
         returned.extend(query.build_query_as::<R>().fetch_all(tx.conn()).await?);
     }

@@ -7,6 +7,8 @@ pub mod books;
 pub mod bulk;
 pub mod export;
 pub mod models;
+mod notify;
+mod sql;
 pub mod pages;
 pub mod publishers;
 mod stats;
@@ -19,10 +21,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection, Transaction};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions as _, Connection as _, Transaction};
+
+use sql::Sql;
 
 use crate::error::{Error, Result};
 use crate::events::{Event, Events};
@@ -32,25 +35,56 @@ use crate::events::{Event, Events};
 /// process (an import, say) writes to the same file.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a write waits for the writer connection (and, on PostgreSQL, for the write
+/// lock other replicas hold) before failing.
+const WRITE_QUEUE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Rows one request may read through nested lists.
 pub const MAX_ROWS_PER_REQUEST: u64 = 100_000;
 
 /// The writer's page cache, in SQLite's "negative means KiB" form: 64 MiB.
 const WRITER_CACHE_KIB: &str = "-65536";
 
-/// Handle on one SQLite database: a pool of readers and one dedicated writer connection.
+/// The PostgreSQL advisory lock every write transaction holds: writes run one at a time
+/// across all replicas, as they do on SQLite, which is what keeps find-or-create and the
+/// stored counts right without retry loops. The number is arbitrary but fixed.
+const WRITE_LOCK: i64 = 0x626f_6f6b_6772_6170;
+
+/// Which database a handle runs on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Backend {
+    /// An embedded SQLite file, at this path.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database, possibly shared with other bookgraph processes.
+    Postgres,
+}
+
+/// How to open a catalogue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Fail instead of creating an SQLite file that does not exist yet.
+    pub must_exist: bool,
+    /// Size of the reader pool; one more than the cores when unset.
+    pub readers: Option<u32>,
+}
+
+/// Handle on one database: a pool of readers and one dedicated writer connection.
 ///
 /// SQLite allows one writer at a time. Funnelling every write transaction through a single
 /// connection makes concurrent `addBook` calls queue in the pool (cheap, fair) instead of
 /// busy-waiting on the file lock, which is what a shared pool with `BEGIN IMMEDIATE` does.
-/// Cloning is cheap; [`Db::scoped`] gives a clone with its own statement counter.
+/// PostgreSQL gets the same shape, plus an advisory lock that orders the writers of
+/// several processes. Cloning is cheap; [`Db::scoped`] gives a clone with its own
+/// statement counter.
 #[derive(Clone, Debug)]
 pub struct Db {
-    readers: SqlitePool,
-    writer: SqlitePool,
+    readers: AnyPool,
+    writer: AnyPool,
     counters: Counters,
-    file: PathBuf,
+    backend: Backend,
     events: Events,
+    /// Keeps the PostgreSQL listener that relays other processes' changes running.
+    listener: Option<Arc<notify::Listener>>,
 }
 
 /// Statements run through one handle (a request's), and the process-wide statistics.
@@ -70,60 +104,98 @@ impl Counters {
 }
 
 impl Db {
-    /// Opens the SQLite database at `url`, creating the file (and its directory) when
-    /// missing, and migrates it.
+    /// Opens the database at `url` (`sqlite:…` or `postgres://…`), creating an SQLite file
+    /// and its directory when missing, and migrates it.
     pub async fn open(url: &str) -> Result<Db> {
-        let options = SqliteConnectOptions::from_str(url)?;
-        if let Some(dir) = options.get_filename().parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        Self::connect(options.create_if_missing(true)).await
+        Self::open_with(url, OpenOptions::default()).await
     }
 
-    /// Opens and migrates the existing SQLite database at `url`; a missing file is an error.
-    pub async fn open_existing(url: &str) -> Result<Db> {
+    /// Opens and migrates the database at `url` as `options` say.
+    pub async fn open_with(url: &str, options: OpenOptions) -> Result<Db> {
+        sqlx::any::install_default_drivers();
+        let readers = options.readers.unwrap_or_else(reader_count).max(1);
+        if is_postgres(url) {
+            Self::connect_postgres(url, readers).await
+        } else {
+            Self::connect_sqlite(url, options.must_exist, readers).await
+        }
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn connect_sqlite(url: &str, must_exist: bool, readers: u32) -> Result<Db> {
         let options = SqliteConnectOptions::from_str(url)?;
-        if !options.get_filename().exists() {
+        let file = options.get_filename().to_owned();
+        if must_exist && !file.exists() {
             return Err(Error::Io(std::io::Error::new(
                 std::io::ErrorKind::NotFound,
-                format!("no database file at {}", options.get_filename().display()),
+                format!("no database file at {}", file.display()),
             )));
         }
-        Self::connect(options.create_if_missing(false)).await
-    }
-
-    #[tracing::instrument(skip_all, fields(file = %options.get_filename().display()))]
-    async fn connect(options: SqliteConnectOptions) -> Result<Db> {
-        let file = options.get_filename().to_owned();
-        let options = options
-            // sqlx leaves SQLite in rollback-journal mode unless asked; WAL lets readers
-            // run alongside the writer.
-            .journal_mode(SqliteJournalMode::Wal)
-            // In WAL mode NORMAL never corrupts the database; a power cut may lose the last
-            // commits, a process crash loses nothing.
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let url = AnyConnectOptions::from_url(&options.create_if_missing(true).to_url_lossy())?;
+        // A pool retries a failing connection until its acquire timeout; one connection of
+        // our own first makes a file that is not a database an error at once.
+        let mut probe = AnyConnection::connect_with(&url).await?;
+        sqlite_pragmas(&mut probe).await?;
+        probe.close().await?;
         // Large writes (imports) would spill SQLite's default 2 MB page cache to disk in
         // the middle of their transaction; the one writer gets room, readers keep the default.
-        let writer_options = options.clone().pragma("cache_size", WRITER_CACHE_KIB);
-        let writer = SqlitePoolOptions::new()
+        let writer = AnyPoolOptions::new()
             .max_connections(1)
-            .acquire_timeout(Duration::from_secs(60))
-            .connect_with(writer_options)
+            .acquire_timeout(WRITE_QUEUE_TIMEOUT)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlite_pragmas(conn).await?;
+                    pragma(conn, "cache_size", WRITER_CACHE_KIB).await
+                })
+            })
+            .connect_with(url.clone())
             .await?;
-        sqlx::migrate!("./migrations").run(&writer).await?;
-        let readers = SqlitePoolOptions::new()
-            .max_connections(reader_count())
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        let readers = AnyPoolOptions::new()
+            .max_connections(readers)
+            .after_connect(|conn, _| Box::pin(sqlite_pragmas(conn)))
+            .connect_with(url)
+            .await?;
+        Ok(Db::new(readers, writer, Backend::Sqlite(file)))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn connect_postgres(url: &str, readers: u32) -> Result<Db> {
+        let options = AnyConnectOptions::from_str(url)?;
+        AnyConnection::connect_with(&options).await?.close().await?;
+        let writer = AnyPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(WRITE_QUEUE_TIMEOUT)
+            .connect_with(options.clone())
+            .await?;
+        // Replicas starting together would race to create the tables; the migrator's own
+        // lock (an advisory lock on PostgreSQL) lets one migrate and the others wait.
+        sqlx::migrate!("./migrations/postgres").run(&writer).await?;
+        let readers = AnyPoolOptions::new()
+            .max_connections(readers)
             .connect_with(options)
             .await?;
+        let events = Events::default();
+        let listener = notify::Listener::start(url, events.clone()).await?;
         Ok(Db {
+            listener: Some(Arc::new(listener)),
+            events,
+            ..Db::new(readers, writer, Backend::Postgres)
+        })
+    }
+
+    fn new(readers: AnyPool, writer: AnyPool, backend: Backend) -> Db {
+        Db {
             readers,
             writer,
             counters: Counters::default(),
-            file,
+            backend,
             events: Events::default(),
-        })
+            listener: None,
+        }
     }
 
     /// A handle on the same pools whose statement counter starts at zero, so one request's
@@ -171,47 +243,65 @@ impl Db {
 
     /// Connections busy now in the reader pool and in the writer pool.
     pub fn connections_in_use(&self) -> (u32, u32) {
-        let busy = |pool: &SqlitePool| {
+        let busy = |pool: &AnyPool| {
             pool.size()
                 .saturating_sub(u32::try_from(pool.num_idle()).unwrap_or(u32::MAX))
         };
         (busy(&self.readers), busy(&self.writer))
     }
 
-    /// Bytes the database takes on disk, write-ahead log included.
-    pub fn size_on_disk(&self) -> u64 {
-        let mut wal = self.file.clone().into_os_string();
+    /// Bytes an SQLite database takes on disk, write-ahead log included; `None` on
+    /// PostgreSQL, whose server reports its own sizes.
+    pub fn size_on_disk(&self) -> Option<u64> {
+        let Backend::Sqlite(file) = &self.backend else {
+            return None;
+        };
+        let mut wal = file.clone().into_os_string();
         wal.push("-wal");
-        [self.file.as_os_str(), wal.as_os_str()]
+        let size = [file.as_os_str(), wal.as_os_str()]
             .iter()
             .filter_map(|path| std::fs::metadata(path).ok())
             .map(|metadata| metadata.len())
-            .sum()
+            .sum();
+        Some(size)
     }
 
     /// The reader pool, counting the one statement about to run on it.
-    fn read(&self) -> &SqlitePool {
+    fn read(&self) -> &AnyPool {
         self.counters.count_statement();
         &self.readers
     }
 
-    /// Starts a write transaction that holds SQLite's write lock from its first statement.
+    /// Starts a write transaction that holds the database's write lock from its first
+    /// statement.
     ///
-    /// A deferred transaction that reads and then writes fails at once with SQLITE_BUSY
-    /// when another connection wrote in between, whatever the busy timeout; IMMEDIATE
-    /// takes the lock up front so that cannot happen.
+    /// On SQLite, a deferred transaction that reads and then writes fails at once with
+    /// SQLITE_BUSY when another connection wrote in between, whatever the busy timeout;
+    /// IMMEDIATE takes the lock up front so that cannot happen. On PostgreSQL the lock is
+    /// [`WRITE_LOCK`], held until commit or rollback.
     pub async fn begin_write(&self) -> Result<WriteTx> {
-        let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let tx = match self.backend {
+            Backend::Sqlite(_) => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => {
+                let mut tx = self.writer.begin().await?;
+                sqlx::query("select pg_advisory_xact_lock($1)")
+                    .bind(WRITE_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                tx
+            }
+        };
         Ok(WriteTx {
             tx,
             counters: self.counters.clone(),
             events: self.events.clone(),
+            fans_out: self.listener.is_some(),
             pending: Vec::new(),
         })
     }
 
-    /// Whether the database is fit to serve: a reader connection answers, and the file it
-    /// has open is still at its path and still starts with SQLite's 16-byte header.
+    /// Whether the database is fit to serve: a reader connection answers and, on SQLite,
+    /// the file it has open is still at its path and still starts with SQLite's header.
     ///
     /// Pooled connections keep the file open and serve from their page cache, so they go
     /// on answering after the file is deleted, replaced by a directory or overwritten; only
@@ -219,15 +309,20 @@ impl Db {
     /// cheap enough for load balancers to poll.
     pub async fn check(&self) -> Result<()> {
         sqlx::query("select 1").execute(self.read()).await?;
-        let file = self.file.clone();
+        let Backend::Sqlite(file) = self.backend.clone() else {
+            return Ok(());
+        };
         tokio::task::spawn_blocking(move || check_header(&file))
             .await
             .map_err(std::io::Error::other)??;
         Ok(())
     }
 
-    /// Waits for every connection to close, checkpointing the write-ahead log.
+    /// Waits for every connection to close, checkpointing SQLite's write-ahead log.
     pub async fn close(&self) {
+        if let Some(listener) = &self.listener {
+            listener.stop();
+        }
         self.readers.close().await;
         self.writer.close().await;
     }
@@ -248,6 +343,29 @@ fn check_header(path: &std::path::Path) -> std::io::Result<()> {
     }
 }
 
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres:") || url.starts_with("postgresql:")
+}
+
+/// What every SQLite connection of ours runs with.
+async fn sqlite_pragmas(conn: &mut AnyConnection) -> sqlx::Result<()> {
+    // sqlx leaves SQLite in rollback-journal mode unless asked; WAL lets readers run
+    // alongside the writer. In WAL mode synchronous=NORMAL never corrupts the database; a
+    // power cut may lose the last commits, a process crash loses nothing.
+    pragma(conn, "journal_mode", "wal").await?;
+    pragma(conn, "synchronous", "normal").await?;
+    pragma(conn, "foreign_keys", "on").await?;
+    pragma(conn, "busy_timeout", &BUSY_TIMEOUT.as_millis().to_string()).await
+}
+
+async fn pragma(conn: &mut AnyConnection, name: &str, value: &str) -> sqlx::Result<()> {
+    let statement = format!("pragma {name} = {value}");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// One more reader than cores: a reader parked on I/O leaves the cores busy.
 fn reader_count() -> u32 {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -257,31 +375,41 @@ fn reader_count() -> u32 {
 /// A write transaction on the writer connection. Dropping it without [`WriteTx::commit`]
 /// rolls everything back.
 pub struct WriteTx {
-    tx: Transaction<'static, Sqlite>,
+    tx: Transaction<'static, Any>,
     counters: Counters,
     events: Events,
+    /// Whether changes go out through PostgreSQL to every replica rather than only to
+    /// this process's subscribers.
+    fans_out: bool,
     /// Changes to announce once the transaction commits.
     pending: Vec<Event>,
 }
 
 impl WriteTx {
     /// The connection, counting the one statement about to run on it.
-    fn conn(&mut self) -> &mut SqliteConnection {
+    fn conn(&mut self) -> &mut AnyConnection {
         self.counters.count_statement();
         &mut self.tx
     }
 
     /// Makes every write of this transaction durable and visible.
-    pub async fn commit(self) -> Result<()> {
-        self.tx.commit().await?;
-        self.events.publish(self.pending);
+    pub async fn commit(mut self) -> Result<()> {
+        if self.fans_out {
+            // Notifications go out when, and only if, the transaction commits; every
+            // replica's listener, this one's included, relays them to its subscribers.
+            notify::announce(&mut self.tx, &self.pending).await?;
+            self.tx.commit().await?;
+        } else {
+            self.tx.commit().await?;
+            self.events.publish(self.pending);
+        }
         Ok(())
     }
 
-    /// Notes a change to announce after commit (only while anyone subscribes, so bulk
-    /// imports collect nothing).
+    /// Notes a change to announce after commit (only while anyone may subscribe, so a
+    /// command-line import on SQLite collects nothing).
     fn record(&mut self, event: Event) {
-        if self.events.has_subscribers() {
+        if self.fans_out || self.events.has_subscribers() {
             self.pending.push(event);
         }
     }
@@ -289,19 +417,18 @@ impl WriteTx {
 
 /// Appends `(id, id, …)` to `query`. SQLite has no `= any($1)` over an array, so batched
 /// lookups bind one placeholder per id; callers keep lists under SQLite's limit of
-/// 32,766 variables.
-fn push_id_list(query: &mut QueryBuilder<Sqlite>, ids: &[i64]) {
+/// 32,766 variables (PostgreSQL's is 65,535).
+fn push_id_list(query: &mut Sql, ids: &[i64]) {
     query.push("(");
-    let mut list = query.separated(", ");
-    for id in ids {
-        list.push_bind(*id);
-    }
+    query.push_list(ids, ", ", |query, id| {
+        query.push_bind(*id);
+    });
     query.push(")");
 }
 
 /// Appends a `like` pattern matching `needle` anywhere, with LIKE's wildcards escaped so a
 /// search for "100%" finds exactly that.
-fn push_contains(query: &mut QueryBuilder<Sqlite>, column: &str, needle: &str) {
+fn push_contains(query: &mut Sql, column: &str, needle: &str) {
     let escaped = needle
         .replace('\\', "\\\\")
         .replace('%', "\\%")
@@ -314,7 +441,7 @@ fn push_contains(query: &mut QueryBuilder<Sqlite>, column: &str, needle: &str) {
 /// Finishes a windowed one-to-many lookup whose subquery `t` numbers each parent's children
 /// in `position`: keeps the first `first` of each parent and returns them in order. One
 /// statement serves every parent of a batch, however many children each has.
-fn push_first_and_order(query: &mut QueryBuilder<Sqlite>, first: Option<i64>) {
+fn push_first_and_order(query: &mut Sql, first: Option<i64>) {
     if let Some(first) = first {
         query.push(" where t.position <= ").push_bind(first);
     }
@@ -323,10 +450,11 @@ fn push_first_and_order(query: &mut QueryBuilder<Sqlite>, first: Option<i64>) {
 
 /// Whether the catalogue holds no author and no publisher yet.
 pub async fn is_empty(db: &Db) -> Result<bool> {
-    let any: bool = sqlx::query_scalar(
-        "select exists (select 1 from author) or exists (select 1 from publisher)",
+    let rows: i64 = sqlx::query_scalar(
+        "select (select count(*) from (select 1 from author limit 1) as a)
+            + (select count(*) from (select 1 from publisher limit 1) as p)",
     )
     .fetch_one(db.read())
     .await?;
-    Ok(!any)
+    Ok(rows == 0)
 }

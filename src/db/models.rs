@@ -1,9 +1,10 @@
 //! Rows as SQL returns them. No GraphQL here: `graphql::types` wraps these.
 
+use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 
 /// One `author` row.
-#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize, Deserialize)]
 pub struct AuthorRow {
     /// Primary key.
     pub id: i64,
@@ -14,7 +15,7 @@ pub struct AuthorRow {
 }
 
 /// One `book` row.
-#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize, Deserialize)]
 pub struct BookRow {
     /// Primary key.
     pub id: i64,
@@ -25,7 +26,7 @@ pub struct BookRow {
 }
 
 /// One `publisher` row.
-#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize, Deserialize)]
 pub struct PublisherRow {
     /// Primary key.
     pub id: i64,

@@ -5,8 +5,10 @@
 //! pages that follow. Every ordering ends in the primary key, which makes keys unique.
 
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{FromRow, QueryBuilder, Row, Sqlite};
+use sqlx::any::AnyRow;
+use sqlx::{FromRow, Row};
+
+use super::sql::Sql;
 
 use super::Db;
 use crate::error::{Error, Result};
@@ -79,14 +81,14 @@ pub struct Page<T> {
 /// compared in `where`, which PostgreSQL (unlike SQLite) refuses on a select alias.
 pub(super) async fn fetch_page<T>(
     db: &Db,
-    listed: impl FnOnce(&mut QueryBuilder<Sqlite>),
+    listed: impl FnOnce(&mut Sql),
     order: &[SortColumn],
     page: &PageArgs,
 ) -> Result<Page<T>>
 where
-    T: for<'r> FromRow<'r, SqliteRow>,
+    T: for<'r> FromRow<'r, AnyRow>,
 {
-    let mut query = QueryBuilder::new("select * from (");
+    let mut query = Sql::new("select * from (");
     listed(&mut query);
     query.push(") as t");
     if let Some(after) = &page.after {
@@ -100,14 +102,13 @@ where
         push_after(&mut query, order, after);
     }
     query.push(" order by ");
-    let mut columns = query.separated(", ");
-    for column in order {
-        columns.push(format_args!(
+    query.push_list(order, ", ", |query, column| {
+        query.push(format_args!(
             "t.{} {}",
             column.column,
             if column.descending { "desc" } else { "asc" }
         ));
-    }
+    });
     // One extra row tells whether a next page exists without a second statement.
     query.push(" limit ").push_bind(page.first + 1);
 
@@ -127,7 +128,7 @@ where
 
 /// `(c1 > v1) or (c1 = v1 and c2 > v2) or …`, with `<` for descending columns. Row-value
 /// comparison would be shorter but cannot mix directions.
-fn push_after(query: &mut QueryBuilder<Sqlite>, order: &[SortColumn], after: &[SortValue]) {
+fn push_after(query: &mut Sql, order: &[SortColumn], after: &[SortValue]) {
     query.push("(");
     for (depth, column) in order.iter().enumerate() {
         if depth > 0 {
@@ -147,14 +148,14 @@ fn push_after(query: &mut QueryBuilder<Sqlite>, order: &[SortColumn], after: &[S
     query.push(")");
 }
 
-fn push_value(query: &mut QueryBuilder<Sqlite>, value: &SortValue) {
+fn push_value(query: &mut Sql, value: &SortValue) {
     match value {
         SortValue::Int(int) => query.push_bind(*int),
         SortValue::Text(text) => query.push_bind(text.clone()),
     };
 }
 
-fn sort_key(row: &SqliteRow, order: &[SortColumn]) -> Result<SortKey> {
+fn sort_key(row: &AnyRow, order: &[SortColumn]) -> Result<SortKey> {
     order
         .iter()
         .map(|column| {

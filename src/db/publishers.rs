@@ -1,9 +1,8 @@
 //! Statements that read and write the `publisher` table and its derived counts.
 
-use sqlx::{QueryBuilder, Sqlite};
-
 use super::models::{Owned, PublisherCounts, PublisherRow};
 use super::pages::{Page, PageArgs, SortColumn, SortKind, fetch_page};
+use super::sql::Sql;
 use super::{Db, WriteTx, books, push_contains, push_first_and_order, push_id_list};
 use crate::error::{Error, Result};
 use crate::events::Event;
@@ -51,7 +50,7 @@ impl PublisherOrder {
 /// The publishers with these ids, in no particular order; unknown ids are skipped.
 #[tracing::instrument(skip_all, fields(ids = ids.len()))]
 pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<PublisherRow>> {
-    let mut query = QueryBuilder::new("select id, name from publisher where id in ");
+    let mut query = Sql::new("select id, name from publisher where id in ");
     push_id_list(&mut query, ids);
     Ok(query.build_query_as().fetch_all(db.read()).await?)
 }
@@ -65,7 +64,7 @@ pub async fn page(
     descending: bool,
     page: &PageArgs,
 ) -> Result<Page<PublisherRow>> {
-    let listed = |query: &mut QueryBuilder<Sqlite>| {
+    let listed = |query: &mut Sql| {
         query.push("select p.id, p.name, p.name_key, p.book_count, p.author_count");
         query.push(" from publisher p");
         push_filter(query, filter);
@@ -76,12 +75,12 @@ pub async fn page(
 /// How many publishers match `filter`.
 #[tracing::instrument(skip_all)]
 pub async fn count(db: &Db, filter: &PublisherFilter) -> Result<i64> {
-    let mut query = QueryBuilder::new("select count(*) from publisher p");
+    let mut query = Sql::new("select count(*) from publisher p");
     push_filter(&mut query, filter);
     Ok(query.build_query_scalar().fetch_one(db.read()).await?)
 }
 
-fn push_filter(query: &mut QueryBuilder<Sqlite>, filter: &PublisherFilter) {
+fn push_filter(query: &mut Sql, filter: &PublisherFilter) {
     if let Some(needle) = &filter.name_contains {
         query.push(" where");
         push_contains(query, "p.name_key", needle);
@@ -91,7 +90,7 @@ fn push_filter(query: &mut QueryBuilder<Sqlite>, filter: &PublisherFilter) {
 /// Book and author counts for those of `ids` that exist.
 #[tracing::instrument(skip_all, fields(ids = ids.len()))]
 pub async fn counts(db: &Db, ids: &[i64]) -> Result<Vec<Owned<PublisherCounts>>> {
-    let mut query = QueryBuilder::new(
+    let mut query = Sql::new(
         "select id as owner_id, book_count, author_count from publisher where id in ",
     );
     push_id_list(&mut query, ids);
@@ -105,7 +104,7 @@ pub async fn of_books(
     book_ids: &[i64],
     first: Option<i64>,
 ) -> Result<Vec<Owned<PublisherRow>>> {
-    let mut query = QueryBuilder::new(
+    let mut query = Sql::new(
         "select owner_id, id, name from (
             select bp.book_id as owner_id, p.id, p.name,
                 row_number() over (partition by bp.book_id order by p.name_key, p.id) as position
@@ -125,7 +124,7 @@ pub async fn of_authors(
     author_ids: &[i64],
     first: Option<i64>,
 ) -> Result<Vec<Owned<PublisherRow>>> {
-    let mut query = QueryBuilder::new(
+    let mut query = Sql::new(
         "select owner_id, id, name from (
             select x.author_id as owner_id, p.id, p.name,
                 row_number() over (partition by x.author_id order by p.name_key, p.id)

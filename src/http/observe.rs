@@ -172,13 +172,15 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         out,
         "bookgraph_db_connections_in_use{{pool=\"writer\"}} {writer}"
     );
-    single(
-        &mut out,
-        "bookgraph_database_size_bytes",
-        "Size of the database file and its write-ahead log.",
-        "gauge",
-        state.db.size_on_disk(),
-    );
+    if let Some(size) = state.db.size_on_disk() {
+        single(
+            &mut out,
+            "bookgraph_database_size_bytes",
+            "Size of the SQLite database file and its write-ahead log.",
+            "gauge",
+            size,
+        );
+    }
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         out,

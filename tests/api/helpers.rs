@@ -1,15 +1,20 @@
 //! `TestApp`: the real router on a real socket (127.0.0.1, a port of its own) over a
-//! fresh SQLite file, spoken to over HTTP like any client would.
+//! fresh database, spoken to over HTTP like any client would.
+//!
+//! The database is an SQLite file, or a new PostgreSQL database on the server named by
+//! [`POSTGRES_ENV`] when that is set: the same suite runs against both backends.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use bookgraph::db::Db;
+use bookgraph::db::{Db, WriteTx};
 use bookgraph::graphql::build_schema;
 use bookgraph::http::{AppState, router, serve};
 use bookgraph::import::import_csv;
 use serde_json::{Value, json};
+use sqlx::{Connection as _, Executor as _};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -21,7 +26,7 @@ pub const TUTORIAL_CSV: &str = include_str!("../../data/author_book_publisher.cs
 pub struct TestApp {
     /// Where the server listens.
     pub address: SocketAddr,
-    /// The database file's URL, for a second process or a direct look.
+    /// The database's URL, for a second process or a direct look.
     pub database_url: String,
     /// A handle on the same database, for setting up data.
     pub db: Db,
@@ -58,7 +63,7 @@ impl TestApp {
 
     async fn spawn_with(csv: &str, configure: impl FnOnce(AppState) -> AppState) -> TestApp {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let database_url = format!("sqlite:{}", dir.path().join("test.db").display());
+        let database_url = new_database_url(dir.path()).await;
         let db = Db::open(&database_url).await.expect("open test database");
         import_csv(&db, csv.as_bytes())
             .await
@@ -92,15 +97,16 @@ impl TestApp {
         format!("http://{}{path}", self.address)
     }
 
-    /// Takes SQLite's write lock on the app's database from a connection of its own, as
-    /// another process would, until the returned transaction is dropped.
-    pub async fn hold_write_lock(&self) -> sqlx::Transaction<'static, sqlx::Sqlite> {
-        let pool = sqlx::SqlitePool::connect(&self.database_url)
-            .await
-            .expect("second connection");
-        pool.begin_with("BEGIN IMMEDIATE")
-            .await
-            .expect("write lock")
+    /// Takes the database's write lock from a connection of its own, as another process
+    /// would, until the returned transaction is dropped.
+    pub async fn hold_write_lock(&self) -> WriteTx {
+        let other = Db::open(&self.database_url).await.expect("second process");
+        other.begin_write().await.expect("write lock")
+    }
+
+    /// Whether this app runs on PostgreSQL rather than SQLite.
+    pub fn on_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres")
     }
 
     /// A file path inside this app's temporary directory.
@@ -226,7 +232,7 @@ fn install_clients(clients: &std::path::Path) {
 
 /// The counts stored beside authors and publishers equal a recount from books and links.
 pub async fn assert_counts_match_rows(app: &TestApp) {
-    let pool = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
+    let pool = any_pool(&app.database_url).await;
     let drifted: i64 = sqlx::query_scalar(
         "select
             (select count(*) from author a
@@ -252,4 +258,65 @@ pub fn media_type(headers: &reqwest::header::HeaderMap) -> String {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase()
+}
+
+/// Set to a PostgreSQL URL whose role may create databases (`.ci/postgres` prints one) to
+/// run the suite against PostgreSQL; each test gets a database of its own.
+pub const POSTGRES_ENV: &str = "BOOKGRAPH_TEST_POSTGRES";
+
+/// The PostgreSQL server the suite runs against, if any.
+pub fn postgres_admin_url() -> Option<String> {
+    std::env::var(POSTGRES_ENV)
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// The URL of a new, empty database: an SQLite file in `dir`, or a new PostgreSQL database
+/// when the suite runs against PostgreSQL.
+pub async fn new_database_url(dir: &Path) -> String {
+    match postgres_admin_url() {
+        Some(admin) => create_postgres_database(&admin).await,
+        None => format!("sqlite:{}", dir.join("test.db").display()),
+    }
+}
+
+/// Creates a database on the server at `admin` and returns its URL. Databases of earlier
+/// runs are dropped first, those still in use excepted.
+pub async fn create_postgres_database(admin: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    static SWEPT: AtomicBool = AtomicBool::new(false);
+    let prefix = format!("bookgraph_test_{}_", std::process::id());
+    let mut conn = sqlx::PgConnection::connect(admin)
+        .await
+        .unwrap_or_else(|error| panic!("{POSTGRES_ENV}={admin} does not connect: {error}"));
+    if !SWEPT.swap(true, Ordering::SeqCst) {
+        let leftovers: Vec<String> = sqlx::query_scalar(
+            "select datname from pg_database
+             where datname like 'bookgraph\\_test\\_%' and datname not like $1",
+        )
+        .bind(format!("{prefix}%"))
+        .fetch_all(&mut conn)
+        .await
+        .expect("list databases");
+        for name in leftovers {
+            // In use by a test process still running: leave it to that process's run.
+            let _ = conn
+                .execute(sqlx::AssertSqlSafe(format!("drop database if exists {name}")))
+                .await;
+        }
+    }
+    let name = format!("{prefix}{}", NEXT.fetch_add(1, Ordering::SeqCst));
+    conn.execute(sqlx::AssertSqlSafe(format!("create database {name}")))
+        .await
+        .expect("create test database");
+    conn.close().await.ok();
+    let mut url = reqwest::Url::parse(admin).expect("PostgreSQL URL");
+    url.set_path(&name);
+    url.to_string()
+}
+
+/// A pool on either backend, for looking at a database directly.
+pub async fn any_pool(url: &str) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::AnyPool::connect(url).await.expect("connect to the database")
 }

@@ -173,7 +173,7 @@ async fn a_request_over_its_time_limit_is_stopped_and_writes_nothing() {
     let app =
         TestApp::spawn_configured(|state| state.with_request_timeout(Duration::from_millis(300)))
             .await;
-    // Another process holds SQLite's write lock, so addBook waits for it past the limit.
+    // Another process holds the write lock, so addBook waits for it past the limit.
     let lock = app.hold_write_lock().await;
     let response = app
         .client()

@@ -1,0 +1,119 @@
+//! Changes fanned out across processes through PostgreSQL's `LISTEN/NOTIFY`: a write
+//! transaction notifies before it commits (PostgreSQL delivers on commit, or never), and
+//! every process, the writer's own included, relays what it hears to its subscribers.
+
+use sqlx::postgres::PgListener;
+use sqlx::{Any, Transaction};
+use tokio::task::JoinHandle;
+
+use crate::error::Result;
+use crate::events::{Event, Events};
+
+/// The channel every bookgraph process on a database listens on.
+const CHANNEL: &str = "bookgraph_events";
+
+/// PostgreSQL refuses payloads of 8000 bytes or more; events are packed into JSON arrays
+/// that stay below this.
+const MAX_PAYLOAD: usize = 7000;
+
+/// Sends `events`, in order, to every listener once `tx` commits.
+pub(super) async fn announce(tx: &mut Transaction<'static, Any>, events: &[Event]) -> Result<()> {
+    for payload in payloads(events)? {
+        sqlx::query("select pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(payload)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// `events` as JSON arrays of at most [`MAX_PAYLOAD`] bytes each (one event is far below
+/// it: names are limited to 500 characters).
+fn payloads(events: &[Event]) -> Result<Vec<String>> {
+    let mut payloads = Vec::new();
+    let mut current = String::new();
+    for event in events {
+        let json = serde_json::to_string(event).map_err(std::io::Error::other)?;
+        if !current.is_empty() && current.len() + json.len() + 2 > MAX_PAYLOAD {
+            current.push(']');
+            payloads.push(std::mem::take(&mut current));
+        }
+        current.push(if current.is_empty() { '[' } else { ',' });
+        current.push_str(&json);
+    }
+    if !current.is_empty() {
+        current.push(']');
+        payloads.push(current);
+    }
+    Ok(payloads)
+}
+
+/// The task relaying notifications to this process's [`Events`].
+#[derive(Debug)]
+pub(super) struct Listener(JoinHandle<()>);
+
+impl Listener {
+    /// Listens on [`CHANNEL`] before returning, so no change committed after this
+    /// process starts serving is missed.
+    pub(super) async fn start(url: &str, events: Events) -> Result<Listener> {
+        let mut listener = PgListener::connect(url).await?;
+        listener.listen(CHANNEL).await?;
+        Ok(Listener(tokio::spawn(relay(listener, events))))
+    }
+
+    pub(super) fn stop(&self) {
+        self.0.abort();
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn relay(mut listener: PgListener, events: Events) {
+    loop {
+        match listener.recv().await {
+            Ok(notification) => match serde_json::from_str::<Vec<Event>>(notification.payload()) {
+                Ok(batch) => events.publish(batch),
+                Err(error) => tracing::warn!(%error, "ignored a malformed change notification"),
+            },
+            // The next `recv` reconnects and listens again; changes committed in between
+            // are not replayed, so subscribers may miss them.
+            Err(error) => {
+                tracing::warn!(%error, "lost the change notification connection; reconnecting");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_stay_below_postgres_limit_and_keep_every_event_in_order() {
+        let events: Vec<Event> = (0..100).map(Event::BookDeleted).collect::<Vec<_>>();
+        let long = (0..50)
+            .map(|id| {
+                Event::AuthorAdded(crate::db::models::AuthorRow {
+                    id,
+                    first_name: "é".repeat(500),
+                    last_name: "ß".repeat(500),
+                })
+            })
+            .collect::<Vec<_>>();
+        let all = [events, long].concat();
+        let payloads = payloads(&all).unwrap();
+        assert!(payloads.len() > 1);
+        assert!(payloads.iter().all(|payload| payload.len() < MAX_PAYLOAD));
+        let decoded: Vec<Event> = payloads
+            .iter()
+            .flat_map(|payload| serde_json::from_str::<Vec<Event>>(payload).unwrap())
+            .collect();
+        assert_eq!(decoded, all);
+    }
+}

@@ -8,9 +8,9 @@ pub mod bulk;
 pub mod export;
 pub mod models;
 mod notify;
-mod sql;
 pub mod pages;
 pub mod publishers;
+mod sql;
 mod stats;
 
 pub use stats::DbStats;
@@ -250,20 +250,22 @@ impl Db {
         (busy(&self.readers), busy(&self.writer))
     }
 
-    /// Bytes an SQLite database takes on disk, write-ahead log included; `None` on
-    /// PostgreSQL, whose server reports its own sizes.
-    pub fn size_on_disk(&self) -> Option<u64> {
+    /// Bytes the database takes: the SQLite file and its write-ahead log, or the
+    /// PostgreSQL database as its server counts it.
+    pub async fn size(&self) -> Result<u64> {
         let Backend::Sqlite(file) = &self.backend else {
-            return None;
+            let bytes: i64 = sqlx::query_scalar("select pg_database_size(current_database())")
+                .fetch_one(&self.readers)
+                .await?;
+            return Ok(u64::try_from(bytes).unwrap_or(0));
         };
         let mut wal = file.clone().into_os_string();
         wal.push("-wal");
-        let size = [file.as_os_str(), wal.as_os_str()]
+        Ok([file.as_os_str(), wal.as_os_str()]
             .iter()
             .filter_map(|path| std::fs::metadata(path).ok())
             .map(|metadata| metadata.len())
-            .sum();
-        Some(size)
+            .sum())
     }
 
     /// The reader pool, counting the one statement about to run on it.

@@ -90,9 +90,8 @@ fn push_filter(query: &mut Sql, filter: &PublisherFilter) {
 /// Book and author counts for those of `ids` that exist.
 #[tracing::instrument(skip_all, fields(ids = ids.len()))]
 pub async fn counts(db: &Db, ids: &[i64]) -> Result<Vec<Owned<PublisherCounts>>> {
-    let mut query = Sql::new(
-        "select id as owner_id, book_count, author_count from publisher where id in ",
-    );
+    let mut query =
+        Sql::new("select id as owner_id, book_count, author_count from publisher where id in ");
     push_id_list(&mut query, ids);
     Ok(query.build_query_as().fetch_all(db.read()).await?)
 }

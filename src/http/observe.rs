@@ -172,11 +172,12 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         out,
         "bookgraph_db_connections_in_use{{pool=\"writer\"}} {writer}"
     );
-    if let Some(size) = state.db.size_on_disk() {
+    // A database that cannot answer still gets its other metrics out.
+    if let Ok(size) = state.db.size().await {
         single(
             &mut out,
             "bookgraph_database_size_bytes",
-            "Size of the SQLite database file and its write-ahead log.",
+            "Bytes the database takes: the SQLite file and its write-ahead log, or the PostgreSQL database.",
             "gauge",
             size,
         );

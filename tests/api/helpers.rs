@@ -301,7 +301,9 @@ pub async fn create_postgres_database(admin: &str) -> String {
         for name in leftovers {
             // In use by a test process still running: leave it to that process's run.
             let _ = conn
-                .execute(sqlx::AssertSqlSafe(format!("drop database if exists {name}")))
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "drop database if exists {name}"
+                )))
                 .await;
         }
     }
@@ -318,5 +320,7 @@ pub async fn create_postgres_database(admin: &str) -> String {
 /// A pool on either backend, for looking at a database directly.
 pub async fn any_pool(url: &str) -> sqlx::AnyPool {
     sqlx::any::install_default_drivers();
-    sqlx::AnyPool::connect(url).await.expect("connect to the database")
+    sqlx::AnyPool::connect(url)
+        .await
+        .expect("connect to the database")
 }

@@ -17,5 +17,7 @@ mod pagination;
 mod persisted;
 mod process;
 mod queries;
+mod replicas;
 mod schema;
+mod server;
 mod subscriptions;

@@ -1,130 +1,23 @@
 //! The real `bookgraph serve` binary as a child process: killed mid-write, stopped with
 //! SIGTERM while a request waits, and probed after its database file is damaged.
 
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 
-/// How long a server may take to migrate, seed and start listening.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
-
 const ADD_BOOK: &str = "mutation($input: AddBookInput!) {
     addBook(input: $input) { outcome book { title } }
 }";
 
-/// A `bookgraph serve` child process; killed when dropped.
-struct Server {
-    child: Child,
-    /// `http://127.0.0.1:PORT`.
-    base_url: String,
-    /// Everything the server wrote to stderr so far, for failure messages.
-    log: Arc<Mutex<String>>,
-}
+use crate::server::Server;
 
-impl Server {
-    /// Starts `bookgraph serve` on a free port over the SQLite file `database`, from the
-    /// repository root, and waits until it logs the address it listens on.
-    fn start(database: &Path) -> Server {
-        Self::start_with(database, &[])
-    }
-
-    /// The same, with more flags for `serve`.
-    fn start_with(database: &Path, flags: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_bookgraph"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--database"])
-            .arg(format!("sqlite:{}", database.display()))
-            .args(flags)
-            .env("RUST_LOG", "info")
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start bookgraph serve");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let log = Arc::new(Mutex::new(String::new()));
-        let (found, port) = mpsc::channel();
-        let lines = Arc::clone(&log);
-        // Drains stderr until the process exits, so a chatty server never blocks on a full
-        // pipe; reports the listening address once.
-        std::thread::spawn(move || {
-            let mut found = Some(found);
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(url) = listening_url(&line)
-                    && let Some(found) = found.take()
-                {
-                    found.send(url).ok();
-                }
-                let mut log = lines.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        match port.recv_timeout(START_TIMEOUT) {
-            Ok(base_url) => Server {
-                child,
-                base_url,
-                log,
-            },
-            Err(_) => {
-                child.kill().ok();
-                child.wait().ok();
-                panic!(
-                    "bookgraph serve did not start listening within {START_TIMEOUT:?}; stderr:\n{}",
-                    log.lock().unwrap()
-                );
-            }
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base_url)
-    }
-
-    fn pid(&self) -> String {
-        self.child.id().to_string()
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-
-    /// Waits up to `timeout` for the process to exit.
-    fn wait_for_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("poll the child") {
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            self.child.kill().ok();
-            self.child.wait().ok();
-        }
-    }
-}
-
-/// `http://127.0.0.1:PORT` from the server's "listening on http://127.0.0.1:PORT (…)" line.
-fn listening_url(line: &str) -> Option<String> {
-    let (_, rest) = line.split_once("listening on http://")?;
-    let address = rest.split(|c: char| c.is_whitespace() || c == ')').next()?;
-    Some(format!("http://{address}"))
+fn sqlite_url(database: &Path) -> String {
+    format!("sqlite:{}", database.display())
 }
 
 /// A temporary directory and the database file path inside it.
@@ -151,7 +44,7 @@ fn add_book_request(title: &str) -> Value {
 #[tokio::test]
 async fn acknowledged_writes_survive_sigkill() {
     let (_dir, database) = database_file();
-    let mut server = Server::start(&database);
+    let mut server = Server::start(&sqlite_url(&database));
     let client = reqwest::Client::new();
 
     // One writer streams addBook calls and remembers each one answered 200 without errors.
@@ -203,7 +96,7 @@ async fn acknowledged_writes_survive_sigkill() {
     );
 
     // The restarted server recovers the write-ahead log and finds every acknowledged book.
-    let server = Server::start(&database);
+    let server = Server::start(&sqlite_url(&database));
     let pool = open_pool(&database).await;
     let integrity: Vec<String> = sqlx::query_scalar("pragma integrity_check")
         .fetch_all(&pool)
@@ -253,7 +146,7 @@ async fn acknowledged_writes_survive_sigkill() {
 #[tokio::test]
 async fn sigterm_lets_a_slow_request_finish_and_exits_zero() {
     let (_dir, database) = database_file();
-    let mut server = Server::start(&database);
+    let mut server = Server::start(&sqlite_url(&database));
 
     // Another connection holds SQLite's write lock, so the mutation waits for it.
     let pool = open_pool(&database).await;
@@ -326,7 +219,7 @@ async fn sigterm_lets_a_slow_request_finish_and_exits_zero() {
 #[tokio::test]
 async fn ready_turns_unhealthy_when_the_database_file_is_damaged() {
     let (_dir, database) = database_file();
-    let server = Server::start(&database);
+    let server = Server::start(&sqlite_url(&database));
     let client = reqwest::Client::new();
     let probe = |path: &'static str| {
         let request = client.get(server.url(path)).send();
@@ -374,7 +267,7 @@ async fn ready_turns_unhealthy_when_the_database_file_is_damaged() {
 #[tokio::test]
 async fn json_logs_have_one_line_per_request_with_its_id_and_operation() {
     let (_dir, database) = database_file();
-    let mut server = Server::start_with(&database, &["--log-format", "json"]);
+    let mut server = Server::start_with(&sqlite_url(&database), &["--log-format", "json"]);
     let response = reqwest::Client::new()
         .post(server.url("/graphql"))
         .header("x-request-id", "probe-1")

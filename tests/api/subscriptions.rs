@@ -2,6 +2,7 @@
 //! protocol and the legacy `graphql-ws` one, fed by writes made over HTTP.
 
 use std::collections::HashMap;
+use std::fmt::Display;
 use std::time::Duration;
 
 use bookgraph::http::{WriteAccess, WriteToken};
@@ -15,7 +16,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::helpers::{TestApp, add_book};
 
-const TRANSPORT_WS: &str = "graphql-transport-ws";
+pub(crate) const TRANSPORT_WS: &str = "graphql-transport-ws";
 const LEGACY_WS: &str = "graphql-ws";
 /// How long to listen for a message that must not come.
 const SILENCE: Duration = Duration::from_millis(300);
@@ -26,28 +27,28 @@ const BOOK_ADDED: &str = "subscription { bookAdded { title author { name } publi
 
 /// What the server sent: a JSON message, or a close frame's code and reason.
 #[derive(Debug, PartialEq)]
-enum Received {
+pub(crate) enum Received {
     Json(Value),
     Closed(Option<(u16, String)>),
 }
 
 /// A GraphQL WebSocket client.
-struct Socket(WebSocketStream<MaybeTlsStream<TcpStream>>);
+pub(crate) struct Socket(WebSocketStream<MaybeTlsStream<TcpStream>>);
 
 impl Socket {
     /// Connects to `/graphql/ws` offering `protocol`.
-    async fn connect(app: &TestApp, protocol: &str) -> Socket {
-        Self::try_connect(app, protocol, None)
+    async fn connect(address: impl Display, protocol: &str) -> Socket {
+        Self::try_connect(address, protocol, None)
             .await
             .unwrap_or_else(|error| panic!("WebSocket handshake failed: {error}"))
     }
 
     async fn try_connect(
-        app: &TestApp,
+        address: impl Display,
         protocol: &str,
         origin: Option<&str>,
     ) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
-        let mut request = format!("ws://{}/graphql/ws", app.address)
+        let mut request = format!("ws://{address}/graphql/ws")
             .into_client_request()
             .expect("WebSocket request");
         let headers = request.headers_mut();
@@ -68,8 +69,8 @@ impl Socket {
     }
 
     /// Connects and completes the handshake with `payload` in `connection_init`.
-    async fn open(app: &TestApp, protocol: &str, payload: Value) -> Socket {
-        let mut socket = Self::connect(app, protocol).await;
+    pub(crate) async fn open(address: impl Display, protocol: &str, payload: Value) -> Socket {
+        let mut socket = Self::connect(address, protocol).await;
         socket.init(payload).await;
         assert_eq!(
             socket.next_message().await,
@@ -91,7 +92,7 @@ impl Socket {
     }
 
     /// Starts operation `id` running `query`, in the message `protocol` uses for it.
-    async fn subscribe(&mut self, protocol: &str, id: &str, query: &str) {
+    pub(crate) async fn subscribe(&mut self, protocol: &str, id: &str, query: &str) {
         let kind = if protocol == LEGACY_WS {
             "start"
         } else {
@@ -103,7 +104,7 @@ impl Socket {
 
     /// The next message or close frame, skipping pings and keep-alives; `None` after
     /// `wait` without either.
-    async fn receive(&mut self, wait: Duration) -> Option<Received> {
+    pub(crate) async fn receive(&mut self, wait: Duration) -> Option<Received> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let frame = tokio::time::timeout_at(deadline, self.0.next())
@@ -169,7 +170,7 @@ async fn add_ada(app: &TestApp) -> Value {
 #[tokio::test]
 async fn a_book_added_over_http_arrives_over_graphql_transport_ws() {
     let app = TestApp::spawn().await;
-    let mut socket = Socket::open(&app, TRANSPORT_WS, json!({})).await;
+    let mut socket = Socket::open(app.address, TRANSPORT_WS, json!({})).await;
     socket.subscribe(TRANSPORT_WS, "1", BOOK_ADDED).await;
     wait_for_subscriber(&app).await;
 
@@ -181,7 +182,7 @@ async fn a_book_added_over_http_arrives_over_graphql_transport_ws() {
 #[tokio::test]
 async fn the_legacy_graphql_ws_protocol_works_too() {
     let app = TestApp::spawn().await;
-    let mut socket = Socket::open(&app, LEGACY_WS, json!({})).await;
+    let mut socket = Socket::open(app.address, LEGACY_WS, json!({})).await;
     socket.subscribe(LEGACY_WS, "7", BOOK_ADDED).await;
     wait_for_subscriber(&app).await;
 
@@ -193,7 +194,7 @@ async fn the_legacy_graphql_ws_protocol_works_too() {
 #[tokio::test]
 async fn a_new_publisher_link_is_a_book_change() {
     let app = TestApp::spawn().await;
-    let mut socket = Socket::open(&app, TRANSPORT_WS, json!({})).await;
+    let mut socket = Socket::open(app.address, TRANSPORT_WS, json!({})).await;
     socket
         .subscribe(
             TRANSPORT_WS,
@@ -283,7 +284,7 @@ async fn subscribe_to_probes(app: &TestApp, socket: &mut Socket) {
 #[tokio::test]
 async fn nothing_is_announced_when_add_book_changes_nothing() {
     let app = TestApp::spawn().await;
-    let mut socket = Socket::open(&app, TRANSPORT_WS, json!({})).await;
+    let mut socket = Socket::open(app.address, TRANSPORT_WS, json!({})).await;
     subscribe_to_probes(&app, &mut socket).await;
 
     let again = add_book(&app, "Stephen", "King", "It", "Random House").await;
@@ -301,7 +302,7 @@ async fn a_token_guarded_server_refuses_connections_without_its_token() {
         (json!({ "token": "ws-token-but-longer" }), "not valid"),
     ];
     for (payload, reason) in refusals {
-        let mut socket = Socket::connect(&app, TRANSPORT_WS).await;
+        let mut socket = Socket::connect(app.address, TRANSPORT_WS).await;
         socket.init(payload.clone()).await;
         match socket.receive(ARRIVAL).await {
             Some(Received::Closed(Some((1002, message)))) => {
@@ -311,7 +312,7 @@ async fn a_token_guarded_server_refuses_connections_without_its_token() {
         }
     }
 
-    let mut legacy = Socket::connect(&app, LEGACY_WS).await;
+    let mut legacy = Socket::connect(app.address, LEGACY_WS).await;
     legacy.init(json!({})).await;
     let refused = legacy.next_message().await;
     assert_eq!(refused["type"], "connection_error", "{refused}");
@@ -328,11 +329,11 @@ async fn a_token_guarded_server_serves_connections_that_bring_it() {
         json!({ "Authorization": "bearer  ws-token" }),
         json!({ "token": "ws-token" }),
     ] {
-        Socket::open(&app, TRANSPORT_WS, payload).await;
+        Socket::open(app.address, TRANSPORT_WS, payload).await;
     }
 
     let mut socket = Socket::open(
-        &app,
+        app.address,
         TRANSPORT_WS,
         json!({ "Authorization": "Bearer ws-token" }),
     )
@@ -358,7 +359,7 @@ async fn a_token_guarded_server_serves_connections_that_bring_it() {
 async fn a_read_only_server_streams_events_and_refuses_mutations_over_the_socket() {
     let app =
         TestApp::spawn_configured(|state| state.with_write_access(WriteAccess::ReadOnly)).await;
-    let mut socket = Socket::open(&app, TRANSPORT_WS, json!({})).await;
+    let mut socket = Socket::open(app.address, TRANSPORT_WS, json!({})).await;
     socket
         .subscribe(
             TRANSPORT_WS,
@@ -394,12 +395,12 @@ async fn pages_from_other_origins_cannot_connect() {
     let app = TestApp::spawn().await;
     let own = format!("http://{}", app.address);
     assert!(
-        Socket::try_connect(&app, TRANSPORT_WS, Some(&own))
+        Socket::try_connect(app.address, TRANSPORT_WS, Some(&own))
             .await
             .is_ok(),
         "the server's own origin was refused"
     );
-    match Socket::try_connect(&app, TRANSPORT_WS, Some("https://evil.example")).await {
+    match Socket::try_connect(app.address, TRANSPORT_WS, Some("https://evil.example")).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             assert_eq!(response.status(), 403);
         }

@@ -39,6 +39,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// lock other replicas hold) before failing.
 const WRITE_QUEUE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long [`Db::check`] waits for the database to answer.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Rows one request may read through nested lists.
 pub const MAX_ROWS_PER_REQUEST: u64 = 100_000;
 
@@ -309,8 +312,17 @@ impl Db {
     /// on answering after the file is deleted, replaced by a directory or overwritten; only
     /// a fresh look at the path tells. One pooled statement, one `open` and a 16-byte read:
     /// cheap enough for load balancers to poll.
+    /// A database server that does not answer within [`CHECK_TIMEOUT`] is unfit too, so a
+    /// load balancer's probe gets its answer long before its own timeout.
     pub async fn check(&self) -> Result<()> {
-        sqlx::query("select 1").execute(self.read()).await?;
+        tokio::time::timeout(CHECK_TIMEOUT, sqlx::query("select 1").execute(self.read()))
+            .await
+            .map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the database did not answer in time",
+                )
+            })??;
         let Backend::Sqlite(file) = self.backend.clone() else {
             return Ok(());
         };

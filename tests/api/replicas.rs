@@ -241,3 +241,35 @@ async fn a_catalogue_moves_from_sqlite_to_postgres_and_back_unchanged() {
         "case variants are one author"
     );
 }
+
+#[tokio::test]
+async fn a_replica_whose_database_goes_away_turns_unready_promptly() {
+    let Some(admin) = postgres("a_replica_whose_database_goes_away") else {
+        return;
+    };
+    let url = create_postgres_database(&admin).await;
+    let server = Server::start(&url);
+    let client = reqwest::Client::new();
+    let ready = client.get(server.url("/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+
+    let name = url.rsplit('/').next().unwrap().to_owned();
+    let mut admin_pool = any_pool(&admin).await.acquire().await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "drop database {name} with (force)"
+    )))
+    .execute(&mut *admin_pool)
+    .await
+    .unwrap();
+
+    let started = std::time::Instant::now();
+    let ready = client.get(server.url("/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "answered after {:?}",
+        started.elapsed()
+    );
+    let health = client.get(server.url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200, "the process itself is still up");
+}

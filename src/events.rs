@@ -1,6 +1,7 @@
 //! Changes to the catalogue, announced to subscribers once their transaction has committed.
 //! Write transactions collect events as they change rows; a rolled-back transaction, or one
-//! that changed nothing, announces nothing.
+//! that changed nothing, announces nothing. On PostgreSQL the events of every process on the
+//! database arrive here, relayed by `db`'s listener.
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;

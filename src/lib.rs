@@ -2,7 +2,8 @@
 //!
 //! - [`names`]: the normalised form of every name we store and match.
 //! - [`book_entry`]: an (author, title, publisher) entry as `addBook` and CSV rows give it.
-//! - [`db`]: SQLite and every SQL statement; nothing outside it runs SQL.
+//! - [`db`]: the database (SQLite or PostgreSQL) and every SQL statement; nothing outside it
+//!   runs SQL.
 //! - [`events`]: committed changes, announced to subscribers.
 //! - [`graphql`]: the schema, its types and per-request DataLoaders; no HTTP.
 //! - [`http`]: the axum router, GraphQL over HTTP and over WebSocket, write access and

@@ -1,9 +1,10 @@
 //! Statements that read and write the `author` table.
 
+use super::children::Children;
 use super::models::{AuthorRow, Owned};
 use super::pages::{Page, PageArgs, SortColumn, SortKind, fetch_page};
 use super::sql::Sql;
-use super::{Db, WriteTx, books, push_contains, push_first_and_order, push_id_list};
+use super::{Db, WriteTx, books, push_contains, push_id_list};
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::names::Name;
@@ -111,22 +112,15 @@ pub async fn of_publishers(
     publisher_ids: &[i64],
     first: Option<i64>,
 ) -> Result<Vec<Owned<AuthorRow>>> {
-    let mut query = Sql::new(
-        "select owner_id, id, first_name, last_name from (
-            select x.publisher_id as owner_id, a.id, a.first_name, a.last_name,
-                row_number() over (
-                    partition by x.publisher_id
-                    order by a.last_name_key, a.first_name_key, a.id
-                ) as position
-            from (
-                select distinct bp.publisher_id, b.author_id
-                from book_publisher bp join book b on b.id = bp.book_id
-                where bp.publisher_id in ",
-    );
-    push_id_list(&mut query, publisher_ids);
-    query.push(") as x join author a on a.id = x.author_id) as t");
-    push_first_and_order(&mut query, first);
-    Ok(query.build_query_as().fetch_all(db.read()).await?)
+    const AUTHORS_OF_PUBLISHERS: Children = Children {
+        owner: "x.publisher_id",
+        columns: &["a.id", "a.first_name", "a.last_name"],
+        from: "from (select distinct bp.publisher_id, b.author_id \
+               from book_publisher bp join book b on b.id = bp.book_id where bp.publisher_id in ",
+        then: ") as x join author a on a.id = x.author_id",
+        order: "a.last_name_key, a.first_name_key, a.id",
+    };
+    AUTHORS_OF_PUBLISHERS.fetch(db, publisher_ids, first).await
 }
 
 /// The author with this name, created if missing; `true` when it was created. An existing

@@ -1,9 +1,10 @@
 //! Statements that read and write the `book` and `book_publisher` tables.
 
+use super::children::Children;
 use super::models::{BookRow, Owned};
 use super::pages::{Page, PageArgs, SortColumn, SortKind, fetch_page};
 use super::sql::Sql;
-use super::{Db, WriteTx, push_contains, push_first_and_order, push_id_list};
+use super::{Db, WriteTx, push_contains, push_id_list};
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::names::Name;
@@ -82,18 +83,14 @@ pub async fn of_authors(
     author_ids: &[i64],
     first: Option<i64>,
 ) -> Result<Vec<Owned<BookRow>>> {
-    let mut query = Sql::new(
-        "select owner_id, id, author_id, title from (
-            select b.author_id as owner_id, b.id, b.author_id, b.title,
-                row_number() over (partition by b.author_id order by b.title_key, b.id)
-                    as position
-            from book b
-            where b.author_id in ",
-    );
-    push_id_list(&mut query, author_ids);
-    query.push(") as t");
-    push_first_and_order(&mut query, first);
-    Ok(query.build_query_as().fetch_all(db.read()).await?)
+    const BOOKS_OF_AUTHORS: Children = Children {
+        owner: "b.author_id",
+        columns: &["b.id", "b.author_id", "b.title"],
+        from: "from book b where b.author_id in ",
+        then: "",
+        order: "b.title_key, b.id",
+    };
+    BOOKS_OF_AUTHORS.fetch(db, author_ids, first).await
 }
 
 /// Each publisher's books, by title, at most `first` per publisher.
@@ -103,18 +100,14 @@ pub async fn of_publishers(
     publisher_ids: &[i64],
     first: Option<i64>,
 ) -> Result<Vec<Owned<BookRow>>> {
-    let mut query = Sql::new(
-        "select owner_id, id, author_id, title from (
-            select bp.publisher_id as owner_id, b.id, b.author_id, b.title,
-                row_number() over (partition by bp.publisher_id order by b.title_key, b.id)
-                    as position
-            from book_publisher bp join book b on b.id = bp.book_id
-            where bp.publisher_id in ",
-    );
-    push_id_list(&mut query, publisher_ids);
-    query.push(") as t");
-    push_first_and_order(&mut query, first);
-    Ok(query.build_query_as().fetch_all(db.read()).await?)
+    const BOOKS_OF_PUBLISHERS: Children = Children {
+        owner: "bp.publisher_id",
+        columns: &["b.id", "b.author_id", "b.title"],
+        from: "from book_publisher bp join book b on b.id = bp.book_id where bp.publisher_id in ",
+        then: "",
+        order: "b.title_key, b.id",
+    };
+    BOOKS_OF_PUBLISHERS.fetch(db, publisher_ids, first).await
 }
 
 /// The author's book of this title, created if missing; `true` when it was created. An

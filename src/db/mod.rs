@@ -5,6 +5,7 @@ pub mod add_book;
 pub mod authors;
 pub mod books;
 pub mod bulk;
+mod children;
 pub mod export;
 pub mod models;
 mod notify;
@@ -311,9 +312,9 @@ impl Db {
     /// Pooled connections keep the file open and serve from their page cache, so they go
     /// on answering after the file is deleted, replaced by a directory or overwritten; only
     /// a fresh look at the path tells. One pooled statement, one `open` and a 16-byte read:
-    /// cheap enough for load balancers to poll.
-    /// A database server that does not answer within [`CHECK_TIMEOUT`] is unfit too, so a
-    /// load balancer's probe gets its answer long before its own timeout.
+    /// cheap enough for load balancers to poll. A database server that does not answer
+    /// within [`CHECK_TIMEOUT`] is unfit too, so a probe gets its answer before its own
+    /// timeout instead of waiting out the pool's.
     pub async fn check(&self) -> Result<()> {
         tokio::time::timeout(CHECK_TIMEOUT, sqlx::query("select 1").execute(self.read()))
             .await
@@ -450,16 +451,6 @@ fn push_contains(query: &mut Sql, column: &str, needle: &str) {
     query.push(format_args!(" {column} like "));
     query.push_bind(format!("%{escaped}%"));
     query.push(" escape '\\'");
-}
-
-/// Finishes a windowed one-to-many lookup whose subquery `t` numbers each parent's children
-/// in `position`: keeps the first `first` of each parent and returns them in order. One
-/// statement serves every parent of a batch, however many children each has.
-fn push_first_and_order(query: &mut Sql, first: Option<i64>) {
-    if let Some(first) = first {
-        query.push(" where t.position <= ").push_bind(first);
-    }
-    query.push(" order by t.owner_id, t.position");
 }
 
 /// Whether the catalogue holds no author and no publisher yet.

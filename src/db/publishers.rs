@@ -1,9 +1,10 @@
 //! Statements that read and write the `publisher` table and its derived counts.
 
+use super::children::Children;
 use super::models::{Owned, PublisherCounts, PublisherRow};
 use super::pages::{Page, PageArgs, SortColumn, SortKind, fetch_page};
 use super::sql::Sql;
-use super::{Db, WriteTx, books, push_contains, push_first_and_order, push_id_list};
+use super::{Db, WriteTx, books, push_contains, push_id_list};
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::names::Name;
@@ -103,17 +104,15 @@ pub async fn of_books(
     book_ids: &[i64],
     first: Option<i64>,
 ) -> Result<Vec<Owned<PublisherRow>>> {
-    let mut query = Sql::new(
-        "select owner_id, id, name from (
-            select bp.book_id as owner_id, p.id, p.name,
-                row_number() over (partition by bp.book_id order by p.name_key, p.id) as position
-            from book_publisher bp join publisher p on p.id = bp.publisher_id
-            where bp.book_id in ",
-    );
-    push_id_list(&mut query, book_ids);
-    query.push(") as t");
-    push_first_and_order(&mut query, first);
-    Ok(query.build_query_as().fetch_all(db.read()).await?)
+    const PUBLISHERS_OF_BOOKS: Children = Children {
+        owner: "bp.book_id",
+        columns: &["p.id", "p.name"],
+        from: "from book_publisher bp join publisher p on p.id = bp.publisher_id \
+               where bp.book_id in ",
+        then: "",
+        order: "p.name_key, p.id",
+    };
+    PUBLISHERS_OF_BOOKS.fetch(db, book_ids, first).await
 }
 
 /// The distinct publishers of each author's books, by name, at most `first` per author.
@@ -123,20 +122,15 @@ pub async fn of_authors(
     author_ids: &[i64],
     first: Option<i64>,
 ) -> Result<Vec<Owned<PublisherRow>>> {
-    let mut query = Sql::new(
-        "select owner_id, id, name from (
-            select x.author_id as owner_id, p.id, p.name,
-                row_number() over (partition by x.author_id order by p.name_key, p.id)
-                    as position
-            from (
-                select distinct b.author_id, bp.publisher_id
-                from book b join book_publisher bp on bp.book_id = b.id
-                where b.author_id in ",
-    );
-    push_id_list(&mut query, author_ids);
-    query.push(") as x join publisher p on p.id = x.publisher_id) as t");
-    push_first_and_order(&mut query, first);
-    Ok(query.build_query_as().fetch_all(db.read()).await?)
+    const PUBLISHERS_OF_AUTHORS: Children = Children {
+        owner: "x.author_id",
+        columns: &["p.id", "p.name"],
+        from: "from (select distinct b.author_id, bp.publisher_id \
+               from book b join book_publisher bp on bp.book_id = b.id where b.author_id in ",
+        then: ") as x join publisher p on p.id = x.publisher_id",
+        order: "p.name_key, p.id",
+    };
+    PUBLISHERS_OF_AUTHORS.fetch(db, author_ids, first).await
 }
 
 /// The publisher with this name, created if missing; `true` when it was created. An

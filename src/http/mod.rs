@@ -41,7 +41,7 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Longest a GraphQL request runs unless configured otherwise.
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// GraphQL requests executed at once: two per core keeps the cores busy while one waits
-/// for SQLite, and bounds the memory that many large responses built together would take.
+/// for the database, and bounds the memory that many large responses built together would take.
 /// More requests queue, each within its time limit.
 fn concurrent_executions() -> usize {
     std::thread::available_parallelism().map_or(2, |cores| cores.get()) * 2

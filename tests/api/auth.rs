@@ -1,25 +1,20 @@
 //! Write access: a bearer token guards mutations, read-only mode refuses them, queries stay
 //! open, and `serve` will not listen beyond loopback with writes open to anyone.
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
-use std::thread::JoinHandle;
-use std::time::Duration;
+use std::process::Command;
 
 use bookgraph::http::{WriteAccess, WriteToken};
 use reqwest::header::{ACCEPT, AUTHORIZATION, WWW_AUTHENTICATE};
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
+use crate::server::Server;
 
 const TOKEN: &str = "correct-horse-battery-staple";
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const ADD_BOOK: &str = "mutation AddIt($input: AddBookInput!) {
     addBook(input: $input) { outcome book { title } }
 }";
-/// How long a server may take to migrate, seed and start listening.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 async fn spawn_with_token() -> TestApp {
     let token = WriteToken::new(TOKEN).expect("valid token");
@@ -197,111 +192,6 @@ async fn read_only_mode_refuses_add_book_and_still_serves_queries() {
     assert_eq!(data["publishers"]["totalCount"], 4);
 }
 
-/// A `bookgraph serve` child process, its stderr collected line by line.
-struct Serve {
-    child: Child,
-    log: Arc<Mutex<Vec<String>>>,
-    reader: Option<JoinHandle<()>>,
-    /// The port from its "listening on" line, once it logged one.
-    port: mpsc::Receiver<u16>,
-}
-
-impl Serve {
-    fn start(args: &[&str], rust_log: &str) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_bookgraph"))
-            .arg("serve")
-            .args(args)
-            .env("RUST_LOG", rust_log)
-            .env_remove("BOOKGRAPH_WRITE_TOKEN")
-            .env_remove("BOOKGRAPH_READ_ONLY")
-            .env_remove("BOOKGRAPH_ALLOW_ANONYMOUS_WRITES")
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start bookgraph serve");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (found, port) = mpsc::channel();
-        let lines = Arc::clone(&log);
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(port) = listening_port(&line) {
-                    found.send(port).ok();
-                }
-                lines.lock().unwrap().push(line);
-            }
-        });
-        Serve {
-            child,
-            log,
-            reader: Some(reader),
-            port,
-        }
-    }
-
-    /// The port it listens on, once it says so.
-    fn wait_until_listening(&mut self) -> u16 {
-        self.port.recv_timeout(START_TIMEOUT).unwrap_or_else(|_| {
-            self.stop();
-            panic!("the server did not start listening:\n{}", self.log());
-        })
-    }
-
-    /// Waits for it to exit by itself; its exit code and every line of stderr.
-    fn wait_for_exit(mut self) -> (Option<i32>, Vec<String>) {
-        let status = self.child.wait().expect("wait for bookgraph");
-        self.join_reader();
-        (status.code(), self.log.lock().unwrap().clone())
-    }
-
-    /// Stops it (SIGTERM, then SIGKILL) and returns everything it logged.
-    fn stop(&mut self) -> String {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .ok();
-        for _ in 0..250 {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        self.child.kill().ok();
-        self.child.wait().ok();
-        self.join_reader();
-        self.log()
-    }
-
-    fn join_reader(&mut self) {
-        if let Some(reader) = self.reader.take() {
-            reader.join().ok();
-        }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().join("\n")
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            self.child.kill().ok();
-            self.child.wait().ok();
-        }
-    }
-}
-
-/// The port of "listening on http://ADDRESS:PORT (…)".
-fn listening_port(line: &str) -> Option<u16> {
-    let (_, rest) = line.split_once("listening on http://")?;
-    let address = rest.split(|c: char| c.is_whitespace() || c == ')').next()?;
-    address.rsplit_once(':')?.1.parse().ok()
-}
-
 /// `--database sqlite:<dir>/x.db` arguments over a fresh directory.
 fn fresh_database() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().expect("temporary directory");
@@ -312,8 +202,9 @@ fn fresh_database() -> (tempfile::TempDir, String) {
 #[test]
 fn serve_refuses_to_listen_openly_beyond_loopback() {
     let (dir, database) = fresh_database();
-    let serve = Serve::start(&["--listen", "0.0.0.0:0", "--database", &database], "info");
-    let (code, lines) = serve.wait_for_exit();
+    let serve = Server::spawn(&["--listen", "0.0.0.0:0", "--database", &database], "info");
+    let (code, log) = serve.exit();
+    let lines: Vec<&str> = log.lines().collect();
     assert!(code.is_some_and(|code| code != 0), "exit code {code:?}");
     assert_eq!(lines.len(), 1, "stderr: {lines:#?}");
     for flag in ["--write-token", "--read-only", "--allow-anonymous-writes"] {
@@ -340,7 +231,7 @@ fn serve_listens_beyond_loopback_with_a_token_or_when_told_to() {
         let (_dir, database) = fresh_database();
         let mut args = vec!["--listen", "0.0.0.0:0", "--database", &database];
         args.extend(flags);
-        let mut serve = Serve::start(&args, "info");
+        let mut serve = Server::spawn(&args, "info");
         serve.wait_until_listening();
         serve.stop();
     }
@@ -350,7 +241,7 @@ fn serve_listens_beyond_loopback_with_a_token_or_when_told_to() {
 async fn the_token_never_appears_in_the_servers_log() {
     let token = "tok-5f1c9a7e-never-logged";
     let (_dir, database) = fresh_database();
-    let mut serve = Serve::start(
+    let mut serve = Server::spawn(
         &[
             "--listen",
             "0.0.0.0:0",
@@ -361,9 +252,9 @@ async fn the_token_never_appears_in_the_servers_log() {
         ],
         "debug",
     );
-    let port = serve.wait_until_listening();
+    serve.wait_until_listening();
     let client = reqwest::Client::new();
-    let url = format!("http://127.0.0.1:{port}/graphql");
+    let url = serve.url("/graphql");
     for authorization in [format!("Bearer {token}"), format!("Bearer {token}-wrong")] {
         client
             .post(&url)

@@ -202,7 +202,8 @@ pub async fn create(tx: &mut WriteTx, first: &Name, last: &Name) -> Result<Autho
     Ok(author)
 }
 
-/// Renames an author; a missing part keeps its current value.
+/// Renames an author; a missing part keeps its current value. Announced only when the
+/// spelling changes.
 #[tracing::instrument(skip_all, fields(id))]
 pub async fn rename(
     tx: &mut WriteTx,
@@ -210,13 +211,13 @@ pub async fn rename(
     first: Option<&Name>,
     last: Option<&Name>,
 ) -> Result<AuthorRow> {
-    let current = find(tx, id).await?;
+    let before = find(tx, id).await?;
     let first = first
         .cloned()
-        .unwrap_or_else(|| Name::stored(current.first_name));
+        .unwrap_or_else(|| Name::stored(before.first_name.clone()));
     let last = last
         .cloned()
-        .unwrap_or_else(|| Name::stored(current.last_name));
+        .unwrap_or_else(|| Name::stored(before.last_name.clone()));
     if let Some(existing) = named(tx, &first, &last, id).await? {
         return Err(name_taken(&first, &last, existing));
     }
@@ -233,7 +234,9 @@ pub async fn rename(
     .bind(id)
     .fetch_one(tx.conn())
     .await?;
-    tx.record(Event::AuthorChanged(author.clone()));
+    if author != before {
+        tx.record(Event::AuthorChanged(author.clone()));
+    }
     Ok(author)
 }
 

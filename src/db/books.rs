@@ -173,11 +173,11 @@ pub async fn update(
     title: Option<&Name>,
     author_id: Option<i64>,
 ) -> Result<BookRow> {
-    let current = find(tx, id).await?;
+    let before = find(tx, id).await?;
     let title = title
         .cloned()
-        .unwrap_or_else(|| Name::stored(current.title));
-    let author_id = author_id.unwrap_or(current.author_id);
+        .unwrap_or_else(|| Name::stored(before.title.clone()));
+    let author_id = author_id.unwrap_or(before.author_id);
     let author: Option<i64> = sqlx::query_scalar("select id from author where id = $1")
         .bind(author_id)
         .fetch_optional(tx.conn())
@@ -215,7 +215,9 @@ pub async fn update(
     .bind(id)
     .fetch_one(tx.conn())
     .await?;
-    tx.record(Event::BookChanged(book.clone()));
+    if book != before {
+        tx.record(Event::BookChanged(book.clone()));
+    }
     Ok(book)
 }
 

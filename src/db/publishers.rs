@@ -193,10 +193,10 @@ pub async fn create(tx: &mut WriteTx, name: &Name) -> Result<PublisherRow> {
     Ok(publisher)
 }
 
-/// Renames a publisher.
+/// Renames a publisher; announced only when the name's spelling changes.
 #[tracing::instrument(skip_all, fields(id))]
 pub async fn rename(tx: &mut WriteTx, id: i64, name: &Name) -> Result<PublisherRow> {
-    find(tx, id).await?;
+    let before = find(tx, id).await?;
     let existing: Option<i64> =
         sqlx::query_scalar("select id from publisher where name_key = $1 and id <> $2")
             .bind(name.key())
@@ -214,7 +214,9 @@ pub async fn rename(tx: &mut WriteTx, id: i64, name: &Name) -> Result<PublisherR
     .bind(id)
     .fetch_one(tx.conn())
     .await?;
-    tx.record(Event::PublisherChanged(publisher.clone()));
+    if publisher != before {
+        tx.record(Event::PublisherChanged(publisher.clone()));
+    }
     Ok(publisher)
 }
 

@@ -408,3 +408,58 @@ async fn pages_from_other_origins_cannot_connect() {
         Ok(_) => panic!("a page from another origin connected"),
     }
 }
+
+/// One kind of edit: how to find its row, an edit that keeps every spelling, and one that
+/// changes it.
+struct Edit {
+    subscription: &'static str,
+    find: &'static str,
+    unchanged: &'static str,
+    changed: &'static str,
+}
+
+#[tokio::test]
+async fn updates_that_change_nothing_announce_nothing() {
+    let edits = [
+        Edit {
+            subscription: "subscription { authorChanged { lastName } }",
+            find: r#"{ list: authors(filter: {nameContains: "stephen king"}) { nodes { id } } }"#,
+            unchanged: r#"mutation($id: ID!) { updateAuthor(input: {id: $id, firstName: "Stephen", lastName: "King"}) { author { id } } }"#,
+            changed: r#"mutation($id: ID!) { updateAuthor(input: {id: $id, lastName: "Bachman"}) { author { id } } }"#,
+        },
+        Edit {
+            subscription: "subscription { publisherChanged { name } }",
+            find: r#"{ list: publishers(filter: {nameContains: "simon"}) { nodes { id } } }"#,
+            unchanged: r#"mutation($id: ID!) { updatePublisher(input: {id: $id, name: "Simon & Schuster"}) { publisher { id } } }"#,
+            changed: r#"mutation($id: ID!) { updatePublisher(input: {id: $id, name: "Simon & Schuster Books"}) { publisher { id } } }"#,
+        },
+        Edit {
+            subscription: "subscription { bookChanged { title } }",
+            find: r#"{ list: books(filter: {titleContains: "foundation"}) { nodes { id } } }"#,
+            unchanged: r#"mutation($id: ID!) { updateBook(input: {id: $id, title: "Foundation"}) { book { id } } }"#,
+            changed: r#"mutation($id: ID!) { updateBook(input: {id: $id, title: "Foundation and Empire"}) { book { id } } }"#,
+        },
+    ];
+    for edit in edits {
+        // An app each, so that the one subscription is the only listener to wait for.
+        let app = TestApp::spawn().await;
+        let id = app.data(edit.find).await["list"]["nodes"][0]["id"].clone();
+        let mut socket = Socket::open(app.address, TRANSPORT_WS, json!({})).await;
+        socket.subscribe(TRANSPORT_WS, "1", edit.subscription).await;
+        wait_for_subscriber(&app).await;
+
+        app.data_with(edit.unchanged, json!({ "id": id })).await;
+        app.data_with(edit.changed, json!({ "id": id })).await;
+
+        let first = socket.next_message().await;
+        let data = &first["payload"]["data"];
+        assert!(
+            ["Bachman", "Simon & Schuster Books", "Foundation and Empire"]
+                .iter()
+                .any(|changed| data.to_string().contains(changed)),
+            "{}: the first event is not the change: {first}",
+            edit.subscription
+        );
+        assert_eq!(socket.receive(SILENCE).await, None, "{}", edit.subscription);
+    }
+}

@@ -31,13 +31,13 @@ use sql::Sql;
 use crate::error::{Error, Result};
 use crate::events::{Event, Events};
 
-/// How long a connection waits for another process's write lock before giving up. Our own
-/// writes queue on the single writer connection instead, so this only matters when a second
-/// process (an import, say) writes to the same file.
+/// How long a write waits for another process's write lock before giving up: SQLite's busy
+/// timeout, PostgreSQL's `lock_timeout` on [`WRITE_LOCK`]. Our own writes queue on the
+/// single writer connection instead, so this only matters while another process (an
+/// import, another replica) writes.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How long a write waits for the writer connection (and, on PostgreSQL, for the write
-/// lock other replicas hold) before failing.
+/// How long a write waits for this process's writer connection before failing.
 const WRITE_QUEUE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long [`Db::check`] waits for the database to answer.
@@ -258,9 +258,11 @@ impl Db {
     /// PostgreSQL database as its server counts it.
     pub async fn size(&self) -> Result<u64> {
         let Backend::Sqlite(file) = &self.backend else {
-            let bytes: i64 = sqlx::query_scalar("select pg_database_size(current_database())")
-                .fetch_one(&self.readers)
-                .await?;
+            let bytes: i64 = answer_in_time(
+                sqlx::query_scalar("select pg_database_size(current_database())")
+                    .fetch_one(&self.readers),
+            )
+            .await?;
             return Ok(u64::try_from(bytes).unwrap_or(0));
         };
         let mut wal = file.clone().into_os_string();
@@ -290,6 +292,10 @@ impl Db {
             Backend::Sqlite(_) => self.writer.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => {
                 let mut tx = self.writer.begin().await?;
+                let wait = format!("set local lock_timeout = {}", BUSY_TIMEOUT.as_millis());
+                sqlx::raw_sql(sqlx::AssertSqlSafe(wait))
+                    .execute(&mut *tx)
+                    .await?;
                 sqlx::query("select pg_advisory_xact_lock($1)")
                     .bind(WRITE_LOCK)
                     .execute(&mut *tx)
@@ -315,15 +321,18 @@ impl Db {
     /// cheap enough for load balancers to poll. A database server that does not answer
     /// within [`CHECK_TIMEOUT`] is unfit too, so a probe gets its answer before its own
     /// timeout instead of waiting out the pool's.
+    /// On PostgreSQL the listener that relays other replicas' changes must be connected too:
+    /// without it, subscribers here would miss them.
     pub async fn check(&self) -> Result<()> {
-        tokio::time::timeout(CHECK_TIMEOUT, sqlx::query("select 1").execute(self.read()))
-            .await
-            .map_err(|_| {
-                std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "the database did not answer in time",
-                )
-            })??;
+        answer_in_time(sqlx::query("select 1").execute(self.read())).await?;
+        if let Some(listener) = &self.listener
+            && !listener.is_connected()
+        {
+            return Err(Error::Io(std::io::Error::new(
+                std::io::ErrorKind::NotConnected,
+                "the change notification listener is not connected",
+            )));
+        }
         let Backend::Sqlite(file) = self.backend.clone() else {
             return Ok(());
         };
@@ -355,6 +364,17 @@ fn check_header(path: &std::path::Path) -> std::io::Result<()> {
             std::io::ErrorKind::InvalidData,
             format!("{} does not start with the SQLite header", path.display()),
         ))
+    }
+}
+
+/// `answer`'s result, or an error once [`CHECK_TIMEOUT`] has passed without one.
+async fn answer_in_time<T>(answer: impl Future<Output = sqlx::Result<T>>) -> Result<T> {
+    match tokio::time::timeout(CHECK_TIMEOUT, answer).await {
+        Ok(answer) => Ok(answer?),
+        Err(_) => Err(Error::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the database did not answer in time",
+        ))),
     }
 }
 

@@ -2,6 +2,10 @@
 //! transaction notifies before it commits (PostgreSQL delivers on commit, or never), and
 //! every process, the writer's own included, relays what it hears to its subscribers.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
 use sqlx::postgres::PgListener;
 use sqlx::{Any, Transaction};
 use tokio::task::JoinHandle;
@@ -49,9 +53,15 @@ fn payloads(events: &[Event]) -> Result<Vec<String>> {
     Ok(payloads)
 }
 
+/// How often a listener that lost its connection tries to get it back.
+const RECONNECT_EVERY: Duration = Duration::from_secs(1);
+
 /// The task relaying notifications to this process's [`Events`].
 #[derive(Debug)]
-pub(super) struct Listener(JoinHandle<()>);
+pub(super) struct Listener {
+    task: JoinHandle<()>,
+    connected: Arc<AtomicBool>,
+}
 
 impl Listener {
     /// Listens on [`CHANNEL`] before returning, so no change committed after this
@@ -59,11 +69,18 @@ impl Listener {
     pub(super) async fn start(url: &str, events: Events) -> Result<Listener> {
         let mut listener = PgListener::connect(url).await?;
         listener.listen(CHANNEL).await?;
-        Ok(Listener(tokio::spawn(relay(listener, events))))
+        let connected = Arc::new(AtomicBool::new(true));
+        let task = tokio::spawn(relay(listener, events, Arc::clone(&connected)));
+        Ok(Listener { task, connected })
+    }
+
+    /// Whether changes from other processes reach this one right now.
+    pub(super) fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
     }
 
     pub(super) fn stop(&self) {
-        self.0.abort();
+        self.task.abort();
     }
 }
 
@@ -73,18 +90,29 @@ impl Drop for Listener {
     }
 }
 
-async fn relay(mut listener: PgListener, events: Events) {
+/// Publishes every notification; when the connection is lost, marks the listener
+/// disconnected until a new connection listens again. Changes committed in between are not
+/// replayed, so subscribers may miss them; `/ready` says so meanwhile.
+async fn relay(mut listener: PgListener, events: Events, connected: Arc<AtomicBool>) {
     loop {
         match listener.recv().await {
             Ok(notification) => match serde_json::from_str::<Vec<Event>>(notification.payload()) {
                 Ok(batch) => events.publish(batch),
                 Err(error) => tracing::warn!(%error, "ignored a malformed change notification"),
             },
-            // The next `recv` reconnects and listens again; changes committed in between
-            // are not replayed, so subscribers may miss them.
             Err(error) => {
+                connected.store(false, Ordering::Relaxed);
                 tracing::warn!(%error, "lost the change notification connection; reconnecting");
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                // A statement on the listener reconnects it and listens again.
+                while sqlx::query("select 1")
+                    .execute(&mut listener)
+                    .await
+                    .is_err()
+                {
+                    tokio::time::sleep(RECONNECT_EVERY).await;
+                }
+                connected.store(true, Ordering::Relaxed);
+                tracing::info!("the change notification connection is back");
             }
         }
     }

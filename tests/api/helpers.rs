@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use bookgraph::db::{Db, WriteTx};
+use bookgraph::db::{Db, OpenOptions, WriteTx};
 use bookgraph::graphql::build_schema;
 use bookgraph::http::{AppState, router, serve};
 use bookgraph::import::import_csv;
@@ -30,6 +30,7 @@ pub struct TestApp {
     pub database_url: String,
     /// A handle on the same database, for setting up data.
     pub db: Db,
+    database: TestDatabase,
     client: reqwest::Client,
     dir: TempDir,
     shutdown: Option<oneshot::Sender<()>>,
@@ -63,8 +64,11 @@ impl TestApp {
 
     async fn spawn_with(csv: &str, configure: impl FnOnce(AppState) -> AppState) -> TestApp {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let database_url = new_database_url(dir.path()).await;
-        let db = Db::open(&database_url).await.expect("open test database");
+        let database = TestDatabase::new(dir.path()).await;
+        let database_url = database.url.clone();
+        let db = Db::open_with(&database_url, TEST_POOL)
+            .await
+            .expect("open test database");
         import_csv(&db, csv.as_bytes())
             .await
             .expect("seed test database");
@@ -86,6 +90,7 @@ impl TestApp {
             address,
             database_url,
             db,
+            database,
             client: reqwest::Client::new(),
             dir,
             shutdown: Some(shutdown),
@@ -100,7 +105,9 @@ impl TestApp {
     /// Takes the database's write lock from a connection of its own, as another process
     /// would, until the returned transaction is dropped.
     pub async fn hold_write_lock(&self) -> WriteTx {
-        let other = Db::open(&self.database_url).await.expect("second process");
+        let other = Db::open_with(&self.database.url, TEST_POOL)
+            .await
+            .expect("second process");
         other.begin_write().await.expect("write lock")
     }
 
@@ -232,7 +239,12 @@ fn install_clients(clients: &std::path::Path) {
 
 /// The counts stored beside authors and publishers equal a recount from books and links.
 pub async fn assert_counts_match_rows(app: &TestApp) {
-    let pool = any_pool(&app.database_url).await;
+    assert_counts_match_url(&app.database_url).await;
+}
+
+/// The counts stored in the database at `url` equal a recount from its books and links.
+pub async fn assert_counts_match_url(url: &str) {
+    let pool = any_pool(url).await;
     let drifted: i64 = sqlx::query_scalar(
         "select
             (select count(*) from author a
@@ -271,50 +283,95 @@ pub fn postgres_admin_url() -> Option<String> {
         .filter(|url| !url.is_empty())
 }
 
-/// The URL of a new, empty database: an SQLite file in `dir`, or a new PostgreSQL database
-/// when the suite runs against PostgreSQL.
-pub async fn new_database_url(dir: &Path) -> String {
-    match postgres_admin_url() {
-        Some(admin) => create_postgres_database(&admin).await,
-        None => format!("sqlite:{}", dir.join("test.db").display()),
+/// Readers per test database, whatever the machine's cores: the suite opens many at once.
+pub const TEST_POOL: OpenOptions = OpenOptions {
+    must_exist: false,
+    readers: Some(2),
+};
+
+/// A new, empty database of a test's own: an SQLite file, or a PostgreSQL database (dropped
+/// with this) when the suite runs against PostgreSQL.
+pub struct TestDatabase {
+    pub url: String,
+    /// The server to drop a PostgreSQL database through.
+    admin: Option<String>,
+}
+
+impl TestDatabase {
+    /// An SQLite file in `dir`, or a PostgreSQL database when [`POSTGRES_ENV`] is set.
+    pub async fn new(dir: &Path) -> TestDatabase {
+        match postgres_admin_url() {
+            Some(admin) => Self::postgres(&admin).await,
+            None => TestDatabase {
+                url: format!("sqlite:{}", dir.join("test.db").display()),
+                admin: None,
+            },
+        }
+    }
+
+    /// A new database on the PostgreSQL server at `admin`. Databases a crashed run left
+    /// behind are dropped first, those still in use excepted.
+    pub async fn postgres(admin: &str) -> TestDatabase {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        static SWEPT: AtomicBool = AtomicBool::new(false);
+        let prefix = format!("bookgraph_test_{}_", std::process::id());
+        let mut conn = sqlx::PgConnection::connect(admin)
+            .await
+            .unwrap_or_else(|error| panic!("{POSTGRES_ENV}={admin} does not connect: {error}"));
+        if !SWEPT.swap(true, Ordering::SeqCst) {
+            let leftovers: Vec<String> = sqlx::query_scalar(
+                "select datname from pg_database
+                 where datname like 'bookgraph\\_test\\_%' and datname not like $1",
+            )
+            .bind(format!("{prefix}%"))
+            .fetch_all(&mut conn)
+            .await
+            .expect("list databases");
+            for name in leftovers {
+                // In use by a test process still running: leave it to that process.
+                let _ = conn
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        "drop database if exists {name}"
+                    )))
+                    .await;
+            }
+        }
+        let name = format!("{prefix}{}", NEXT.fetch_add(1, Ordering::SeqCst));
+        conn.execute(sqlx::AssertSqlSafe(format!("create database {name}")))
+            .await
+            .expect("create test database");
+        conn.close().await.ok();
+        let mut url = reqwest::Url::parse(admin).expect("PostgreSQL URL");
+        url.set_path(&name);
+        TestDatabase {
+            url: url.to_string(),
+            admin: Some(admin.to_owned()),
+        }
     }
 }
 
-/// Creates a database on the server at `admin` and returns its URL. Databases of earlier
-/// runs are dropped first, those still in use excepted.
-pub async fn create_postgres_database(admin: &str) -> String {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    static SWEPT: AtomicBool = AtomicBool::new(false);
-    let prefix = format!("bookgraph_test_{}_", std::process::id());
-    let mut conn = sqlx::PgConnection::connect(admin)
-        .await
-        .unwrap_or_else(|error| panic!("{POSTGRES_ENV}={admin} does not connect: {error}"));
-    if !SWEPT.swap(true, Ordering::SeqCst) {
-        let leftovers: Vec<String> = sqlx::query_scalar(
-            "select datname from pg_database
-             where datname like 'bookgraph\\_test\\_%' and datname not like $1",
-        )
-        .bind(format!("{prefix}%"))
-        .fetch_all(&mut conn)
-        .await
-        .expect("list databases");
-        for name in leftovers {
-            // In use by a test process still running: leave it to that process's run.
-            let _ = conn
-                .execute(sqlx::AssertSqlSafe(format!(
-                    "drop database if exists {name}"
-                )))
-                .await;
-        }
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some(admin) = self.admin.take() else {
+            return;
+        };
+        let name = self.url.rsplit('/').next().unwrap_or_default().to_owned();
+        // Drop may run inside a runtime, which cannot block on another: a thread of its own.
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                    let drop = format!("drop database if exists {name} with (force)");
+                    let _ = conn.execute(sqlx::AssertSqlSafe(drop)).await;
+                }
+            });
+        })
+        .join()
+        .ok();
     }
-    let name = format!("{prefix}{}", NEXT.fetch_add(1, Ordering::SeqCst));
-    conn.execute(sqlx::AssertSqlSafe(format!("create database {name}")))
-        .await
-        .expect("create test database");
-    conn.close().await.ok();
-    let mut url = reqwest::Url::parse(admin).expect("PostgreSQL URL");
-    url.set_path(&name);
-    url.to_string()
 }
 
 /// A pool on either backend, for looking at a database directly.

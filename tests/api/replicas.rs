@@ -3,13 +3,18 @@
 //! names one (as `.ci/run` does) and say so and pass when it does not.
 
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::future::join_all;
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
 
 use crate::helpers::{
-    POSTGRES_ENV, TUTORIAL_CSV, any_pool, create_postgres_database, postgres_admin_url,
+    POSTGRES_ENV, TUTORIAL_CSV, TestDatabase, any_pool, assert_counts_match_url, postgres_admin_url,
 };
 use crate::server::Server;
 use crate::subscriptions::{Received, Socket, TRANSPORT_WS};
@@ -27,16 +32,21 @@ fn postgres(test: &str) -> Option<String> {
     admin
 }
 
+/// A replica with a small pool, as the suite starts many servers.
+fn replica(url: &str) -> Server {
+    Server::start_with(url, &["--pool-size", "2"])
+}
+
 /// Starts two replicas on one new PostgreSQL database at the same moment: both find it
 /// empty, both migrate and seed it with the tutorial's data.
-async fn two_replicas(admin: &str) -> (String, Server, Server) {
-    let url = create_postgres_database(admin).await;
+async fn two_replicas(admin: &str) -> (TestDatabase, Server, Server) {
+    let database = TestDatabase::postgres(admin).await;
     let (a, b) = std::thread::scope(|scope| {
-        let a = scope.spawn(|| Server::start(&url));
-        let b = scope.spawn(|| Server::start(&url));
+        let a = scope.spawn(|| replica(&database.url));
+        let b = scope.spawn(|| replica(&database.url));
         (a.join().unwrap(), b.join().unwrap())
     });
-    (url, a, b)
+    (database, a, b)
 }
 
 async fn post(client: &reqwest::Client, server: &Server, query: &str, variables: Value) -> Value {
@@ -51,10 +61,27 @@ async fn post(client: &reqwest::Client, server: &Server, query: &str, variables:
 }
 
 fn add_book_input(title: &str) -> Value {
+    add_book_at(title, "Seven Stories")
+}
+
+fn add_book_at(title: &str, publisher: &str) -> Value {
     json!({ "input": {
         "authorFirstName": "Octavia", "authorLastName": "Butler",
-        "title": title, "publisherName": "Seven Stories",
+        "title": title, "publisherName": publisher,
     } })
+}
+
+/// Runs `calls` at once, alternating between the two replicas; every one must succeed.
+async fn spread(client: &reqwest::Client, a: &Server, b: &Server, calls: Vec<Value>) -> Vec<Value> {
+    let requests = calls.into_iter().enumerate().map(|(n, variables)| {
+        let replica = if n % 2 == 0 { a } else { b };
+        async move { post(client, replica, ADD_BOOK, variables).await }
+    });
+    let responses = join_all(requests).await;
+    for response in &responses {
+        assert!(response.get("errors").is_none(), "{response}");
+    }
+    responses
 }
 
 #[tokio::test]
@@ -62,24 +89,13 @@ async fn concurrent_add_books_over_two_replicas_create_one_author_and_one_publis
     let Some(admin) = postgres("concurrent_add_books_over_two_replicas") else {
         return;
     };
-    let (url, a, b) = two_replicas(&admin).await;
+    let (database, a, b) = two_replicas(&admin).await;
     let client = reqwest::Client::new();
-    let calls = (0..200).map(|n| {
-        let replica = if n % 2 == 0 { &a } else { &b };
-        let client = &client;
-        async move {
-            post(
-                client,
-                replica,
-                ADD_BOOK,
-                add_book_input(&format!("Kindred {n}")),
-            )
-            .await
-        }
-    });
-    let responses = join_all(calls).await;
+    let calls = (0..200)
+        .map(|n| add_book_input(&format!("Kindred {n}")))
+        .collect();
+    let responses = spread(&client, &a, &b, calls).await;
     for response in &responses {
-        assert!(response.get("errors").is_none(), "{response}");
         assert_eq!(response["data"]["addBook"]["outcome"], "CREATED");
     }
     let created = |flag: &str| {
@@ -118,7 +134,7 @@ async fn concurrent_add_books_over_two_replicas_create_one_author_and_one_publis
         // The tutorial's seven authors were loaded once, not once per replica.
         assert_eq!(data["everyone"]["totalCount"], 8, "{data}");
     }
-    let pool = any_pool(&url).await;
+    let pool = any_pool(&database.url).await;
     let rows: (i64, i64, i64) = sqlx::query_as(
         "select (select count(*) from author), (select count(*) from publisher),
                 (select count(*) from book)",
@@ -127,6 +143,27 @@ async fn concurrent_add_books_over_two_replicas_create_one_author_and_one_publis
     .await
     .unwrap();
     assert_eq!(rows, (8, 5, 210));
+
+    // The same 200 books, now at a second publisher: links to existing books of one author
+    // race to count that author at the new publisher, and must count it once.
+    let calls = (0..200)
+        .map(|n| add_book_at(&format!("Kindred {n}"), "Beacon"))
+        .collect();
+    for response in spread(&client, &a, &b, calls).await {
+        assert_eq!(response["data"]["addBook"]["outcome"], "PUBLISHER_ADDED");
+    }
+    let data = post(
+        &client,
+        &b,
+        r#"{ publishers(filter: {nameContains: "beacon"}) { nodes { bookCount authorCount } } }"#,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        data["data"]["publishers"]["nodes"],
+        json!([{ "bookCount": 200, "authorCount": 1 }])
+    );
+    assert_counts_match_url(&database.url).await;
 }
 
 #[tokio::test]
@@ -134,7 +171,7 @@ async fn a_subscriber_on_one_replica_sees_a_book_added_through_the_other() {
     let Some(admin) = postgres("a_subscriber_on_one_replica_sees") else {
         return;
     };
-    let (_url, a, b) = two_replicas(&admin).await;
+    let (_database, a, b) = two_replicas(&admin).await;
     let mut socket = Socket::open(a.address(), TRANSPORT_WS, json!({})).await;
     socket
         .subscribe(
@@ -160,17 +197,32 @@ async fn a_subscriber_on_one_replica_sees_a_book_added_through_the_other() {
             break message;
         }
     };
-    let Received::Json(message) = message else {
-        panic!("the subscription ended: {message:?}");
+    let book = |message: Option<Received>| match message {
+        Some(Received::Json(message)) if message["type"] == "next" => {
+            message["payload"]["data"]["bookAdded"].clone()
+        }
+        other => panic!("expected a book, got {other:?}"),
     };
-    assert_eq!(message["type"], "next", "{message}");
-    let book = &message["payload"]["data"]["bookAdded"];
+    let first = book(Some(message));
+    let announced_at = added
+        .iter()
+        .position(|title| first["title"] == title.as_str())
+        .unwrap_or_else(|| panic!("{first} is none of {added:?}"));
+    assert_eq!(first["author"]["name"], "Octavia Butler");
+    assert_eq!(first["publishers"], json!([{ "name": "Seven Stories" }]));
+    // Live now: every book added after the first one announced comes once, in order, and
+    // so does the next one.
+    post(&client, &b, ADD_BOOK, add_book_input("Parable last")).await;
+    added.push("Parable last".to_owned());
+    for title in &added[announced_at + 1..] {
+        let next = book(socket.receive(Duration::from_secs(10)).await);
+        assert_eq!(next["title"], title.as_str());
+    }
     assert_eq!(
-        book["title"], added[0],
-        "the first book added is the first announced"
+        socket.receive(Duration::from_millis(500)).await,
+        None,
+        "nothing twice"
     );
-    assert_eq!(book["author"]["name"], "Octavia Butler");
-    assert_eq!(book["publishers"], json!([{ "name": "Seven Stories" }]));
 }
 
 /// Runs the `bookgraph` command on `database_url`; returns its standard output.
@@ -208,7 +260,8 @@ async fn a_catalogue_moves_from_sqlite_to_postgres_and_back_unchanged() {
     std::fs::write(&source, csv).unwrap();
 
     let sqlite = format!("sqlite:{}", dir.path().join("first.db").display());
-    let postgres = create_postgres_database(&admin).await;
+    let database = TestDatabase::postgres(&admin).await;
+    let postgres = database.url.clone();
     let back = format!("sqlite:{}", dir.path().join("back.db").display());
     bookgraph(&sqlite, &["import", source.to_str().unwrap()]);
     let from_sqlite = bookgraph(&sqlite, &["export"]);
@@ -242,34 +295,103 @@ async fn a_catalogue_moves_from_sqlite_to_postgres_and_back_unchanged() {
     );
 }
 
-#[tokio::test]
-async fn a_replica_whose_database_goes_away_turns_unready_promptly() {
-    let Some(admin) = postgres("a_replica_whose_database_goes_away") else {
+/// A TCP relay to PostgreSQL that can stop passing bytes on, as a database server that
+/// hangs would, without closing any connection.
+struct Relay {
+    port: u16,
+    stalled: Arc<AtomicBool>,
+}
+
+impl Relay {
+    async fn to(target: String) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stalled = Arc::new(AtomicBool::new(false));
+        let stall = Arc::clone(&stalled);
+        tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let Ok(outbound) = TcpStream::connect(&target).await else {
+                    continue;
+                };
+                let (from_client, to_client) = inbound.into_split();
+                let (from_server, to_server) = outbound.into_split();
+                tokio::spawn(pass_on(from_client, to_server, Arc::clone(&stall)));
+                tokio::spawn(pass_on(from_server, to_client, Arc::clone(&stall)));
+            }
+        });
+        Relay { port, stalled }
+    }
+
+    fn stall(&self, stalled: bool) {
+        self.stalled.store(stalled, Ordering::SeqCst);
+    }
+}
+
+async fn pass_on(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, stalled: Arc<AtomicBool>) {
+    let mut buffer = vec![0; 16 * 1024];
+    while let Ok(read) = from.read(&mut buffer).await {
+        if read == 0 {
+            break;
+        }
+        while stalled.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if to.write_all(&buffer[..read]).await.is_err() {
+            break;
+        }
+    }
+}
+
+// Several threads: the relay must pass bytes on while the test waits for the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_whose_database_hangs_turns_unready_and_back() {
+    let Some(admin) = postgres("a_replica_whose_database_hangs") else {
         return;
     };
-    let url = create_postgres_database(&admin).await;
-    let server = Server::start(&url);
-    let client = reqwest::Client::new();
-    let ready = client.get(server.url("/ready")).send().await.unwrap();
-    assert_eq!(ready.status(), 200);
+    let database = TestDatabase::postgres(&admin).await;
+    let mut through_relay = reqwest::Url::parse(&database.url).unwrap();
+    let target = format!(
+        "{}:{}",
+        through_relay.host_str().unwrap(),
+        through_relay.port().unwrap_or(5432)
+    );
+    let relay = Relay::to(target).await;
+    through_relay.set_port(Some(relay.port)).unwrap();
+    let server = tokio::task::spawn_blocking(move || replica(through_relay.as_str()))
+        .await
+        .unwrap();
+    // Longer than /ready's own limit, far shorter than the pool's 30 s acquire timeout.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .build()
+        .unwrap();
+    let ready = || async {
+        client
+            .get(server.url("/ready"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(ready().await, 200);
 
-    let name = url.rsplit('/').next().unwrap().to_owned();
-    let mut admin_pool = any_pool(&admin).await.acquire().await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "drop database {name} with (force)"
-    )))
-    .execute(&mut *admin_pool)
-    .await
-    .unwrap();
-
-    let started = std::time::Instant::now();
-    let ready = client.get(server.url("/ready")).send().await.unwrap();
-    assert_eq!(ready.status(), 503);
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "answered after {:?}",
-        started.elapsed()
+    relay.stall(true);
+    assert_eq!(
+        ready().await,
+        503,
+        "a hanging database is reported, not waited for"
     );
     let health = client.get(server.url("/health")).send().await.unwrap();
-    assert_eq!(health.status(), 200, "the process itself is still up");
+    assert_eq!(health.status(), 200, "the process itself is up");
+
+    relay.stall(false);
+    let mut status = ready().await;
+    for _ in 0..50 {
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        status = ready().await;
+    }
+    assert_eq!(status, 200, "ready again once the database answers");
 }

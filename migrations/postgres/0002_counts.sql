@@ -1,6 +1,11 @@
 -- Book and author counts kept in the rows they describe, as in migrations/sqlite: the
 -- same columns, indexes and trigger rules, written as PL/pgSQL trigger functions.
 --
+-- PostgreSQL runs these row triggers once the whole statement is done, SQLite row by row:
+-- the two agree for statements that insert or move one row, which is how the application
+-- writes (bulk imports switch the triggers off). A multi-row insert of links would miscount
+-- authors here.
+--
 -- The author_count rules read "does this author have another book at this publisher",
 -- which is only right when writes do not interleave. Every write transaction therefore
 -- takes one advisory lock first (`db::Db::begin_write`), so writers run one at a time

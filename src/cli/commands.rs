@@ -62,7 +62,7 @@ pub(super) async fn open(database: &DatabaseArgs, create: bool) -> anyhow::Resul
     };
     Db::open_with(&database.url, options)
         .await
-        .with_context(|| format!("opening database {}", database.url))
+        .with_context(|| format!("opening database {}", db::without_password(&database.url)))
 }
 
 /// The file to write to, or standard output for none or `-`, and its name for people.

@@ -378,6 +378,21 @@ async fn answer_in_time<T>(answer: impl Future<Output = sqlx::Result<T>>) -> Res
     }
 }
 
+/// `url` with its password, if any, replaced by `***`, fit for messages and logs.
+pub fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((credentials, host)) if credentials.contains(':') => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}{path}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
 fn is_postgres(url: &str) -> bool {
     url.starts_with("postgres:") || url.starts_with("postgresql:")
 }
@@ -482,4 +497,25 @@ pub async fn is_empty(db: &Db) -> Result<bool> {
     .fetch_one(db.read())
     .await?;
     Ok(rows == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_password;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            without_password("postgres://app:s3cr@t:x@db.internal:5432/books?sslmode=require"),
+            "postgres://app:***@db.internal:5432/books?sslmode=require"
+        );
+        assert_eq!(
+            without_password("postgres://app@db/books"),
+            "postgres://app@db/books"
+        );
+        assert_eq!(
+            without_password("sqlite:data/bookgraph.db"),
+            "sqlite:data/bookgraph.db"
+        );
+    }
 }

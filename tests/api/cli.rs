@@ -189,7 +189,10 @@ async fn every_command_fails_with_one_line_and_no_panic() {
     std::fs::write(&garbage, "this is not a database").unwrap();
     let garbage_url = format!("sqlite:{}", garbage.display());
     let missing_url = format!("sqlite:{}", app.temp_path("missing.db").display());
-    let cases: [(&str, &str, &[&str]); 8] = [
+    // Nothing listens on port 1 of loopback: the connection is refused at once.
+    let unreachable_url = "postgres://reader:hunter2-secret@127.0.0.1:1/books";
+    let cases: [(&str, &str, &[&str]); 9] = [
+        ("unreachable server", unreachable_url, &["report"]),
         (
             "missing CSV",
             &app.database_url,
@@ -238,6 +241,10 @@ async fn every_command_fails_with_one_line_and_no_panic() {
         assert_eq!(stderr.trim_end().lines().count(), 1, "{what}: {stderr}");
         assert!(stderr.starts_with("error: "), "{what}: {stderr}");
         assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+        assert!(
+            !stderr.contains("hunter2"),
+            "{what}: a password in {stderr}"
+        );
     }
     assert!(
         !app.temp_path("missing.db").exists(),

@@ -1,5 +1,6 @@
 //! The real `bookgraph serve` binary as a child process: killed mid-write, stopped with
-//! SIGTERM while a request waits, and probed after its database file is damaged.
+//! SIGTERM while a request waits, and probed after its database file is damaged. All but
+//! the last run on PostgreSQL too when the suite does.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -7,8 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bookgraph::db::Db;
 use serde_json::{Value, json};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
+
+use crate::helpers::{TEST_POOL, TestDatabase, any_pool};
 
 const ADD_BOOK: &str = "mutation($input: AddBookInput!) {
     addBook(input: $input) { outcome book { title } }
@@ -27,11 +30,11 @@ fn database_file() -> (tempfile::TempDir, PathBuf) {
     (dir, file)
 }
 
-/// A connection pool of the test's own on the server's database file.
-async fn open_pool(database: &Path) -> SqlitePool {
-    SqlitePool::connect_with(SqliteConnectOptions::new().filename(database))
-        .await
-        .expect("open the database file from the test")
+/// A temporary directory and a database of the suite's backend.
+async fn fresh_database() -> (tempfile::TempDir, TestDatabase) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let database = TestDatabase::new(dir.path()).await;
+    (dir, database)
 }
 
 fn add_book_request(title: &str) -> Value {
@@ -43,8 +46,8 @@ fn add_book_request(title: &str) -> Value {
 
 #[tokio::test]
 async fn acknowledged_writes_survive_sigkill() {
-    let (_dir, database) = database_file();
-    let mut server = Server::start(&sqlite_url(&database));
+    let (_dir, database) = fresh_database().await;
+    let mut server = Server::start(&database.url);
     let client = reqwest::Client::new();
 
     // One writer streams addBook calls and remembers each one answered 200 without errors.
@@ -95,14 +98,17 @@ async fn acknowledged_writes_survive_sigkill() {
         server.log()
     );
 
-    // The restarted server recovers the write-ahead log and finds every acknowledged book.
-    let server = Server::start(&sqlite_url(&database));
-    let pool = open_pool(&database).await;
-    let integrity: Vec<String> = sqlx::query_scalar("pragma integrity_check")
-        .fetch_all(&pool)
-        .await
-        .expect("integrity check");
-    assert_eq!(integrity, ["ok"]);
+    // The restarted server recovers (SQLite: from its write-ahead log) and finds every
+    // acknowledged book.
+    let server = Server::start(&database.url);
+    let pool = any_pool(&database.url).await;
+    if database.url.starts_with("sqlite:") {
+        let integrity: Vec<String> = sqlx::query_scalar("pragma integrity_check")
+            .fetch_all(&pool)
+            .await
+            .expect("integrity check");
+        assert_eq!(integrity, ["ok"]);
+    }
     let stored: std::collections::HashSet<String> =
         sqlx::query_scalar("select title from book where title like 'Survivor %'")
             .fetch_all(&pool)
@@ -145,15 +151,14 @@ async fn acknowledged_writes_survive_sigkill() {
 
 #[tokio::test]
 async fn sigterm_lets_a_slow_request_finish_and_exits_zero() {
-    let (_dir, database) = database_file();
-    let mut server = Server::start(&sqlite_url(&database));
+    let (_dir, database) = fresh_database().await;
+    let mut server = Server::start(&database.url);
 
-    // Another connection holds SQLite's write lock, so the mutation waits for it.
-    let pool = open_pool(&database).await;
-    let lock = pool
-        .begin_with("BEGIN IMMEDIATE")
+    // Another process holds the write lock, so the mutation waits for it.
+    let other = Db::open_with(&database.url, TEST_POOL)
         .await
-        .expect("take the write lock");
+        .expect("second process");
+    let lock = other.begin_write().await.expect("take the write lock");
     let request = tokio::spawn(
         reqwest::Client::new()
             .post(server.url("/graphql"))
@@ -197,7 +202,7 @@ async fn sigterm_lets_a_slow_request_finish_and_exits_zero() {
     );
 
     lock.commit().await.expect("release the write lock");
-    pool.close().await;
+    other.close().await;
     let response = tokio::time::timeout(Duration::from_secs(10), request)
         .await
         .expect("the mutation finishes once the lock is free")
@@ -266,8 +271,8 @@ async fn ready_turns_unhealthy_when_the_database_file_is_damaged() {
 
 #[tokio::test]
 async fn json_logs_have_one_line_per_request_with_its_id_and_operation() {
-    let (_dir, database) = database_file();
-    let mut server = Server::start_with(&sqlite_url(&database), &["--log-format", "json"]);
+    let (_dir, database) = fresh_database().await;
+    let mut server = Server::start_with(&database.url, &["--log-format", "json"]);
     let response = reqwest::Client::new()
         .post(server.url("/graphql"))
         .header("x-request-id", "probe-1")

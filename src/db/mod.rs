@@ -66,7 +66,8 @@ enum Backend {
 /// How to open a catalogue.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OpenOptions {
-    /// Fail instead of creating an SQLite file that does not exist yet.
+    /// Fail instead of creating a catalogue: an SQLite file, or the tables in an empty
+    /// PostgreSQL database.
     pub must_exist: bool,
     /// Size of the reader pool; one more than the cores when unset.
     pub readers: Option<u32>,
@@ -119,7 +120,7 @@ impl Db {
         sqlx::any::install_default_drivers();
         let readers = options.readers.unwrap_or_else(reader_count).max(1);
         if is_postgres(url) {
-            Self::connect_postgres(url, readers).await
+            Self::connect_postgres(url, options.must_exist, readers).await
         } else {
             Self::connect_sqlite(url, options.must_exist, readers).await
         }
@@ -167,9 +168,23 @@ impl Db {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn connect_postgres(url: &str, readers: u32) -> Result<Db> {
+    async fn connect_postgres(url: &str, must_exist: bool, readers: u32) -> Result<Db> {
         let options = AnyConnectOptions::from_str(url)?;
-        AnyConnection::connect_with(&options).await?.close().await?;
+        let mut probe = AnyConnection::connect_with(&options).await?;
+        // The database itself always exists by now; what must exist is a catalogue in it.
+        let migrated: i64 = sqlx::query_scalar(
+            "select count(*) from information_schema.tables
+             where table_schema = current_schema() and table_name = '_sqlx_migrations'",
+        )
+        .fetch_one(&mut probe)
+        .await?;
+        probe.close().await?;
+        if must_exist && migrated == 0 {
+            return Err(Error::Io(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no bookgraph catalogue in this database yet",
+            )));
+        }
         let writer = AnyPoolOptions::new()
             .max_connections(1)
             .acquire_timeout(WRITE_QUEUE_TIMEOUT)

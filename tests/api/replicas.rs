@@ -395,3 +395,32 @@ async fn a_replica_whose_database_hangs_turns_unready_and_back() {
     }
     assert_eq!(status, 200, "ready again once the database answers");
 }
+
+#[tokio::test]
+async fn reading_commands_create_no_catalogue_in_an_empty_database() {
+    let Some(admin) = postgres("reading_commands_create_no_catalogue") else {
+        return;
+    };
+    let database = TestDatabase::postgres(&admin).await;
+    for command in ["report", "export"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_bookgraph"))
+            .arg(command)
+            .env("DATABASE_URL", &database.url)
+            .env("RUST_LOG", "off")
+            .output()
+            .expect("run bookgraph");
+        assert!(!output.status.success(), "{command}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("no bookgraph catalogue"),
+            "{command}: {stderr}"
+        );
+    }
+    let tables: i64 = sqlx::query_scalar(
+        "select count(*) from information_schema.tables where table_schema = 'public'",
+    )
+    .fetch_one(&any_pool(&database.url).await)
+    .await
+    .unwrap();
+    assert_eq!(tables, 0, "the database is as empty as before");
+}

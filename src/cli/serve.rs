@@ -59,17 +59,19 @@ fn write_access(args: WriteArgs, listen: SocketAddr) -> anyhow::Result<WriteAcce
             tracing::info!("read-only: mutations are refused");
             WriteAccess::ReadOnly
         }
-        (None, false) => WriteAccess::Open,
+        (None, false) if args.allow_anonymous_writes => WriteAccess::Open,
+        (None, false) => WriteAccess::Local,
     };
     let loopback = listen.ip().to_canonical().is_loopback();
-    if access == WriteAccess::Open && !loopback {
-        if !args.allow_anonymous_writes {
-            bail!(
-                "refusing to listen on {listen} with mutations open to anyone: \
-                 give --write-token, --read-only or --allow-anonymous-writes"
-            );
+    match access {
+        WriteAccess::Local if !loopback => bail!(
+            "refusing to listen on {listen} with mutations open to anyone: \
+             give --write-token, --read-only or --allow-anonymous-writes"
+        ),
+        WriteAccess::Open if !loopback => {
+            tracing::warn!(%listen, "anyone who can reach this address can run mutations");
         }
-        tracing::warn!(%listen, "anyone who can reach this address can run mutations");
+        _ => {}
     }
     Ok(access)
 }

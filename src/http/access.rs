@@ -1,10 +1,12 @@
-//! Who may change the catalogue: anyone, holders of a bearer token, or nobody. Checked by
-//! the HTTP layer on the operation a request selects, before anything runs; queries stay
-//! open to all. The token itself is never stored, logged or printed, only its digest.
+//! Who may change the catalogue: anyone on this machine, anyone at all, holders of a bearer
+//! token, or nobody. Checked by the HTTP layer on the operation a request selects, before
+//! anything runs; queries stay open to all. The token itself is never stored, logged or
+//! printed, only its digest.
 
 use std::fmt;
+use std::net::IpAddr;
 
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, HOST};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use sha2::{Digest, Sha256};
 
@@ -60,8 +62,14 @@ fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
 /// Who may run mutations.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum WriteAccess {
-    /// Anyone: the default, meant for a server on a loopback address.
+    /// Anyone on this machine: the default, for a server on a loopback address. Mutations
+    /// are taken only from requests addressed to a loopback name (`localhost`, `127.0.0.1`,
+    /// `[::1]`), so a web page that points its own host name at 127.0.0.1 (DNS rebinding)
+    /// and so passes as same-origin cannot write.
     #[default]
+    Local,
+    /// Anyone who can reach the server, whatever host name they use
+    /// (`--allow-anonymous-writes`).
     Open,
     /// Whoever sends `Authorization: Bearer <token>`; WebSocket connections send the token
     /// in their `connection_init` payload instead.
@@ -79,6 +87,8 @@ pub enum Denied {
     WrongToken,
     /// The server runs no mutations.
     ReadOnly,
+    /// The request was addressed to another host name than this machine's loopback ones.
+    NotLocal,
 }
 
 impl WriteAccess {
@@ -86,6 +96,8 @@ impl WriteAccess {
     pub fn permits(&self, headers: &HeaderMap) -> Result<(), Denied> {
         match self {
             WriteAccess::Open => Ok(()),
+            WriteAccess::Local if addressed_to_loopback(headers) => Ok(()),
+            WriteAccess::Local => Err(Denied::NotLocal),
             WriteAccess::ReadOnly => Err(Denied::ReadOnly),
             WriteAccess::Token(token) => {
                 let Some(value) = headers.get(AUTHORIZATION) else {
@@ -121,6 +133,26 @@ impl WriteAccess {
     }
 }
 
+/// Whether the request's `Host` names this machine by a loopback name. Browsers always
+/// send `Host`; a request without one comes from no browser, so no rebinding is possible.
+fn addressed_to_loopback(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(HOST) else {
+        return true;
+    };
+    let Ok(host) = host.to_str() else {
+        return false;
+    };
+    // "[::1]:8000", "127.0.0.1:8000", "localhost:8000", or any of them without the port.
+    let name = match host.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _port)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.to_canonical().is_loopback())
+}
+
 fn check(token: &WriteToken, presented: Option<&str>) -> Result<(), Denied> {
     match presented {
         Some(presented) if token.matches(presented) => Ok(()),
@@ -141,7 +173,7 @@ impl Denied {
     pub fn rejection(self) -> Rejection {
         let (status, code) = match self {
             Denied::NoToken | Denied::WrongToken => (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED"),
-            Denied::ReadOnly => (StatusCode::FORBIDDEN, "FORBIDDEN"),
+            Denied::ReadOnly | Denied::NotLocal => (StatusCode::FORBIDDEN, "FORBIDDEN"),
         };
         Rejection {
             status,
@@ -158,7 +190,7 @@ impl Denied {
             Denied::WrongToken => Some(HeaderValue::from_static(
                 "Bearer realm=\"bookgraph\", error=\"invalid_token\"",
             )),
-            Denied::ReadOnly => None,
+            Denied::ReadOnly | Denied::NotLocal => None,
         }
     }
 
@@ -168,6 +200,11 @@ impl Denied {
             Denied::NoToken => "mutations on this server need `Authorization: Bearer <token>`",
             Denied::WrongToken => "the bearer token is not valid",
             Denied::ReadOnly => "this server is read-only: it runs no mutations",
+            Denied::NotLocal => {
+                "mutations are taken only from requests addressed to localhost, 127.0.0.1 or \
+                 [::1]; start the server with --write-token or --allow-anonymous-writes to \
+                 take them from elsewhere"
+            }
         }
     }
 
@@ -178,6 +215,7 @@ impl Denied {
                 r#"this server needs its token in connection_init: {"authorization": "Bearer <token>"}"#
             }
             Denied::WrongToken | Denied::ReadOnly => self.message(),
+            Denied::NotLocal => "mutations are taken only from connections to localhost",
         }
     }
 }

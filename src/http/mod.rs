@@ -77,7 +77,7 @@ impl AppState {
             metrics: Arc::default(),
             cors_origins: Vec::new(),
             executions: Arc::new(Semaphore::new(concurrent_executions())),
-            write_access: WriteAccess::Open,
+            write_access: WriteAccess::Local,
         }
     }
 

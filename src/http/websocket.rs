@@ -45,8 +45,15 @@ pub async fn upgrade(
         )
             .into_response();
     }
+    // Mutations over the socket face the same rules as over POST, decided once from the
+    // upgrade request; a token, if needed, is checked at connection_init.
+    let refusal = match state.write_access {
+        WriteAccess::ReadOnly => Some(Denied::ReadOnly),
+        WriteAccess::Local => state.write_access.permits(&headers).err(),
+        WriteAccess::Open | WriteAccess::Token(_) => None,
+    };
     let executor = Guarded {
-        read_only: state.write_access == WriteAccess::ReadOnly,
+        refusal,
         schema: state.schema,
     };
     let (access, db) = (state.write_access, state.db);
@@ -113,15 +120,17 @@ fn origin_allowed(headers: &HeaderMap, cors_origins: &[HeaderValue]) -> bool {
 #[derive(Clone)]
 struct Guarded {
     schema: BookSchema,
-    read_only: bool,
+    /// Why mutations over this connection are refused, if they are.
+    refusal: Option<Denied>,
 }
 
 impl Guarded {
     fn refusal(&self, request: &Request) -> Option<GraphqlResponse> {
-        if !self.read_only || !is_mutation(selected_operation(request).as_ref()) {
+        let denied = self.refusal?;
+        if !is_mutation(selected_operation(request).as_ref()) {
             return None;
         }
-        let denied = Denied::ReadOnly.rejection();
+        let denied = denied.rejection();
         let mut error = ServerError::new(denied.message, None);
         error
             .extensions

@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use bookgraph::http::{WriteAccess, WriteToken};
-use reqwest::header::{ACCEPT, AUTHORIZATION, WWW_AUTHENTICATE};
+use reqwest::header::{ACCEPT, AUTHORIZATION, HOST, ORIGIN, WWW_AUTHENTICATE};
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
@@ -190,6 +190,68 @@ async fn read_only_mode_refuses_add_book_and_still_serves_queries() {
         .data("{ publishers(first: 1) { nodes { name } totalCount } }")
         .await;
     assert_eq!(data["publishers"]["totalCount"], 4);
+}
+
+/// POSTs `addBook` for `title` addressed to `host` (the `Host` header), as a page served
+/// from that host would; returns the status and the body.
+async fn add_book_addressed_to(app: &TestApp, host: &str, title: &str) -> (u16, Value) {
+    let response = app
+        .client()
+        .post(app.url("/graphql"))
+        .header(HOST, host)
+        .header(ORIGIN, format!("http://{host}"))
+        .header(ACCEPT, GRAPHQL_RESPONSE_JSON)
+        .json(&add_book_body(title))
+        .send()
+        .await
+        .expect("request reaches the server");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("JSON body"))
+}
+
+#[tokio::test]
+async fn by_default_only_requests_addressed_to_this_machine_may_write() {
+    let app = TestApp::spawn().await;
+    let port = app.address.port();
+    // A page on evil.example whose name now resolves to 127.0.0.1 (DNS rebinding) is
+    // same-origin with itself, so no CORS rule stops it; its Host header gives it away.
+    let rebound = format!("evil.example:{port}");
+    let (status, body) = add_book_addressed_to(&app, &rebound, "Rebound").await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{body}"
+    );
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("--write-token")),
+        "{body}"
+    );
+    assert_eq!(books_titled(&app, "Rebound").await, 0);
+
+    for (host, title) in [
+        (format!("localhost:{port}"), "By Name"),
+        (format!("127.0.0.1:{port}"), "By IPv4"),
+        (format!("[::1]:{port}"), "By IPv6"),
+        ("localhost".to_owned(), "Without Port"),
+    ] {
+        let (status, body) = add_book_addressed_to(&app, &host, title).await;
+        assert_eq!(status, 200, "{host}: {body}");
+        assert_eq!(
+            body["data"]["addBook"]["outcome"], "CREATED",
+            "{host}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn with_anonymous_writes_allowed_any_host_name_may_write() {
+    let app = TestApp::spawn_configured(|state| state.with_write_access(WriteAccess::Open)).await;
+    let host = format!("books.example:{}", app.address.port());
+    let (status, body) = add_book_addressed_to(&app, &host, "From Afar").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["addBook"]["outcome"], "CREATED", "{body}");
 }
 
 /// `--database sqlite:<dir>/x.db` arguments over a fresh directory.

@@ -463,3 +463,48 @@ async fn updates_that_change_nothing_announce_nothing() {
         assert_eq!(socket.receive(SILENCE).await, None, "{}", edit.subscription);
     }
 }
+
+#[tokio::test]
+async fn a_socket_addressed_to_another_host_name_may_subscribe_but_not_write() {
+    let app = TestApp::spawn().await;
+    let host = format!("evil.example:{}", app.address.port());
+    let mut request = format!("ws://{}/graphql/ws", app.address)
+        .into_client_request()
+        .expect("WebSocket request");
+    let headers = request.headers_mut();
+    headers.insert("host", HeaderValue::from_str(&host).unwrap());
+    headers.insert(
+        "origin",
+        HeaderValue::from_str(&format!("http://{host}")).unwrap(),
+    );
+    headers.insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_static(TRANSPORT_WS),
+    );
+    let (stream, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("the handshake succeeds: reading is open to all");
+    let mut socket = Socket(stream);
+    socket.init(json!({})).await;
+    assert_eq!(
+        socket.next_message().await,
+        json!({ "type": "connection_ack" })
+    );
+
+    socket
+        .subscribe(
+            TRANSPORT_WS,
+            "write",
+            r#"mutation { addBook(input: {title: "Rebound", authorFirstName: "Eve", authorLastName: "Il", publisherName: "Evil"}) { outcome } }"#,
+        )
+        .await;
+    let reply = socket.next_message().await;
+    assert_eq!(
+        reply["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{reply}"
+    );
+    let data = app
+        .data(r#"{ books(filter: {titleContains: "rebound"}) { totalCount } }"#)
+        .await;
+    assert_eq!(data["books"]["totalCount"], 0);
+}

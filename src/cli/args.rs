@@ -90,9 +90,10 @@ pub struct WriteArgs {
     /// Run no mutations at all.
     #[arg(long, env = "BOOKGRAPH_READ_ONLY", value_parser = BoolishValueParser::new())]
     pub read_only: bool,
-    /// Let anyone who can reach the server run mutations even on an address other than
-    /// loopback, where bookgraph otherwise refuses to start without --write-token or
-    /// --read-only.
+    /// Let anyone who can reach the server run mutations, whatever host name they use:
+    /// needed on an address other than loopback, where bookgraph otherwise refuses to start
+    /// without --write-token or --read-only. Without it, open writes are taken only from
+    /// requests addressed to localhost, 127.0.0.1 or [::1].
     #[arg(
         long,
         env = "BOOKGRAPH_ALLOW_ANONYMOUS_WRITES",

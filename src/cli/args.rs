@@ -32,6 +32,8 @@ pub struct DatabaseArgs {
     #[arg(
         long = "database",
         env = "DATABASE_URL",
+        // The URL may hold a password: `--help` must not print it from the environment.
+        hide_env_values = true,
         default_value = "sqlite:data/bookgraph.db"
     )]
     pub url: String,

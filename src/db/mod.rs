@@ -174,7 +174,7 @@ impl Db {
         // The database itself always exists by now; what must exist is a catalogue in it.
         let migrated: i64 = sqlx::query_scalar(
             "select count(*) from information_schema.tables
-             where table_schema = current_schema() and table_name = '_sqlx_migrations'",
+             where table_schema = current_schema() and table_name = 'book_publisher'",
         )
         .fetch_one(&mut probe)
         .await?;
@@ -393,19 +393,35 @@ async fn answer_in_time<T>(answer: impl Future<Output = sqlx::Result<T>>) -> Res
     }
 }
 
-/// `url` with its password, if any, replaced by `***`, fit for messages and logs.
+/// `url` with its password, if any, replaced by `***`, fit for messages and logs: the
+/// password of the authority and any `password` query parameter. A URL that does not parse
+/// might hide a password anywhere, so it is not shown at all.
 pub fn without_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
+    if url.starts_with("sqlite:") {
         return url.to_owned();
-    };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((credentials, host)) if credentials.contains(':') => {
-            let user = credentials.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:***@{host}{path}")
-        }
-        _ => url.to_owned(),
     }
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return "(a database URL that does not parse)".to_owned();
+    };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("***"));
+    }
+    let is_password = |key: &str| key.eq_ignore_ascii_case("password");
+    if parsed.query_pairs().any(|(key, _)| is_password(&key)) {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(key, value)| {
+                let value = if is_password(&key) {
+                    "***".into()
+                } else {
+                    value
+                };
+                (key.into_owned(), value.into_owned())
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
 }
 
 fn is_postgres(url: &str) -> bool {
@@ -521,9 +537,23 @@ mod tests {
     #[test]
     fn passwords_never_reach_messages() {
         assert_eq!(
-            without_password("postgres://app:s3cr@t:x@db.internal:5432/books?sslmode=require"),
+            without_password("postgres://app:s3cr%40t:x@db.internal:5432/books?sslmode=require"),
             "postgres://app:***@db.internal:5432/books?sslmode=require"
         );
+        assert_eq!(
+            without_password("postgres://app@db/books?sslmode=require&password=s3cret"),
+            "postgres://app@db/books?sslmode=require&password=***"
+        );
+        for unparseable in [
+            "postgres://app:pa/ss@db/books",
+            "host=db user=app password=s3cret",
+        ] {
+            let shown = without_password(unparseable);
+            assert!(
+                !shown.contains("ss") && !shown.contains("s3cret"),
+                "{shown}"
+            );
+        }
         assert_eq!(
             without_password("postgres://app@db/books"),
             "postgres://app@db/books"

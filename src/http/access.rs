@@ -147,7 +147,12 @@ fn addressed_to_loopback(headers: &HeaderMap) -> bool {
         Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
         None => host.rsplit_once(':').map_or(host, |(name, _port)| name),
     };
-    name.eq_ignore_ascii_case("localhost")
+    // Browsers resolve `localhost` and every `*.localhost` name to loopback themselves
+    // (RFC 6761), never through DNS, so no other site can own one; a final dot is the same
+    // name, fully qualified.
+    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    name == "localhost"
+        || name.ends_with(".localhost")
         || name
             .parse::<IpAddr>()
             .is_ok_and(|ip| ip.to_canonical().is_loopback())
@@ -321,9 +326,56 @@ mod tests {
         );
     }
 
+    fn addressed_to(host: &[u8]) -> bool {
+        let mut headers = HeaderMap::new();
+        headers.insert(HOST, HeaderValue::from_bytes(host).expect("header value"));
+        addressed_to_loopback(&headers)
+    }
+
+    #[test]
+    fn only_loopback_names_are_local() {
+        for local in [
+            &b"localhost:8000"[..],
+            b"LOCALHOST",
+            b"localhost.:8000",
+            b"app.localhost:8000",
+            b"127.0.0.1:8000",
+            b"127.8.9.10",
+            b"[::1]:8000",
+            b"[::ffff:127.0.0.1]:8000",
+        ] {
+            assert!(addressed_to(local), "{}", String::from_utf8_lossy(local));
+        }
+        for foreign in [
+            &b"evil.example:8000"[..],
+            b"127.0.0.1.nip.io:8000",
+            b"localhost.evil.example",
+            b"0.0.0.0:8000",
+            b"[::]:8000",
+            b"10.0.0.1",
+            b"",
+            b"\xfflocalhost",
+        ] {
+            assert!(
+                !addressed_to(foreign),
+                "{}",
+                String::from_utf8_lossy(foreign)
+            );
+        }
+        assert!(
+            addressed_to_loopback(&HeaderMap::new()),
+            "no Host: no browser, no rebinding"
+        );
+    }
+
     #[test]
     fn every_message_fits_in_a_close_frame() {
-        for denied in [Denied::NoToken, Denied::WrongToken, Denied::ReadOnly] {
+        for denied in [
+            Denied::NoToken,
+            Denied::WrongToken,
+            Denied::ReadOnly,
+            Denied::NotLocal,
+        ] {
             assert!(denied.connection_message().len() <= 123, "{denied:?}");
         }
     }

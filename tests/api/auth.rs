@@ -358,3 +358,29 @@ fn help_never_shows_the_token_from_the_environment() {
     assert!(help.contains("BOOKGRAPH_WRITE_TOKEN"), "{help}");
     assert!(!help.contains("tok-from-the-environment"), "{help}");
 }
+
+#[tokio::test]
+async fn serve_without_write_flags_takes_mutations_addressed_to_loopback_only() {
+    let (_dir, database) = fresh_database();
+    let server = Server::start(&database);
+    let port = server.address().rsplit(':').next().unwrap().to_owned();
+    let client = reqwest::Client::new();
+    let mut outcomes = Vec::new();
+    for host in [format!("evil.example:{port}"), format!("localhost:{port}")] {
+        let response = client
+            .post(server.url("/graphql"))
+            .header(HOST, &host)
+            .json(&add_book_body(&format!("Via {host}")))
+            .send()
+            .await
+            .expect("request reaches the server");
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.expect("JSON body");
+        outcomes.push((status, body["errors"][0]["extensions"]["code"].clone()));
+    }
+    assert_eq!(
+        outcomes,
+        [(403, json!("FORBIDDEN")), (200, Value::Null)],
+        "refused when addressed elsewhere, run when addressed to localhost"
+    );
+}

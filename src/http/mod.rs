@@ -38,6 +38,9 @@ pub use access::{InvalidToken, WriteAccess, WriteToken};
 
 /// Largest request body accepted; larger ones get 413.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// WebSocket connections open at once; each holds a task and its subscriptions' buffers,
+/// so past this many a new one is refused (503) rather than starving the rest.
+const MAX_WEBSOCKETS: usize = 1024;
 /// Longest a GraphQL request runs unless configured otherwise.
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// GraphQL requests executed at once: two per core keeps the cores busy while one waits
@@ -64,6 +67,8 @@ pub struct AppState {
     write_access: WriteAccess,
     /// Turns to execute a GraphQL request.
     executions: Arc<Semaphore>,
+    /// Places for open WebSocket connections.
+    sockets: Arc<Semaphore>,
 }
 
 impl AppState {
@@ -77,7 +82,16 @@ impl AppState {
             metrics: Arc::default(),
             cors_origins: Vec::new(),
             executions: Arc::new(Semaphore::new(concurrent_executions())),
+            sockets: Arc::new(Semaphore::new(MAX_WEBSOCKETS)),
             write_access: WriteAccess::Local,
+        }
+    }
+
+    /// The same, keeping at most `max` WebSocket connections open at once.
+    pub fn with_max_websockets(self, max: usize) -> Self {
+        AppState {
+            sockets: Arc::new(Semaphore::new(max)),
+            ..self
         }
     }
 

@@ -1,11 +1,15 @@
 //! `GET /graphql/ws`: GraphQL over WebSocket, for subscriptions (and any other operation),
 //! in the `graphql-transport-ws` protocol and the legacy `graphql-ws` one. Write access
 //! holds here as over HTTP: a token-guarded server wants its token in `connection_init`,
-//! and a read-only one refuses mutations sent over the socket.
+//! and a read-only one refuses mutations sent over the socket. Queries and mutations take
+//! turns and keep the time limit as over HTTP; subscriptions last as long as the client
+//! wants. At most [`super::MAX_WEBSOCKETS`] connections are open at once.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql::parser::types::OperationType;
 use async_graphql::{Data, Executor, Request, Response as GraphqlResponse, ServerError};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::extract::{State, WebSocketUpgrade};
@@ -14,11 +18,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt as _;
 use futures_util::stream::BoxStream;
+use tokio::sync::Semaphore;
 use tracing::Instrument as _;
 
 use super::AppState;
 use super::access::{Denied, WriteAccess};
-use super::graphql::{is_mutation, selected_operation};
+use super::graphql::selected_operation;
 use crate::db::Db;
 use crate::graphql::BookSchema;
 use crate::graphql::loaders::spawned_loaders;
@@ -37,6 +42,13 @@ pub async fn upgrade(
         )
             .into_response();
     }
+    let Ok(place) = Arc::clone(&state.sockets).try_acquire_owned() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many WebSocket connections are open; try again later",
+        )
+            .into_response();
+    };
     if state.documents.is_trusted() {
         // Operations over a socket carry documents, not hashes of listed ones.
         return (
@@ -55,6 +67,8 @@ pub async fn upgrade(
     let executor = Guarded {
         refusal,
         schema: state.schema,
+        time_limit: state.request_timeout,
+        executions: state.executions,
     };
     let (access, db) = (state.write_access, state.db);
     // The connection outlives the request's span; it keeps its id for its log lines.
@@ -62,12 +76,17 @@ pub async fn upgrade(
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
-            GraphQLWebSocket::new(socket, executor, protocol)
+            let serving = GraphQLWebSocket::new(socket, executor, protocol)
                 .on_connection_init(move |payload| async move {
                     connection_data(&access, &db, &payload)
                 })
                 .serve()
-                .instrument(span)
+                .instrument(span);
+            async move {
+                serving.await;
+                // The connection's place is free again once it has closed.
+                drop(place);
+            }
         })
 }
 
@@ -122,27 +141,34 @@ struct Guarded {
     schema: BookSchema,
     /// Why mutations over this connection are refused, if they are.
     refusal: Option<Denied>,
+    /// How long a query or mutation may run, its wait for a turn included.
+    time_limit: Duration,
+    /// The turns HTTP requests take too.
+    executions: Arc<Semaphore>,
 }
 
 impl Guarded {
-    fn refusal(&self, request: &Request) -> Option<GraphqlResponse> {
+    fn refusal(&self, kind: Option<OperationType>) -> Option<GraphqlResponse> {
         let denied = self.refusal?;
-        if !is_mutation(selected_operation(request).as_ref()) {
-            return None;
-        }
-        let denied = denied.rejection();
-        let mut error = ServerError::new(denied.message, None);
-        error
-            .extensions
-            .get_or_insert_with(Default::default)
-            .set("code", denied.code);
-        Some(GraphqlResponse::from_errors(vec![error]))
+        (kind == Some(OperationType::Mutation)).then(|| {
+            let denied = denied.rejection();
+            error_response(denied.message, denied.code)
+        })
     }
+}
+
+fn error_response(message: String, code: &str) -> GraphqlResponse {
+    let mut error = ServerError::new(message, None);
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code);
+    GraphqlResponse::from_errors(vec![error])
 }
 
 impl Executor for Guarded {
     async fn execute(&self, request: Request) -> GraphqlResponse {
-        match self.refusal(&request) {
+        match self.refusal(operation_kind(&request)) {
             Some(refused) => refused,
             None => Executor::execute(&self.schema, request).await,
         }
@@ -153,11 +179,38 @@ impl Executor for Guarded {
         request: Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, GraphqlResponse> {
-        match self.refusal(&request) {
-            Some(refused) => futures_util::stream::once(async { refused }).boxed(),
-            None => Executor::execute_stream(&self.schema, request, session_data),
+        let kind = operation_kind(&request);
+        if let Some(refused) = self.refusal(kind) {
+            return futures_util::stream::once(async { refused }).boxed();
         }
+        let mut responses = Executor::execute_stream(&self.schema, request, session_data);
+        if kind == Some(OperationType::Subscription) {
+            return responses;
+        }
+        // A query or mutation answers once: it takes a turn and keeps the time limit, and
+        // dropping it on time-out rolls back any write it had begun.
+        let (time_limit, executions) = (self.time_limit, Arc::clone(&self.executions));
+        futures_util::stream::once(async move {
+            let running = async {
+                let _turn = executions.acquire().await;
+                responses.next().await.unwrap_or_default()
+            };
+            tokio::time::timeout(time_limit, running)
+                .await
+                .unwrap_or_else(|_| {
+                    let message = format!(
+                        "the operation ran longer than {} s and was stopped",
+                        time_limit.as_secs_f64()
+                    );
+                    error_response(message, "TIMEOUT")
+                })
+        })
+        .boxed()
     }
+}
+
+fn operation_kind(request: &Request) -> Option<OperationType> {
+    selected_operation(request).map(|(_name, kind)| kind)
 }
 
 #[cfg(test)]

@@ -508,3 +508,73 @@ async fn a_socket_addressed_to_another_host_name_may_subscribe_but_not_write() {
         .await;
     assert_eq!(data["books"]["totalCount"], 0);
 }
+
+#[tokio::test]
+async fn a_mutation_over_a_socket_keeps_the_time_limit_and_writes_nothing() {
+    let app =
+        TestApp::spawn_configured(|state| state.with_request_timeout(Duration::from_millis(300)))
+            .await;
+    let mut socket = Socket::open(app.address, TRANSPORT_WS, json!({})).await;
+    // Another process holds the write lock, so the mutation waits for it past the limit.
+    let lock = app.hold_write_lock().await;
+    socket
+        .subscribe(
+            TRANSPORT_WS,
+            "late",
+            r#"mutation { addBook(input: {title: "Late", authorFirstName: "Ann", authorLastName: "Late", publisherName: "Slow"}) { outcome } }"#,
+        )
+        .await;
+    let reply = socket.next_message().await;
+    assert_eq!(reply["id"], "late", "{reply}");
+    assert_eq!(
+        reply["payload"]["errors"][0]["extensions"]["code"], "TIMEOUT",
+        "{reply}"
+    );
+    drop(lock);
+
+    let data = app
+        .data(r#"{ books(filter: {titleContains: "late"}) { totalCount } }"#)
+        .await;
+    assert_eq!(
+        data["books"]["totalCount"], 0,
+        "the timed-out write left nothing"
+    );
+    socket
+        .subscribe(
+            TRANSPORT_WS,
+            "on-time",
+            r#"mutation { addBook(input: {title: "On Time", authorFirstName: "Ann", authorLastName: "Late", publisherName: "Slow"}) { outcome } }"#,
+        )
+        .await;
+    loop {
+        let reply = socket.next_message().await;
+        if reply["id"] == "on-time" && reply["type"] == "next" {
+            assert_eq!(reply["payload"]["data"]["addBook"]["outcome"], "CREATED");
+            break;
+        }
+    }
+}
+
+#[tokio::test]
+async fn sockets_beyond_the_limit_are_refused_until_one_closes() {
+    let app = TestApp::spawn_configured(|state| state.with_max_websockets(1)).await;
+    let first = Socket::open(app.address, TRANSPORT_WS, json!({})).await;
+    match Socket::try_connect(app.address, TRANSPORT_WS, None).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 503);
+        }
+        other => panic!("a second socket got {:?}", other.map(|_| "a connection")),
+    }
+    drop(first);
+    let deadline = tokio::time::Instant::now() + ARRIVAL;
+    while Socket::try_connect(app.address, TRANSPORT_WS, None)
+        .await
+        .is_err()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the closed socket's place never came free"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

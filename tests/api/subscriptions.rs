@@ -491,18 +491,8 @@ async fn a_socket_addressed_to_another_host_name_may_subscribe_but_not_write() {
         json!({ "type": "connection_ack" })
     );
 
-    socket
-        .subscribe(
-            TRANSPORT_WS,
-            "write",
-            r#"mutation { addBook(input: {title: "Rebound", authorFirstName: "Eve", authorLastName: "Il", publisherName: "Evil"}) { outcome } }"#,
-        )
-        .await;
-    let reply = socket.next_message().await;
-    assert_eq!(
-        reply["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN",
-        "{reply}"
-    );
+    let reply = add_book_over(&mut socket, "write", "Rebound").await;
+    assert_eq!(error_code(&reply), "FORBIDDEN", "{reply}");
     let data = app
         .data(r#"{ books(filter: {titleContains: "rebound"}) { totalCount } }"#)
         .await;
@@ -517,19 +507,8 @@ async fn a_mutation_over_a_socket_keeps_the_time_limit_and_writes_nothing() {
     let mut socket = Socket::open(app.address, TRANSPORT_WS, json!({})).await;
     // Another process holds the write lock, so the mutation waits for it past the limit.
     let lock = app.hold_write_lock().await;
-    socket
-        .subscribe(
-            TRANSPORT_WS,
-            "late",
-            r#"mutation { addBook(input: {title: "Late", authorFirstName: "Ann", authorLastName: "Late", publisherName: "Slow"}) { outcome } }"#,
-        )
-        .await;
-    let reply = socket.next_message().await;
-    assert_eq!(reply["id"], "late", "{reply}");
-    assert_eq!(
-        reply["payload"]["errors"][0]["extensions"]["code"], "TIMEOUT",
-        "{reply}"
-    );
+    let reply = add_book_over(&mut socket, "late", "Late").await;
+    assert_eq!(error_code(&reply), "TIMEOUT", "{reply}");
     drop(lock);
 
     let data = app
@@ -539,20 +518,30 @@ async fn a_mutation_over_a_socket_keeps_the_time_limit_and_writes_nothing() {
         data["books"]["totalCount"], 0,
         "the timed-out write left nothing"
     );
-    socket
-        .subscribe(
-            TRANSPORT_WS,
-            "on-time",
-            r#"mutation { addBook(input: {title: "On Time", authorFirstName: "Ann", authorLastName: "Late", publisherName: "Slow"}) { outcome } }"#,
-        )
-        .await;
+    let reply = add_book_over(&mut socket, "on-time", "On Time").await;
+    assert_eq!(
+        reply["payload"]["data"]["addBook"]["outcome"], "CREATED",
+        "{reply}"
+    );
+}
+
+/// Sends `addBook` for `title` over `socket` as operation `id`; returns that operation's
+/// first result.
+async fn add_book_over(socket: &mut Socket, id: &str, title: &str) -> Value {
+    let mutation = format!(
+        r#"mutation {{ addBook(input: {{title: "{title}", authorFirstName: "Ann", authorLastName: "Late", publisherName: "Slow"}}) {{ outcome }} }}"#
+    );
+    socket.subscribe(TRANSPORT_WS, id, &mutation).await;
     loop {
         let reply = socket.next_message().await;
-        if reply["id"] == "on-time" && reply["type"] == "next" {
-            assert_eq!(reply["payload"]["data"]["addBook"]["outcome"], "CREATED");
-            break;
+        if reply["id"] == id && reply["type"] == "next" {
+            return reply;
         }
     }
+}
+
+fn error_code(reply: &Value) -> &Value {
+    &reply["payload"]["errors"][0]["extensions"]["code"]
 }
 
 #[tokio::test]

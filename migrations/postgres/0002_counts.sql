@@ -59,37 +59,26 @@ $$;
 create trigger book_uncounted before delete on book
 for each row execute function book_uncounted();
 
+-- A link added counts its book and, if it is the author's first book there, its author; a
+-- link removed uncounts them.
 create function link_counted() returns trigger language plpgsql as $$
+declare
+    link book_publisher := case when tg_op = 'INSERT' then new else old end;
+    step bigint := case when tg_op = 'INSERT' then 1 else -1 end;
 begin
     if not exists (select 1 from bulk_load) then
         update publisher set
-            book_count = book_count + 1,
-            author_count = author_count + only_book_of_author_at(
-                (select author_id from book where id = new.book_id), new.publisher_id, new.book_id)
-        where id = new.publisher_id;
+            book_count = book_count + step,
+            author_count = author_count + step * only_book_of_author_at(
+                (select author_id from book where id = link.book_id), link.publisher_id, link.book_id)
+        where id = link.publisher_id;
     end if;
     return null;
 end
 $$;
 
-create trigger link_counted after insert on book_publisher
+create trigger link_counted after insert or delete on book_publisher
 for each row execute function link_counted();
-
-create function link_uncounted() returns trigger language plpgsql as $$
-begin
-    if not exists (select 1 from bulk_load) then
-        update publisher set
-            book_count = book_count - 1,
-            author_count = author_count - only_book_of_author_at(
-                (select author_id from book where id = old.book_id), old.publisher_id, old.book_id)
-        where id = old.publisher_id;
-    end if;
-    return null;
-end
-$$;
-
-create trigger link_uncounted after delete on book_publisher
-for each row execute function link_uncounted();
 
 create function book_moved() returns trigger language plpgsql as $$
 begin

@@ -1,24 +1,8 @@
 //! The tutorial's programs from the command line: report, add-book, export, import.
 
-use std::process::{Command, Output};
-
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, bookgraph, stdout};
 
 const EXPECTED_REPORT: &str = include_str!("../expected/report.txt");
-
-fn bookgraph(database_url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bookgraph"))
-        .args(args)
-        .env("DATABASE_URL", database_url)
-        .env("RUST_LOG", "off")
-        .output()
-        .expect("run bookgraph")
-}
-
-fn stdout(output: &Output) -> String {
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
-}
 
 #[tokio::test]
 async fn report_prints_the_tutorials_lines() {

@@ -381,3 +381,19 @@ pub async fn any_pool(url: &str) -> sqlx::AnyPool {
         .await
         .expect("connect to the database")
 }
+
+/// Runs the `bookgraph` command on the database at `database_url`, logging nothing.
+pub fn bookgraph(database_url: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_bookgraph"))
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("run bookgraph")
+}
+
+/// The standard output of a command that must have succeeded.
+pub fn stdout(output: &std::process::Output) -> String {
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
+}

@@ -1,21 +1,10 @@
 //! `bookgraph import`: idempotent, and all or nothing.
 
-use std::process::Command;
-
 use bookgraph::import::import_csv;
 
-use crate::helpers::{TUTORIAL_CSV, TestApp, assert_counts_match_rows};
+use crate::helpers::{TUTORIAL_CSV, TestApp, assert_counts_match_rows, bookgraph};
 
 const TOTALS: &str = "{ authors { totalCount } books { totalCount } publishers { totalCount } }";
-
-fn bookgraph(app: &TestApp, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_bookgraph"))
-        .args(args)
-        .env("DATABASE_URL", &app.database_url)
-        .env("RUST_LOG", "off")
-        .output()
-        .expect("run bookgraph")
-}
 
 #[tokio::test]
 async fn importing_the_same_file_twice_changes_nothing() {
@@ -33,14 +22,20 @@ async fn importing_the_same_file_twice_changes_nothing() {
 #[tokio::test]
 async fn the_import_command_reports_what_it_created() {
     let app = TestApp::spawn_empty().await;
-    let output = bookgraph(&app, &["import", "data/author_book_publisher.csv"]);
+    let output = bookgraph(
+        &app.database_url,
+        &["import", "data/author_book_publisher.csv"],
+    );
     assert!(output.status.success(), "{output:?}");
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(
         stdout.contains("12 rows: created 7 authors, 10 books, 4 publishers, 12 links"),
         "{stdout}"
     );
-    let again = bookgraph(&app, &["import", "data/author_book_publisher.csv"]);
+    let again = bookgraph(
+        &app.database_url,
+        &["import", "data/author_book_publisher.csv"],
+    );
     let stdout = String::from_utf8(again.stdout).unwrap();
     assert!(
         stdout.contains("created 0 authors, 0 books, 0 publishers, 0 links"),
@@ -89,7 +84,7 @@ async fn a_malformed_file_writes_nothing_and_names_the_line() {
     for (what, contents, line) in cases {
         let path = app.temp_path("bad.csv");
         std::fs::write(&path, contents).unwrap();
-        let output = bookgraph(&app, &["import", path.to_str().unwrap()]);
+        let output = bookgraph(&app.database_url, &["import", path.to_str().unwrap()]);
         assert!(!output.status.success(), "{what}: {output:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(line), "{what}: {stderr}");

@@ -2,7 +2,6 @@
 //! the backends. These need a PostgreSQL server: they run when `BOOKGRAPH_TEST_POSTGRES`
 //! names one (as `.ci/run` does) and say so and pass when it does not.
 
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -14,7 +13,8 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::helpers::{
-    POSTGRES_ENV, TUTORIAL_CSV, TestDatabase, any_pool, assert_counts_match_url, postgres_admin_url,
+    POSTGRES_ENV, TUTORIAL_CSV, TestDatabase, any_pool, assert_counts_match_url, bookgraph,
+    postgres_admin_url, stdout,
 };
 use crate::server::Server;
 use crate::subscriptions::{Received, Socket, TRANSPORT_WS};
@@ -225,18 +225,6 @@ async fn a_subscriber_on_one_replica_sees_a_book_added_through_the_other() {
     );
 }
 
-/// Runs the `bookgraph` command on `database_url`; returns its standard output.
-fn bookgraph(database_url: &str, args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_bookgraph"))
-        .args(args)
-        .env("DATABASE_URL", database_url)
-        .env("RUST_LOG", "off")
-        .output()
-        .expect("run bookgraph");
-    assert!(output.status.success(), "bookgraph {args:?}: {output:?}");
-    String::from_utf8(output.stdout).expect("UTF-8 output")
-}
-
 #[tokio::test]
 async fn a_catalogue_moves_from_sqlite_to_postgres_and_back_unchanged() {
     let Some(admin) = postgres("a_catalogue_moves_from_sqlite_to_postgres") else {
@@ -263,29 +251,29 @@ async fn a_catalogue_moves_from_sqlite_to_postgres_and_back_unchanged() {
     let database = TestDatabase::postgres(&admin).await;
     let postgres = database.url.clone();
     let back = format!("sqlite:{}", dir.path().join("back.db").display());
-    bookgraph(&sqlite, &["import", source.to_str().unwrap()]);
-    let from_sqlite = bookgraph(&sqlite, &["export"]);
+    stdout(&bookgraph(&sqlite, &["import", source.to_str().unwrap()]));
+    let from_sqlite = stdout(&bookgraph(&sqlite, &["export"]));
 
     let moved = dir.path().join("moved.csv");
     std::fs::write(&moved, &from_sqlite).unwrap();
-    bookgraph(&postgres, &["import", moved.to_str().unwrap()]);
-    let from_postgres = bookgraph(&postgres, &["export"]);
+    stdout(&bookgraph(&postgres, &["import", moved.to_str().unwrap()]));
+    let from_postgres = stdout(&bookgraph(&postgres, &["export"]));
     assert_eq!(
         from_postgres, from_sqlite,
         "PostgreSQL exports what SQLite did"
     );
 
     std::fs::write(&moved, &from_postgres).unwrap();
-    bookgraph(&back, &["import", moved.to_str().unwrap()]);
+    stdout(&bookgraph(&back, &["import", moved.to_str().unwrap()]));
     assert_eq!(
-        bookgraph(&back, &["export"]),
+        stdout(&bookgraph(&back, &["export"])),
         from_sqlite,
         "and SQLite again"
     );
 
     assert_eq!(
-        bookgraph(&postgres, &["report"]),
-        bookgraph(&sqlite, &["report"]),
+        stdout(&bookgraph(&postgres, &["report"])),
+        stdout(&bookgraph(&sqlite, &["report"])),
         "the reports agree too"
     );
     assert!(from_sqlite.contains("Émile,Zola,Germinal,Éditions Bleues"));
@@ -403,12 +391,7 @@ async fn reading_commands_create_no_catalogue_in_an_empty_database() {
     };
     let database = TestDatabase::postgres(&admin).await;
     for command in ["report", "export"] {
-        let output = Command::new(env!("CARGO_BIN_EXE_bookgraph"))
-            .arg(command)
-            .env("DATABASE_URL", &database.url)
-            .env("RUST_LOG", "off")
-            .output()
-            .expect("run bookgraph");
+        let output = bookgraph(&database.url, &[command]);
         assert!(!output.status.success(), "{command}: {output:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(

@@ -1,6 +1,11 @@
-//! Issue 7's in-process benchmarks: Q1–Q3 through the whole GraphQL executor (no HTTP),
-//! against **the floor**, the same SQL statements a perfectly batched server runs, called
-//! directly through `bookgraph::db` and serialised to the same JSON with serde.
+//! In-process benchmarks of Q1–Q3, three ways each:
+//!
+//! - `Qn-graphql`: the whole GraphQL executor (no HTTP), serialised as the server does;
+//! - `Qn-db`: the statements a perfectly batched server runs, called directly through
+//!   `bookgraph::db` and serialised to the same JSON with serde: GraphQL's own cost is
+//!   `graphql` over `db`;
+//! - `Qn-honest-floor`: what SQLite itself needs, through rusqlite on one connection
+//!   (`support/honest_floor.rs`): the data layer's own cost is `db` over this.
 //!
 //! ```sh
 //! cargo bench --bench queries                        # dataset M (5,000 authors)
@@ -9,7 +14,15 @@
 //! ```
 //!
 //! Before measuring, each floor's JSON is checked against the `data` of the GraphQL
-//! response, so the floor really computes the same answer.
+//! response, so the floors really compute the same answer. `cargo bench -- --test` runs
+//! only these checks, on a small catalogue when `BENCH_AUTHORS` says so.
+
+#[path = "support/honest_floor.rs"]
+mod honest_floor;
+
+/// The server's allocator, so in-process figures are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -17,7 +30,7 @@ use std::time::Duration;
 
 use async_graphql::Request;
 use bookgraph::db::authors::{AuthorFilter, AuthorOrder};
-use bookgraph::db::models::{AuthorRow, BookRow, Owned, PublisherRow};
+use bookgraph::db::models::{AuthorRow, BookRow, ChildrenOf, PublisherRow};
 use bookgraph::db::pages::PageArgs;
 use bookgraph::db::publishers::{PublisherFilter, PublisherOrder};
 use bookgraph::db::{self, Db};
@@ -40,6 +53,7 @@ struct Fixture {
     runtime: Runtime,
     db: Db,
     schema: BookSchema,
+    honest: honest_floor::HonestFloor,
     _dir: tempfile::TempDir,
 }
 
@@ -69,11 +83,13 @@ fn fixture() -> Fixture {
     });
     eprintln!("dataset: {authors} authors, {rows} CSV rows, in {url}");
     let schema = build_schema(db.clone(), Limits::default());
+    let honest = honest_floor::HonestFloor::open(&dir.path().join("bench.db"));
     Fixture {
         authors,
         runtime,
         db,
         schema,
+        honest,
         _dir: dir,
     }
 }
@@ -81,7 +97,8 @@ fn fixture() -> Fixture {
 impl Fixture {
     /// One query through the GraphQL executor, serialised as the HTTP layer would.
     async fn graphql(&self, query: &str) -> String {
-        let response = execute(&self.schema, &self.db, Request::new(query)).await;
+        let operation = self.schema.operation(Request::new(query));
+        let response = execute(&self.schema, &self.db, operation).await;
         assert!(response.errors.is_empty(), "{:?}", response.errors);
         serde_json::to_string(&response).expect("serialise")
     }
@@ -140,13 +157,17 @@ struct PublisherWithAuthors<'a> {
     authors: Vec<AuthorWithBooks<'a>>,
 }
 
-/// Rows of a batched lookup by owner, in the order SQL gave them.
-fn by_owner<T>(rows: &[Owned<T>]) -> HashMap<i64, Vec<&T>> {
-    let mut groups: HashMap<i64, Vec<&T>> = HashMap::new();
-    for owned in rows {
-        groups.entry(owned.owner_id).or_default().push(&owned.row);
-    }
-    groups
+/// Rows of a batched lookup by parent, in the order SQL gave them.
+fn by_owner<T>(families: &[ChildrenOf<T>]) -> HashMap<i64, Vec<&T>> {
+    families
+        .iter()
+        .map(|family| (family.parent, family.children.iter().collect()))
+        .collect()
+}
+
+/// Every child of a batched lookup, parent by parent.
+fn children<T>(families: &[ChildrenOf<T>]) -> impl Iterator<Item = &T> {
+    families.iter().flat_map(|family| &family.children)
 }
 
 /// The distinct ids of `rows`, first occurrence first (a DataLoader's batch).
@@ -211,7 +232,7 @@ async fn floor_q1(db: &Db) -> String {
     let books = db::books::of_authors(db, &author_ids, None)
         .await
         .expect("books");
-    let book_ids = distinct(&books, |b| b.row.id);
+    let book_ids = distinct(children(&books), |b| b.id);
     let publishers = db::publishers::of_books(db, &book_ids, None)
         .await
         .expect("publishers");
@@ -245,7 +266,6 @@ async fn floor_q2(db: &Db) -> String {
         .await
         .expect("counts")
         .into_iter()
-        .map(|owned| (owned.owner_id, owned.row))
         .collect();
     let nodes = publishers
         .rows
@@ -283,11 +303,11 @@ async fn floor_q3(db: &Db) -> String {
     let authors = db::authors::of_publishers(db, &publisher_ids, Some(10))
         .await
         .expect("authors");
-    let author_ids = distinct(&authors, |a| a.row.id);
+    let author_ids = distinct(children(&authors), |a| a.id);
     let books = db::books::of_authors(db, &author_ids, Some(5))
         .await
         .expect("books");
-    let book_ids = distinct(&books, |b| b.row.id);
+    let book_ids = distinct(children(&books), |b| b.id);
     let book_publishers = db::publishers::of_books(db, &book_ids, None)
         .await
         .expect("publishers");
@@ -322,15 +342,15 @@ async fn floor_q3(db: &Db) -> String {
 // ---- the benchmarks ---------------------------------------------------------------------
 
 /// Fails unless the floor's JSON is the `data` of the GraphQL response.
-fn check_same_answer(name: &str, graphql: &str, floor: &str) {
+fn check_same_answer(name: &str, which: &str, graphql: &str, floor: &str) {
     let graphql: serde_json::Value = serde_json::from_str(graphql).expect("graphql json");
     let floor: serde_json::Value = serde_json::from_str(floor).expect("floor json");
     assert_eq!(
         graphql["data"], floor["data"],
-        "{name}: the floor answers differently"
+        "{name}: the {which} floor answers differently"
     );
     eprintln!(
-        "{name}: floor and GraphQL agree ({} bytes of data)",
+        "{name}: the {which} floor and GraphQL agree ({} bytes of data)",
         floor["data"].to_string().len()
     );
 }
@@ -339,22 +359,31 @@ fn queries(c: &mut Criterion) {
     let fixture = fixture();
     let rt = &fixture.runtime;
     type Floor = for<'a> fn(&'a Db) -> std::pin::Pin<Box<dyn Future<Output = String> + Send + 'a>>;
-    let cases: [(&str, &str, Floor); 3] = [
-        ("Q1", Q1, |db| Box::pin(floor_q1(db))),
-        ("Q2", Q2, |db| Box::pin(floor_q2(db))),
-        ("Q3", Q3, |db| Box::pin(floor_q3(db))),
+    type Honest = fn(&honest_floor::HonestFloor) -> String;
+    let cases: [(&str, &str, Floor, Honest); 3] = [
+        ("Q1", Q1, |db| Box::pin(floor_q1(db)), |floor| floor.q1()),
+        ("Q2", Q2, |db| Box::pin(floor_q2(db)), |floor| floor.q2()),
+        ("Q3", Q3, |db| Box::pin(floor_q3(db)), |floor| floor.q3()),
     ];
     // One group per dataset size, so M and L results are kept (and compared) apart.
     let mut group = c.benchmark_group(format!("{}-authors", fixture.authors));
-    for (name, query, floor) in cases {
+    for (name, query, floor, honest) in cases {
         let graphql_json = rt.block_on(fixture.graphql(query));
-        let floor_json = rt.block_on(floor(&fixture.db));
-        check_same_answer(name, &graphql_json, &floor_json);
+        check_same_answer(name, "db", &graphql_json, &rt.block_on(floor(&fixture.db)));
+        check_same_answer(
+            name,
+            "honest floor",
+            &graphql_json,
+            &honest(&fixture.honest),
+        );
         group.bench_function(format!("{name}-graphql"), |b| {
             b.iter(|| rt.block_on(fixture.graphql(query)));
         });
-        group.bench_function(format!("{name}-floor"), |b| {
+        group.bench_function(format!("{name}-db"), |b| {
             b.iter(|| rt.block_on(floor(&fixture.db)));
+        });
+        group.bench_function(format!("{name}-honest-floor"), |b| {
+            b.iter(|| honest(&fixture.honest));
         });
     }
     group.finish();

@@ -123,7 +123,7 @@ async fn all_nodes<T: DeserializeOwned>(
     let mut nodes = Vec::new();
     loop {
         let request = Request::new(query).variables(Variables::from_json(variables.clone()));
-        let response = graphql::execute(schema, db, request).await;
+        let response = graphql::execute(schema, db, schema.operation(request)).await;
         if let Some(error) = response.errors.first() {
             return Err(Error::Report(error.message.clone()));
         }

@@ -1,10 +1,10 @@
 //! Statements that read and write the `author` table.
 
-use super::children::Children;
-use super::models::{AuthorRow, Owned};
+use super::lookup::{ById, Children};
+use super::models::{AuthorRow, ChildrenOf};
 use super::pages::{Page, PageArgs, SortColumn, SortKind, fetch_page};
 use super::sql::Sql;
-use super::{Db, WriteTx, books, push_contains, push_id_list};
+use super::{Db, WriteTx, books, push_contains};
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::names::Name;
@@ -54,9 +54,11 @@ impl AuthorOrder {
 /// The authors with these ids, in no particular order; unknown ids are skipped.
 #[tracing::instrument(skip_all, fields(ids = ids.len()))]
 pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<AuthorRow>> {
-    let mut query = Sql::new("select id, first_name, last_name from author where id in ");
-    push_id_list(&mut query, ids);
-    Ok(query.build_query_as().fetch_all(db.read()).await?)
+    const AUTHORS_BY_ID: ById = ById {
+        table: "author",
+        columns: "id, first_name, last_name",
+    };
+    AUTHORS_BY_ID.fetch(db, ids).await
 }
 
 /// One page of authors matching `filter`.
@@ -75,7 +77,14 @@ pub async fn page(
         );
         push_filter(query, filter);
     };
-    fetch_page(db, listed, &order.columns(descending), page).await
+    fetch_page(
+        db,
+        listed,
+        &["id", "first_name", "last_name"],
+        &order.columns(descending),
+        page,
+    )
+    .await
 }
 
 /// How many authors match `filter`.
@@ -100,9 +109,11 @@ fn push_filter(query: &mut Sql, filter: &AuthorFilter) {
 /// `(author id, number of books)` for those of `ids` that exist.
 #[tracing::instrument(skip_all, fields(ids = ids.len()))]
 pub async fn book_counts(db: &Db, ids: &[i64]) -> Result<Vec<(i64, i64)>> {
-    let mut query = Sql::new("select id, book_count from author where id in ");
-    push_id_list(&mut query, ids);
-    Ok(query.build_query_as().fetch_all(db.read()).await?)
+    const BOOK_COUNTS_BY_ID: ById = ById {
+        table: "author",
+        columns: "id, book_count",
+    };
+    BOOK_COUNTS_BY_ID.fetch(db, ids).await
 }
 
 /// The distinct authors of each publisher's books, by name, at most `first` per publisher.
@@ -111,14 +122,18 @@ pub async fn of_publishers(
     db: &Db,
     publisher_ids: &[i64],
     first: Option<i64>,
-) -> Result<Vec<Owned<AuthorRow>>> {
+) -> Result<Vec<ChildrenOf<AuthorRow>>> {
     const AUTHORS_OF_PUBLISHERS: Children = Children {
-        owner: "x.publisher_id",
-        columns: &["a.id", "a.first_name", "a.last_name"],
-        from: "from (select distinct bp.publisher_id, b.author_id \
-               from book_publisher bp join book b on b.id = bp.book_id where bp.publisher_id in ",
-        then: ") as x join author a on a.id = x.author_id",
-        order: "a.last_name_key, a.first_name_key, a.id",
+        join: "join author c
+               on c.id in (select b.author_id from book_publisher bp join book b on b.id = bp.book_id
+                           where bp.publisher_id = parent.id)",
+        first_rows: "select a.id, a.first_name, a.last_name, a.last_name_key, a.first_name_key
+               from author a
+               where a.id in (select b.author_id from book_publisher bp join book b on b.id = bp.book_id
+                              where bp.publisher_id = parent.id)
+               order by a.last_name_key, a.first_name_key, a.id limit $2",
+        columns: "c.id, c.first_name, c.last_name",
+        order: "c.last_name_key, c.first_name_key, c.id",
     };
     AUTHORS_OF_PUBLISHERS.fetch(db, publisher_ids, first).await
 }

@@ -1,7 +1,7 @@
 //! Statements that read and write the `book` and `book_publisher` tables.
 
-use super::children::Children;
-use super::models::{BookRow, Owned};
+use super::lookup::{ById, Children};
+use super::models::{BookRow, ChildrenOf};
 use super::pages::{Page, PageArgs, SortColumn, SortKind, fetch_page};
 use super::sql::Sql;
 use super::{Db, WriteTx, push_contains, push_id_list};
@@ -31,9 +31,11 @@ pub fn title_order(descending: bool) -> Vec<SortColumn> {
 /// The books with these ids, in no particular order; unknown ids are skipped.
 #[tracing::instrument(skip_all, fields(ids = ids.len()))]
 pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<BookRow>> {
-    let mut query = Sql::new("select id, author_id, title from book where id in ");
-    push_id_list(&mut query, ids);
-    Ok(query.build_query_as().fetch_all(db.read()).await?)
+    const BOOKS_BY_ID: ById = ById {
+        table: "book",
+        columns: "id, author_id, title",
+    };
+    BOOKS_BY_ID.fetch(db, ids).await
 }
 
 /// One page of books matching `filter`, by title.
@@ -48,7 +50,14 @@ pub async fn page(
         query.push("select b.id, b.author_id, b.title, b.title_key from book b");
         push_filter(query, filter);
     };
-    fetch_page(db, listed, &title_order(descending), page).await
+    fetch_page(
+        db,
+        listed,
+        &["id", "author_id", "title"],
+        &title_order(descending),
+        page,
+    )
+    .await
 }
 
 /// How many books match `filter`.
@@ -82,13 +91,15 @@ pub async fn of_authors(
     db: &Db,
     author_ids: &[i64],
     first: Option<i64>,
-) -> Result<Vec<Owned<BookRow>>> {
+) -> Result<Vec<ChildrenOf<BookRow>>> {
     const BOOKS_OF_AUTHORS: Children = Children {
-        owner: "b.author_id",
-        columns: &["b.id", "b.author_id", "b.title"],
-        from: "from book b where b.author_id in ",
-        then: "",
-        order: "b.title_key, b.id",
+        join: "join book c on c.author_id = parent.id",
+        first_rows: "select b.id, b.author_id, b.title, b.title_key
+               from book b
+               where b.author_id = parent.id
+               order by b.title_key, b.id limit $2",
+        columns: "c.id, c.author_id, c.title",
+        order: "c.title_key, c.id",
     };
     BOOKS_OF_AUTHORS.fetch(db, author_ids, first).await
 }
@@ -99,13 +110,16 @@ pub async fn of_publishers(
     db: &Db,
     publisher_ids: &[i64],
     first: Option<i64>,
-) -> Result<Vec<Owned<BookRow>>> {
+) -> Result<Vec<ChildrenOf<BookRow>>> {
     const BOOKS_OF_PUBLISHERS: Children = Children {
-        owner: "bp.publisher_id",
-        columns: &["b.id", "b.author_id", "b.title"],
-        from: "from book_publisher bp join book b on b.id = bp.book_id where bp.publisher_id in ",
-        then: "",
-        order: "b.title_key, b.id",
+        join: "join book_publisher bp on bp.publisher_id = parent.id
+               join book c on c.id = bp.book_id",
+        first_rows: "select b.id, b.author_id, b.title, b.title_key
+               from book_publisher bp join book b on b.id = bp.book_id
+               where bp.publisher_id = parent.id
+               order by b.title_key, b.id limit $2",
+        columns: "c.id, c.author_id, c.title",
+        order: "c.title_key, c.id",
     };
     BOOKS_OF_PUBLISHERS.fetch(db, publisher_ids, first).await
 }

@@ -5,8 +5,8 @@ pub mod add_book;
 pub mod authors;
 pub mod books;
 pub mod bulk;
-mod children;
 pub mod export;
+mod lookup;
 pub mod models;
 mod notify;
 pub mod pages;
@@ -26,7 +26,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions as _, Connection as _, Transaction};
 
-use sql::Sql;
+use sql::{Dialect, Sql};
 
 use crate::error::{Error, Result};
 use crate::events::{Event, Events};
@@ -48,6 +48,11 @@ pub const MAX_ROWS_PER_REQUEST: u64 = 100_000;
 
 /// The writer's page cache, in SQLite's "negative means KiB" form: 64 MiB.
 const WRITER_CACHE_KIB: &str = "-65536";
+
+/// How much of the database file readers map into memory: 256 MiB. Mapped pages are read
+/// in place and shared by all readers (and with the OS's cache), where each reader's own
+/// page cache would copy them, once per reader.
+const READER_MMAP_BYTES: &str = "268435456";
 
 /// The PostgreSQL advisory lock every write transaction holds: writes run one at a time
 /// across all replicas, as they do on SQLite, which is what keeps find-or-create and the
@@ -147,8 +152,7 @@ impl Db {
         probe.close().await?;
         // Large writes (imports) would spill SQLite's default 2 MB page cache to disk in
         // the middle of their transaction; the one writer gets room, readers keep the default.
-        let writer = AnyPoolOptions::new()
-            .max_connections(1)
+        let writer = pool_options(1)
             .acquire_timeout(WRITE_QUEUE_TIMEOUT)
             .after_connect(|conn, _| {
                 Box::pin(async move {
@@ -159,9 +163,13 @@ impl Db {
             .connect_with(url.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
-        let readers = AnyPoolOptions::new()
-            .max_connections(readers)
-            .after_connect(|conn, _| Box::pin(sqlite_pragmas(conn)))
+        let readers = pool_options(readers)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlite_pragmas(conn).await?;
+                    pragma(conn, "mmap_size", READER_MMAP_BYTES).await
+                })
+            })
             .connect_with(url)
             .await?;
         Ok(Db::new(readers, writer, Backend::Sqlite(file)))
@@ -185,18 +193,14 @@ impl Db {
                 "no bookgraph catalogue in this database yet",
             )));
         }
-        let writer = AnyPoolOptions::new()
-            .max_connections(1)
+        let writer = pool_options(1)
             .acquire_timeout(WRITE_QUEUE_TIMEOUT)
             .connect_with(options.clone())
             .await?;
         // Replicas starting together would race to create the tables; the migrator's own
         // lock (an advisory lock on PostgreSQL) lets one migrate and the others wait.
         sqlx::migrate!("./migrations/postgres").run(&writer).await?;
-        let readers = AnyPoolOptions::new()
-            .max_connections(readers)
-            .connect_with(options)
-            .await?;
+        let readers = pool_options(readers).connect_with(options).await?;
         let events = Events::default();
         let listener = notify::Listener::start(url, events.clone()).await?;
         Ok(Db {
@@ -287,6 +291,14 @@ impl Db {
             .filter_map(|path| std::fs::metadata(path).ok())
             .map(|metadata| metadata.len())
             .sum())
+    }
+
+    /// The SQL dialect of the backend.
+    fn dialect(&self) -> Dialect {
+        match self.backend {
+            Backend::Sqlite(_) => Dialect::Sqlite,
+            Backend::Postgres => Dialect::Postgres,
+        }
     }
 
     /// The reader pool, counting the one statement about to run on it.
@@ -445,6 +457,18 @@ async fn pragma(conn: &mut AnyConnection, name: &str, value: &str) -> sqlx::Resu
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// A pool of at most `connections`.
+///
+/// Without sqlx's test before each acquire: it costs a round trip to the connection (its
+/// worker thread on SQLite, the server on PostgreSQL) before every statement, to find
+/// broken connections that the statement itself reports just as well; sqlx drops a
+/// connection whose statement failed on I/O.
+fn pool_options(connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(connections)
+        .test_before_acquire(false)
 }
 
 /// One more reader than cores: a reader parked on I/O leaves the cores busy.

@@ -1,4 +1,7 @@
 //! Rows as SQL returns them. No GraphQL here: `graphql::types` wraps these.
+//!
+//! Batched reads deliver rows as JSON arrays of their columns in field order, which serde's
+//! derived `Deserialize` reads as it reads an object; writes read them with `FromRow`.
 
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
@@ -34,18 +37,18 @@ pub struct PublisherRow {
     pub name: String,
 }
 
-/// A row of a batched one-to-many lookup, tagged with the id of the parent it belongs to.
-#[derive(Debug, FromRow)]
-pub struct Owned<T> {
+/// The children of one parent in a batched one-to-many lookup, in the relation's order.
+/// Read from the JSON array `[parent, [child, …]]`.
+#[derive(Debug, Deserialize)]
+pub struct ChildrenOf<T> {
     /// Id of the parent row the batch was keyed by.
-    pub owner_id: i64,
-    /// The child row.
-    #[sqlx(flatten)]
-    pub row: T,
+    pub parent: i64,
+    /// Its children.
+    pub children: Vec<T>,
 }
 
 /// Aggregates of one publisher, derived from its books.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromRow)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 pub struct PublisherCounts {
     /// Books linked to the publisher.
     pub book_count: i64,

@@ -4,9 +4,8 @@
 //! count, so rows added or removed before the cursor neither repeat nor vanish from the
 //! pages that follow. Every ordering ends in the primary key, which makes keys unique.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use sqlx::any::AnyRow;
-use sqlx::{FromRow, Row};
 
 use super::sql::Sql;
 
@@ -75,20 +74,46 @@ pub struct Page<T> {
     pub has_next_page: bool,
 }
 
-/// Runs `listed` (a `select` whose columns include every sort column) as one page.
+/// Runs `listed` (a `select` whose columns include every sort column) as one page; the
+/// rows are its `columns` (in the row type's field order), each with its sort key.
 ///
 /// `listed` is wrapped as a subquery so computed sort columns such as counts can be
 /// compared in `where`, which PostgreSQL (unlike SQLite) refuses on a select alias.
 pub(super) async fn fetch_page<T>(
     db: &Db,
     listed: impl FnOnce(&mut Sql),
+    columns: &[&str],
     order: &[SortColumn],
     page: &PageArgs,
 ) -> Result<Page<T>>
 where
-    T: for<'r> FromRow<'r, AnyRow>,
+    T: DeserializeOwned,
 {
-    let mut query = Sql::new("select * from (");
+    let dialect = db.dialect();
+    let qualified = |names: &mut dyn Iterator<Item = &str>| {
+        names
+            .map(|name| format!("t.{name}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let row = format!(
+        "{array}({array}({}), {array}({}))",
+        qualified(&mut columns.iter().copied()),
+        qualified(&mut order.iter().map(|column| column.column)),
+        array = dialect.array(),
+    );
+    let order_by = order
+        .iter()
+        .map(|column| {
+            let direction = if column.descending { "desc" } else { "asc" };
+            format!("t.{} {direction}", column.column)
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut query = Sql::new(format_args!(
+        "select {} from (select * from (",
+        dialect.as_text(&dialect.aggregate(&row, Some(&order_by)))
+    ));
     listed(&mut query);
     query.push(") as t");
     if let Some(after) = &page.after {
@@ -101,25 +126,16 @@ where
         query.push(" where ");
         push_after(&mut query, order, after);
     }
-    query.push(" order by ");
-    query.push_list(order, ", ", |query, column| {
-        query.push(format_args!(
-            "t.{} {}",
-            column.column,
-            if column.descending { "desc" } else { "asc" }
-        ));
-    });
     // One extra row tells whether a next page exists without a second statement.
-    query.push(" limit ").push_bind(page.first + 1);
+    query
+        .push(format_args!(" order by {order_by} limit "))
+        .push_bind(page.first + 1)
+        .push(") as t");
 
-    let mut rows = query.build().fetch_all(db.read()).await?;
+    let mut rows: Vec<(T, SortKey)> = query.fetch_json(db).await?;
     let limit = usize::try_from(page.first).unwrap_or(0);
     let has_next_page = rows.len() > limit;
     rows.truncate(limit);
-    let rows = rows
-        .iter()
-        .map(|row| Ok((T::from_row(row)?, sort_key(row, order)?)))
-        .collect::<Result<_>>()?;
     Ok(Page {
         rows,
         has_next_page,
@@ -153,18 +169,6 @@ fn push_value(query: &mut Sql, value: &SortValue) {
         SortValue::Int(int) => query.push_bind(*int),
         SortValue::Text(text) => query.push_bind(text.clone()),
     };
-}
-
-fn sort_key(row: &AnyRow, order: &[SortColumn]) -> Result<SortKey> {
-    order
-        .iter()
-        .map(|column| {
-            Ok(match column.kind {
-                SortKind::Int => SortValue::Int(row.try_get(column.column)?),
-                SortKind::Text => SortValue::Text(row.try_get(column.column)?),
-            })
-        })
-        .collect()
 }
 
 /// Whether `key` has the shape of a key of `order`, so that a forged cursor is refused

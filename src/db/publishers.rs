@@ -1,10 +1,10 @@
 //! Statements that read and write the `publisher` table and its derived counts.
 
-use super::children::Children;
-use super::models::{Owned, PublisherCounts, PublisherRow};
+use super::lookup::{ById, Children};
+use super::models::{ChildrenOf, PublisherCounts, PublisherRow};
 use super::pages::{Page, PageArgs, SortColumn, SortKind, fetch_page};
 use super::sql::Sql;
-use super::{Db, WriteTx, books, push_contains, push_id_list};
+use super::{Db, WriteTx, books, push_contains};
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::names::Name;
@@ -51,9 +51,11 @@ impl PublisherOrder {
 /// The publishers with these ids, in no particular order; unknown ids are skipped.
 #[tracing::instrument(skip_all, fields(ids = ids.len()))]
 pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<PublisherRow>> {
-    let mut query = Sql::new("select id, name from publisher where id in ");
-    push_id_list(&mut query, ids);
-    Ok(query.build_query_as().fetch_all(db.read()).await?)
+    const PUBLISHERS_BY_ID: ById = ById {
+        table: "publisher",
+        columns: "id, name",
+    };
+    PUBLISHERS_BY_ID.fetch(db, ids).await
 }
 
 /// One page of publishers matching `filter`.
@@ -70,7 +72,14 @@ pub async fn page(
         query.push(" from publisher p");
         push_filter(query, filter);
     };
-    fetch_page(db, listed, &order.columns(descending), page).await
+    fetch_page(
+        db,
+        listed,
+        &["id", "name"],
+        &order.columns(descending),
+        page,
+    )
+    .await
 }
 
 /// How many publishers match `filter`.
@@ -90,11 +99,22 @@ fn push_filter(query: &mut Sql, filter: &PublisherFilter) {
 
 /// Book and author counts for those of `ids` that exist.
 #[tracing::instrument(skip_all, fields(ids = ids.len()))]
-pub async fn counts(db: &Db, ids: &[i64]) -> Result<Vec<Owned<PublisherCounts>>> {
-    let mut query =
-        Sql::new("select id as owner_id, book_count, author_count from publisher where id in ");
-    push_id_list(&mut query, ids);
-    Ok(query.build_query_as().fetch_all(db.read()).await?)
+pub async fn counts(db: &Db, ids: &[i64]) -> Result<Vec<(i64, PublisherCounts)>> {
+    const COUNTS_BY_ID: ById = ById {
+        table: "publisher",
+        columns: "id, book_count, author_count",
+    };
+    let counts: Vec<(i64, i64, i64)> = COUNTS_BY_ID.fetch(db, ids).await?;
+    Ok(counts
+        .into_iter()
+        .map(|(id, book_count, author_count)| {
+            let counts = PublisherCounts {
+                book_count,
+                author_count,
+            };
+            (id, counts)
+        })
+        .collect())
 }
 
 /// Each book's publishers, by name, at most `first` per book.
@@ -103,14 +123,16 @@ pub async fn of_books(
     db: &Db,
     book_ids: &[i64],
     first: Option<i64>,
-) -> Result<Vec<Owned<PublisherRow>>> {
+) -> Result<Vec<ChildrenOf<PublisherRow>>> {
     const PUBLISHERS_OF_BOOKS: Children = Children {
-        owner: "bp.book_id",
-        columns: &["p.id", "p.name"],
-        from: "from book_publisher bp join publisher p on p.id = bp.publisher_id \
-               where bp.book_id in ",
-        then: "",
-        order: "p.name_key, p.id",
+        join: "join book_publisher bp on bp.book_id = parent.id
+               join publisher c on c.id = bp.publisher_id",
+        first_rows: "select p.id, p.name, p.name_key
+               from book_publisher bp join publisher p on p.id = bp.publisher_id
+               where bp.book_id = parent.id
+               order by p.name_key, p.id limit $2",
+        columns: "c.id, c.name",
+        order: "c.name_key, c.id",
     };
     PUBLISHERS_OF_BOOKS.fetch(db, book_ids, first).await
 }
@@ -121,14 +143,18 @@ pub async fn of_authors(
     db: &Db,
     author_ids: &[i64],
     first: Option<i64>,
-) -> Result<Vec<Owned<PublisherRow>>> {
+) -> Result<Vec<ChildrenOf<PublisherRow>>> {
     const PUBLISHERS_OF_AUTHORS: Children = Children {
-        owner: "x.author_id",
-        columns: &["p.id", "p.name"],
-        from: "from (select distinct b.author_id, bp.publisher_id \
-               from book b join book_publisher bp on bp.book_id = b.id where b.author_id in ",
-        then: ") as x join publisher p on p.id = x.publisher_id",
-        order: "p.name_key, p.id",
+        join: "join publisher c
+               on c.id in (select bp.publisher_id from book b join book_publisher bp on bp.book_id = b.id
+                           where b.author_id = parent.id)",
+        first_rows: "select p.id, p.name, p.name_key
+               from publisher p
+               where p.id in (select bp.publisher_id from book b join book_publisher bp on bp.book_id = b.id
+                              where b.author_id = parent.id)
+               order by p.name_key, p.id limit $2",
+        columns: "c.id, c.name",
+        order: "c.name_key, c.id",
     };
     PUBLISHERS_OF_AUTHORS.fetch(db, author_ids, first).await
 }

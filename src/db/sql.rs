@@ -1,13 +1,80 @@
-//! Statements assembled at run time, with `$1, $2, …` placeholders.
+//! Statements assembled at run time, with `$1, $2, …` placeholders, in the dialect of
+//! the backend they run on.
 //!
 //! sqlx's `QueryBuilder` over the `Any` driver writes `?` placeholders, which PostgreSQL
 //! refuses; `$n` is what both of our backends accept.
+//!
+//! Reads return their rows as one JSON value that the database builds
+//! ([`Sql::fetch_json`]): one value crosses from the driver instead of a message, a row
+//! object and a copy per row and column, which made the rows cost more than the SQL.
 
 use std::fmt::{Display, Write as _};
 
+use serde::de::DeserializeOwned;
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::{Query, QueryAs, QueryScalar};
 use sqlx::{Any, Arguments as _, AssertSqlSafe, Encode, FromRow, Type};
+
+use super::Db;
+use crate::error::Result;
+
+/// The SQL dialect of a backend: the little that differs in the statements we assemble.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// The function building a JSON array of its arguments.
+    pub(super) fn array(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "json_array",
+            Dialect::Postgres => "json_build_array",
+        }
+    }
+
+    /// The aggregate of `element` over the rows into one JSON array, in `order` when given;
+    /// `[]` when there are no rows.
+    pub(super) fn aggregate(self, element: &str, order: Option<&str>) -> String {
+        let order = order
+            .map(|order| format!(" order by {order}"))
+            .unwrap_or_default();
+        match self {
+            Dialect::Sqlite => format!("json_group_array({element}{order})"),
+            Dialect::Postgres => format!("coalesce(json_agg({element}{order}), '[]')"),
+        }
+    }
+
+    /// The JSON value a scalar `subquery` returns, as part of another JSON value. SQLite
+    /// does not carry JSON's subtype out of a subquery, so without `json(…)` it would be
+    /// embedded as a string.
+    pub(super) fn nested(self, subquery: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("json(({subquery}))"),
+            Dialect::Postgres => format!("({subquery})"),
+        }
+    }
+
+    /// A JSON value as the text column a statement returns.
+    pub(super) fn as_text(self, json: &str) -> String {
+        match self {
+            Dialect::Sqlite => json.to_owned(),
+            Dialect::Postgres => format!("({json})::text"),
+        }
+    }
+
+    /// A table of the ids bound to `$1` as a JSON array ([`Sql::bind_ids`]), one per row
+    /// in a column `id`.
+    pub(super) fn ids(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "(select value as id from json_each($1))",
+            Dialect::Postgres => {
+                "(select value::bigint as id from json_array_elements_text($1::json))"
+            }
+        }
+    }
+}
 
 /// SQL text with the values bound to its placeholders.
 #[derive(Default)]
@@ -35,10 +102,36 @@ impl Sql {
     where
         T: for<'q> Encode<'q, Any> + Type<Any> + 'static,
     {
-        // Encoding into `Any`'s owned buffer does not fail for the types we bind.
-        let _ = self.arguments.add(value);
+        self.bind(value);
         let _ = write!(self.text, "${}", self.arguments.len());
         self
+    }
+
+    /// Binds `value` to the next placeholder, which the text already holds.
+    pub(super) fn bind<T>(&mut self, value: T) -> &mut Sql
+    where
+        T: for<'q> Encode<'q, Any> + Type<Any> + 'static,
+    {
+        // Encoding into `Any`'s owned buffer does not fail for the types we bind.
+        let _ = self.arguments.add(value);
+        self
+    }
+
+    /// Binds `ids` as one JSON array to the next placeholder, which the text already holds
+    /// ([`Dialect::ids`]). The text stays the same whatever the number of ids, so one
+    /// prepared statement serves every batch, and SQLite's limit on bound variables does
+    /// not apply.
+    pub(super) fn bind_ids(&mut self, ids: &[i64]) -> &mut Sql {
+        let mut json = String::with_capacity(ids.len() * 8 + 2);
+        json.push('[');
+        for (index, id) in ids.iter().enumerate() {
+            if index > 0 {
+                json.push(',');
+            }
+            let _ = write!(json, "{id}");
+        }
+        json.push(']');
+        self.bind(json)
     }
 
     /// Appends `items` separated by `separator`, each written by `each`.
@@ -55,6 +148,14 @@ impl Sql {
             each(self, item);
         }
         self
+    }
+
+    /// Runs the statement on a reader. Its one row's one column is JSON text for a `T`;
+    /// SQL null counts as an empty list.
+    pub(super) async fn fetch_json<T: DeserializeOwned>(self, db: &Db) -> Result<T> {
+        let json: Option<String> = self.build_query_scalar().fetch_one(db.read()).await?;
+        let json = json.as_deref().unwrap_or("[]");
+        serde_json::from_str(json).map_err(|error| sqlx::Error::Decode(Box::new(error)).into())
     }
 
     /// The statement, for rows of any shape.

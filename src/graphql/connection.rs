@@ -57,28 +57,46 @@ where
     Edge<T>: OutputType,
 {
     /// The connection of `page`, a page of the list named `list` (which cursors carry).
-    pub fn new<R>(list: &str, page: Page<R>, after_given: bool, total_count: i64) -> Self
+    /// Edges, each with a cursor and a copy of its node, are built only when `with_edges`
+    /// (the client selected `edges`): most clients ask for `nodes` alone.
+    pub fn new<R>(
+        list: &str,
+        page: Page<R>,
+        after_given: bool,
+        total_count: i64,
+        with_edges: bool,
+    ) -> Self
     where
         T: From<R>,
     {
-        let edges: Vec<Edge<T>> = page
+        let start_cursor = page.rows.first().map(|(_, key)| encode_cursor(list, key));
+        let end_cursor = page.rows.last().map(|(_, key)| encode_cursor(list, key));
+        let (nodes, keys): (Vec<T>, Vec<_>) = page
             .rows
             .into_iter()
-            .map(|(row, key)| Edge {
-                cursor: encode_cursor(list, &key),
-                node: T::from(row),
-            })
-            .collect();
-        let page_info = PageInfo {
-            has_next_page: page.has_next_page,
-            has_previous_page: after_given,
-            start_cursor: edges.first().map(|edge| edge.cursor.clone()),
-            end_cursor: edges.last().map(|edge| edge.cursor.clone()),
+            .map(|(row, key)| (T::from(row), key))
+            .unzip();
+        let edges = if with_edges {
+            nodes
+                .iter()
+                .zip(&keys)
+                .map(|(node, key)| Edge {
+                    cursor: encode_cursor(list, key),
+                    node: node.clone(),
+                })
+                .collect()
+        } else {
+            Vec::new()
         };
         Connection {
-            nodes: edges.iter().map(|edge| edge.node.clone()).collect(),
+            nodes,
             edges,
-            page_info,
+            page_info: PageInfo {
+                has_next_page: page.has_next_page,
+                has_previous_page: after_given,
+                start_cursor,
+                end_cursor,
+            },
             total_count,
         }
     }

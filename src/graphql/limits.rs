@@ -5,15 +5,11 @@
 //! working whatever the limits.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
-};
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, Field, OperationDefinition, Selection, SelectionSet,
 };
-use async_graphql::{Name, Request, ServerError, ServerResult, Value, Variables};
+use async_graphql::{Name, ServerError, Value, Variables};
 
 /// The bounds an operation must stay within.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,40 +43,25 @@ const ASSUMED_LIST_LENGTH: u64 = 20;
 /// List fields of the schema; only these multiply what they select.
 const LIST_FIELDS: [&str; 3] = ["authors", "books", "publishers"];
 
-/// The async-graphql extension enforcing [`Limits`] on every parsed document.
-pub struct QueryLimits(pub Limits);
-
-impl ExtensionFactory for QueryLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(QueryLimits(self.0))
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for QueryLimits {
-    /// Runs before async-graphql's own checks, which walk every fragment spread as often
-    /// as it is spread: a document that would make them (or execution) explode is refused
-    /// here first. The parsed document is kept on the request, so it is parsed only once;
-    /// one that does not parse is left for async-graphql to report.
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        let variables = request.variables.clone();
-        if let Ok(document) = request.parsed_query() {
-            check(document, &variables, &self.0).map_err(|message| {
-                let mut error = ServerError::new(message, None);
-                error
-                    .extensions
-                    .get_or_insert_with(Default::default)
-                    .set("code", "QUERY_TOO_COMPLEX");
-                error
-            })?;
-        }
-        next.run(ctx, request).await
-    }
+/// `document` checked against `limits`: `None` when it may run, otherwise the error to
+/// answer with. Runs before async-graphql's own checks, which walk every fragment spread as
+/// often as it is spread, so a document that would make them (or execution) explode is
+/// refused here first.
+///
+/// A plain function rather than an async-graphql extension: any extension sends every
+/// field of every response through async-graphql's slower resolve path.
+pub fn refusal(
+    document: &ExecutableDocument,
+    variables: &Variables,
+    limits: &Limits,
+) -> Option<ServerError> {
+    let message = check(document, variables, limits).err()?;
+    let mut error = ServerError::new(message, None);
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", "QUERY_TOO_COMPLEX");
+    Some(error)
 }
 
 /// Checks every operation of `document`; the error says which limit and by how much.

@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_graphql::dataloader::{DataLoader, Loader};
 
 use super::batch::BatchQueue;
-use crate::db::models::{AuthorRow, BookRow, Owned, PublisherCounts, PublisherRow};
+use crate::db::models::{AuthorRow, BookRow, ChildrenOf, PublisherCounts, PublisherRow};
 use crate::db::{self, Db};
 use crate::error::{Error, Result};
 
@@ -58,12 +58,12 @@ pub trait Table: Send + Sync + 'static {
 pub trait Relation: Send + Sync + 'static {
     /// The child row type.
     type Row: Clone + Send + Sync + 'static;
-    /// The children of these parents, tagged with their parent, in the relation's order.
+    /// The children of each of these parents, in the relation's order.
     fn fetch(
         db: &Db,
         owners: &[i64],
         first: Option<i64>,
-    ) -> impl Future<Output = Result<Vec<Owned<Self::Row>>>> + Send;
+    ) -> impl Future<Output = Result<Vec<ChildrenOf<Self::Row>>>> + Send;
 }
 
 /// Key: the row of table `T` with this id.
@@ -163,25 +163,18 @@ impl<R: Relation> Loader<ListOf<R>> for Catalog {
         }
         let mut lists = HashMap::with_capacity(keys.len());
         for (first, owners) in owners_by_first {
-            let rows = R::fetch(&self.db, &owners, first).await?;
-            self.db.charge_rows(rows.len())?;
-            let mut children = group_by_owner(rows);
+            let families = R::fetch(&self.db, &owners, first).await?;
+            let rows = families.iter().map(|family| family.children.len()).sum();
+            self.db.charge_rows(rows)?;
+            for ChildrenOf { parent, children } in families {
+                lists.insert(ListOf::new(parent, first), children);
+            }
             for owner in owners {
-                let list = children.remove(&owner).unwrap_or_default();
-                lists.insert(ListOf::new(owner, first), list);
+                lists.entry(ListOf::new(owner, first)).or_default();
             }
         }
         Ok(lists)
     }
-}
-
-/// Groups rows by their owner, keeping their order within each owner.
-fn group_by_owner<T>(rows: Vec<Owned<T>>) -> HashMap<i64, Vec<T>> {
-    let mut groups: HashMap<i64, Vec<T>> = HashMap::new();
-    for Owned { owner_id, row } in rows {
-        groups.entry(owner_id).or_default().push(row);
-    }
-    groups
 }
 
 /// Key: how many books the author with this id has.
@@ -223,7 +216,7 @@ impl Loader<CountsOfPublisher> for Catalog {
         let counts = db::publishers::counts(&self.db, &ids).await?;
         Ok(counts
             .into_iter()
-            .map(|owned| (CountsOfPublisher(owned.owner_id), owned.row))
+            .map(|(id, counts)| (CountsOfPublisher(id), counts))
             .collect())
     }
 }
@@ -272,7 +265,7 @@ macro_rules! relation {
                 db: &Db,
                 owners: &[i64],
                 first: Option<i64>,
-            ) -> impl Future<Output = Result<Vec<Owned<$row>>>> + Send {
+            ) -> impl Future<Output = Result<Vec<ChildrenOf<$row>>>> + Send {
                 $fetch(db, owners, first)
             }
         }

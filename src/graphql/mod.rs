@@ -3,6 +3,7 @@
 
 mod batch;
 pub mod connection;
+mod documents;
 pub mod ids;
 pub mod inputs;
 pub mod limits;
@@ -12,29 +13,46 @@ pub mod query;
 pub mod subscription;
 pub mod types;
 
+use std::sync::Arc;
+
+use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{Request, Response, Schema};
 
 use crate::db::Db;
-use limits::{Limits, QueryLimits};
+use documents::ParsedDocuments;
+use limits::Limits;
 use mutation::MutationRoot;
 use query::QueryRoot;
 use subscription::SubscriptionRoot;
 
-/// The bookgraph schema.
-pub type BookSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+/// async-graphql's schema of our three roots.
+pub type RootSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+/// The bookgraph schema, the limits every operation is held to, and the documents it has
+/// parsed lately. Cloning is cheap.
+#[derive(Clone)]
+pub struct BookSchema {
+    schema: RootSchema,
+    limits: Limits,
+    documents: Arc<ParsedDocuments>,
+}
 
 /// Nesting the parser follows before it gives up, whatever the configured depth limit.
 const PARSER_MAX_RECURSION: usize = 256;
 
 /// The schema over `db`, refusing operations beyond `limits`.
 pub fn build_schema(db: Db, limits: Limits) -> BookSchema {
-    Schema::build(QueryRoot, MutationRoot::default(), SubscriptionRoot)
+    let schema = Schema::build(QueryRoot, MutationRoot::default(), SubscriptionRoot)
         .data(db)
-        .extension(QueryLimits(limits))
         // The parser's own guard against stack exhaustion; above any depth `limits` allows,
         // so too-deep operations get the clearer QUERY_TOO_COMPLEX error.
         .limit_recursive_depth(PARSER_MAX_RECURSION)
-        .finish()
+        .finish();
+    BookSchema {
+        schema,
+        limits,
+        documents: Arc::default(),
+    }
 }
 
 /// The schema's SDL, as committed in `schema.graphql`.
@@ -44,16 +62,108 @@ pub fn sdl() -> String {
         .sdl()
 }
 
-/// Runs one request with loaders of its own, so batching spans the whole request and a
+/// The operation a request selects: its name (`None` when anonymous) and type.
+pub type SelectedOperation = (Option<String>, OperationType);
+
+/// A request whose document has been parsed (or found not to parse), ready to execute.
+pub struct Operation {
+    request: Request,
+    /// Whether the document parsed (and is kept on the request).
+    parsed: bool,
+    selected: Option<SelectedOperation>,
+}
+
+impl Operation {
+    /// The operation the request selects; `None` when the document does not parse or does
+    /// not pick one operation, which execution then reports.
+    ///
+    /// Write access relies on this agreeing with the executor: the executor runs this very
+    /// document and picks the operation by the same rule, so a request we see no mutation
+    /// in cannot run one.
+    pub fn selected(&self) -> Option<&SelectedOperation> {
+        self.selected.as_ref()
+    }
+
+    /// Whether the selected operation is of this kind.
+    pub fn is(&self, kind: OperationType) -> bool {
+        self.selected.as_ref().is_some_and(|(_, ty)| *ty == kind)
+    }
+
+    /// The request, its parsed document kept on it so execution does not parse it again.
+    pub fn into_request(self) -> Request {
+        self.request
+    }
+}
+
+impl BookSchema {
+    /// async-graphql's schema, for transports that drive it themselves (WebSocket).
+    pub fn roots(&self) -> &RootSchema {
+        &self.schema
+    }
+
+    /// Parses the request's document, from the cache of recent documents when it is there.
+    pub fn operation(&self, mut request: Request) -> Operation {
+        let Ok(document) = self.documents.parse(&request.query) else {
+            return Operation {
+                request,
+                parsed: false,
+                selected: None,
+            };
+        };
+        let selected = match &document.operations {
+            DocumentOperations::Single(operation) => Some((None, operation.node.ty)),
+            DocumentOperations::Multiple(operations) => match &request.operation_name {
+                Some(wanted) => operations
+                    .iter()
+                    .find(|(name, _)| name.as_str() == wanted)
+                    .map(|(name, operation)| (Some(name.to_string()), operation.node.ty)),
+                None if operations.len() == 1 => operations
+                    .iter()
+                    .next()
+                    .map(|(name, operation)| (Some(name.to_string()), operation.node.ty)),
+                None => None,
+            },
+        };
+        request.set_parsed_query(document);
+        Operation {
+            request,
+            parsed: true,
+            selected,
+        }
+    }
+
+    /// The operation's refusal by the limits, as a response, if it is refused. Every
+    /// operation of the document is checked, selected or not, before async-graphql's own
+    /// validation walks them all. A document that does not parse is left for execution to
+    /// report.
+    pub fn refusal(&self, operation: &mut Operation) -> Option<Response> {
+        if !operation.parsed {
+            return None;
+        }
+        let request = &mut operation.request;
+        let variables = request.variables.clone();
+        let document = request.parsed_query().ok()?;
+        let error = limits::refusal(document, &variables, &self.limits)?;
+        Some(Response::from_errors(vec![error]))
+    }
+}
+
+/// Runs one operation with loaders of its own, so batching spans the whole request and a
 /// write is visible to the very next one. The response's `extensions.sqlStatements` says
 /// how many SQL statements the request ran.
-pub async fn execute(schema: &BookSchema, db: &Db, request: Request) -> Response {
+pub async fn execute(schema: &BookSchema, db: &Db, mut operation: Operation) -> Response {
     let db = db.scoped();
-    let batches = batch::BatchQueue::default();
-    let request = request
-        .data(loaders::loaders(db.clone(), &batches))
-        .data(db.clone());
-    let mut response = batch::run_batched(batches, schema.execute(request)).await;
+    let mut response = match schema.refusal(&mut operation) {
+        Some(refused) => refused,
+        None => {
+            let batches = batch::BatchQueue::default();
+            let request = operation
+                .into_request()
+                .data(loaders::loaders(db.clone(), &batches))
+                .data(db.clone());
+            batch::run_batched(batches, schema.schema.execute(request)).await
+        }
+    };
     response
         .extensions
         .insert("sqlStatements".to_owned(), db.statement_count().into());

@@ -144,6 +144,7 @@ fn page_args(list: &str, first: Option<i32>, after: Option<&str>) -> Result<Page
 
 /// The connection of the page `rows` of `list`. Runs `count` alongside, and only when the
 /// client selected `totalCount`: counting a large filtered list costs as much as listing it.
+/// Likewise edges are built only when selected.
 async fn connection<R, T>(
     ctx: &Context<'_>,
     list: &str,
@@ -155,13 +156,21 @@ where
     T: OutputType + Clone + From<R>,
     Edge<T>: OutputType,
 {
+    let selected = ctx.look_ahead();
     let total = async {
-        if ctx.look_ahead().field("totalCount").exists() {
+        if selected.field("totalCount").exists() {
             count.await
         } else {
             Ok(0)
         }
     };
     let (rows, total) = tokio::try_join!(rows, total)?;
-    Ok(Connection::new(list, rows, page.after.is_some(), total))
+    let with_edges = selected.field("edges").exists();
+    Ok(Connection::new(
+        list,
+        rows,
+        page.after.is_some(),
+        total,
+        with_edges,
+    ))
 }

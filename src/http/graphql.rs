@@ -3,9 +3,8 @@
 //! media type whatever the client accepts, and runs mutations sent over GET. Mutations
 //! pass write access (`access`) before they run.
 
-use async_graphql::parser::parse_query;
-use async_graphql::parser::types::{DocumentOperations, OperationType};
-use async_graphql::{Request, Response as GraphqlResponse};
+use async_graphql::Response as GraphqlResponse;
+use async_graphql::parser::types::OperationType;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::header::{ALLOW, CONTENT_TYPE, WWW_AUTHENTICATE};
@@ -18,7 +17,7 @@ use super::access::Denied;
 use super::incoming::{GetParams, PostBody, Rejection};
 use super::negotiate::ResponseFormat;
 use super::observe::GraphqlOutcome;
-use crate::graphql;
+use crate::graphql::{self, Operation};
 
 /// A GraphQL request in a JSON body.
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -37,13 +36,13 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     }
     match PostBody::parse(&body).and_then(|body| body.into_request(&state.documents)) {
         Ok(request) => {
-            let selected = selected_operation(&request);
-            if is_mutation(selected.as_ref())
+            let operation = state.schema.operation(request);
+            if operation.is(OperationType::Mutation)
                 && let Err(denied) = state.write_access.permits(&headers)
             {
-                return refuse_write(format, denied, selected);
+                return refuse_write(format, denied, &operation);
             }
-            execute(&state, format, request, selected).await
+            execute(&state, format, operation).await
         }
         Err(rejection) => rejection_response(format, rejection),
     }
@@ -64,8 +63,8 @@ pub async fn get(
         Ok(request) => request,
         Err(rejection) => return rejection_response(format, rejection),
     };
-    let selected = selected_operation(&request);
-    if is_mutation(selected.as_ref()) {
+    let operation = state.schema.operation(request);
+    if operation.is(OperationType::Mutation) {
         let rejection = Rejection {
             status: StatusCode::METHOD_NOT_ALLOWED,
             message: "mutations must be sent with POST".to_owned(),
@@ -77,69 +76,39 @@ pub async fn get(
             .insert(ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, format, request, selected).await
-}
-
-/// The operation a request selects: its name (`None` when anonymous) and type. `None` when
-/// the document does not parse or does not pick one operation; execution reports that.
-///
-/// Write access relies on this agreeing with the executor: it parses with the same parser
-/// and picks the operation by the same rule, so a request we see no mutation in cannot run
-/// one.
-pub(super) fn selected_operation(request: &Request) -> Option<(Option<String>, OperationType)> {
-    let document = parse_query(&request.query).ok()?;
-    match document.operations {
-        DocumentOperations::Single(operation) => Some((None, operation.node.ty)),
-        DocumentOperations::Multiple(operations) => {
-            let (name, operation) = match &request.operation_name {
-                Some(wanted) => operations
-                    .into_iter()
-                    .find(|(name, _)| name.as_str() == wanted)?,
-                None if operations.len() == 1 => operations.into_iter().next()?,
-                None => return None,
-            };
-            Some((Some(name.to_string()), operation.node.ty))
-        }
-    }
-}
-
-/// Whether the selected operation is a mutation.
-pub(super) fn is_mutation(selected: Option<&(Option<String>, OperationType)>) -> bool {
-    selected.is_some_and(|(_, kind)| *kind == OperationType::Mutation)
+    execute(&state, format, operation).await
 }
 
 /// A mutation refused by write access: nothing ran.
-fn refuse_write(
-    format: ResponseFormat,
-    denied: Denied,
-    selected: Option<(Option<String>, OperationType)>,
-) -> Response {
+fn refuse_write(format: ResponseFormat, denied: Denied, operation: &Operation) -> Response {
     let mut response = rejection_response(format, denied.rejection());
     if let Some(challenge) = denied.challenge() {
         response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
     }
-    with_outcome(response, operation_label(selected), "rejected")
+    with_outcome(response, operation_label(operation), "rejected")
 }
 
 /// The operation's name for logs and metrics.
-fn operation_label(selected: Option<(Option<String>, OperationType)>) -> String {
-    selected
-        .and_then(|(name, _)| name)
+fn operation_label(operation: &Operation) -> String {
+    operation
+        .selected()
+        .and_then(|(name, _)| name.clone())
         .unwrap_or_else(|| "anonymous".to_owned())
 }
 
-async fn execute(
-    state: &AppState,
-    format: ResponseFormat,
-    request: Request,
-    selected: Option<(Option<String>, OperationType)>,
-) -> Response {
-    let operation = operation_label(selected);
+async fn execute(state: &AppState, format: ResponseFormat, operation: Operation) -> Response {
+    let label = operation_label(&operation);
     let running = async {
         // Waiting for a turn counts against the time limit; the permit is returned when
         // the response is built, so at most a few results are in memory at once.
-        let _turn = state.executions.acquire().await;
-        graphql::execute(&state.schema, &state.db, request).await
+        // Mutations queue for the one writer instead and answer small results: a turn held
+        // while waiting there would keep reads waiting behind writes.
+        let _turn = if operation.is(OperationType::Mutation) {
+            None
+        } else {
+            Some(state.executions.acquire().await)
+        };
+        graphql::execute(&state.schema, &state.db, operation).await
     };
     // Dropping the request on time-out rolls back any write it had begun.
     let Ok(response) = tokio::time::timeout(state.request_timeout, running).await else {
@@ -151,7 +120,7 @@ async fn execute(
             ),
             code: "TIMEOUT",
         };
-        return with_outcome(rejection_response(format, rejection), operation, "timeout");
+        return with_outcome(rejection_response(format, rejection), label, "timeout");
     };
     if is_request_error(&response) {
         // The document never ran: the spec's request error, without a `data` entry. Only
@@ -163,7 +132,7 @@ async fn execute(
         let body = json!({ "errors": response.errors, "extensions": response.extensions });
         return with_outcome(
             json_response(format, status, body.to_string()),
-            operation,
+            label,
             "rejected",
         );
     }
@@ -173,11 +142,7 @@ async fn execute(
         "error"
     };
     let body = serde_json::to_string(&response).unwrap_or_default();
-    with_outcome(
-        json_response(format, StatusCode::OK, body),
-        operation,
-        outcome,
-    )
+    with_outcome(json_response(format, StatusCode::OK, body), label, outcome)
 }
 
 /// Tells the observing middleware what became of the request.

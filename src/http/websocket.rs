@@ -23,10 +23,9 @@ use tracing::Instrument as _;
 
 use super::AppState;
 use super::access::{Denied, WriteAccess};
-use super::graphql::selected_operation;
 use crate::db::Db;
-use crate::graphql::BookSchema;
 use crate::graphql::loaders::spawned_loaders;
+use crate::graphql::{BookSchema, Operation};
 
 /// `GET /graphql/ws`: upgrades to a WebSocket speaking the subprotocol the client offers.
 pub async fn upgrade(
@@ -65,7 +64,7 @@ pub async fn upgrade(
         WriteAccess::Open | WriteAccess::Token(_) => None,
     };
     let executor = Guarded {
-        refusal,
+        write_refusal: refusal,
         schema: state.schema,
         time_limit: state.request_timeout,
         executions: state.executions,
@@ -140,7 +139,7 @@ fn origin_allowed(headers: &HeaderMap, cors_origins: &[HeaderValue]) -> bool {
 struct Guarded {
     schema: BookSchema,
     /// Why mutations over this connection are refused, if they are.
-    refusal: Option<Denied>,
+    write_refusal: Option<Denied>,
     /// How long a query or mutation may run, its wait for a turn included.
     time_limit: Duration,
     /// The turns HTTP requests take too.
@@ -148,12 +147,15 @@ struct Guarded {
 }
 
 impl Guarded {
-    fn refusal(&self, kind: Option<OperationType>) -> Option<GraphqlResponse> {
-        let denied = self.refusal?;
-        (kind == Some(OperationType::Mutation)).then(|| {
+    /// The answer to an operation refused by write access or by the limits, if it is.
+    fn refusal(&self, operation: &mut Operation) -> Option<GraphqlResponse> {
+        if let Some(denied) = self.write_refusal
+            && operation.is(OperationType::Mutation)
+        {
             let denied = denied.rejection();
-            error_response(denied.message, denied.code)
-        })
+            return Some(error_response(denied.message, denied.code));
+        }
+        self.schema.refusal(operation)
     }
 }
 
@@ -168,9 +170,10 @@ fn error_response(message: String, code: &str) -> GraphqlResponse {
 
 impl Executor for Guarded {
     async fn execute(&self, request: Request) -> GraphqlResponse {
-        match self.refusal(operation_kind(&request)) {
+        let mut operation = self.schema.operation(request);
+        match self.refusal(&mut operation) {
             Some(refused) => refused,
-            None => Executor::execute(&self.schema, request).await,
+            None => Executor::execute(self.schema.roots(), operation.into_request()).await,
         }
     }
 
@@ -179,20 +182,27 @@ impl Executor for Guarded {
         request: Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, GraphqlResponse> {
-        let kind = operation_kind(&request);
-        if let Some(refused) = self.refusal(kind) {
+        let mut operation = self.schema.operation(request);
+        if let Some(refused) = self.refusal(&mut operation) {
             return futures_util::stream::once(async { refused }).boxed();
         }
-        let mut responses = Executor::execute_stream(&self.schema, request, session_data);
-        if kind == Some(OperationType::Subscription) {
+        let is_subscription = operation.is(OperationType::Subscription);
+        let is_mutation = operation.is(OperationType::Mutation);
+        let mut responses =
+            Executor::execute_stream(self.schema.roots(), operation.into_request(), session_data);
+        if is_subscription {
             return responses;
         }
-        // A query or mutation answers once: it takes a turn and keeps the time limit, and
-        // dropping it on time-out rolls back any write it had begun.
+        // A query or mutation answers once: it keeps the time limit, and dropping it on
+        // time-out rolls back any write it had begun. A query takes a turn as over HTTP.
         let (time_limit, executions) = (self.time_limit, Arc::clone(&self.executions));
         futures_util::stream::once(async move {
             let running = async {
-                let _turn = executions.acquire().await;
+                let _turn = if is_mutation {
+                    None
+                } else {
+                    Some(executions.acquire().await)
+                };
                 responses.next().await.unwrap_or_default()
             };
             tokio::time::timeout(time_limit, running)
@@ -207,10 +217,6 @@ impl Executor for Guarded {
         })
         .boxed()
     }
-}
-
-fn operation_kind(request: &Request) -> Option<OperationType> {
-    selected_operation(request).map(|(_name, kind)| kind)
 }
 
 #[cfg(test)]

@@ -19,11 +19,14 @@
 
 #[path = "support/honest_floor.rs"]
 mod honest_floor;
+#[path = "support/shapes.rs"]
+mod shapes;
 
 /// The server's allocator, so in-process figures are the server's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::time::Duration;
@@ -37,7 +40,10 @@ use bookgraph::db::{self, Db};
 use bookgraph::graphql::limits::Limits;
 use bookgraph::graphql::{BookSchema, build_schema, execute};
 use criterion::{Criterion, criterion_group, criterion_main};
-use serde::Serialize;
+use shapes::{
+    AuthorWithBooks, BookWithPublishers, Named, PublisherWithAuthors, PublisherWithCounts,
+    authors_json, publishers_json,
+};
 use tokio::runtime::Runtime;
 
 const Q1: &str = "{ authors(first: 100) { nodes { name books { title publishers { name } } } } }";
@@ -106,57 +112,6 @@ impl Fixture {
 
 // ---- the floor: the JSON shapes, borrowed from the rows ---------------------------------
 
-#[derive(Serialize)]
-struct Data<T> {
-    data: T,
-}
-
-#[derive(Serialize)]
-struct Nodes<T> {
-    nodes: Vec<T>,
-}
-
-#[derive(Serialize)]
-struct Authors<T> {
-    authors: T,
-}
-
-#[derive(Serialize)]
-struct Publishers<T> {
-    publishers: T,
-}
-
-#[derive(Serialize)]
-struct Named<'a> {
-    name: &'a str,
-}
-
-#[derive(Serialize)]
-struct BookWithPublishers<'a> {
-    title: &'a str,
-    publishers: Vec<Named<'a>>,
-}
-
-#[derive(Serialize)]
-struct AuthorWithBooks<'a> {
-    name: String,
-    books: Vec<BookWithPublishers<'a>>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PublisherWithCounts<'a> {
-    name: &'a str,
-    book_count: i64,
-    author_count: i64,
-}
-
-#[derive(Serialize)]
-struct PublisherWithAuthors<'a> {
-    name: &'a str,
-    authors: Vec<AuthorWithBooks<'a>>,
-}
-
 /// Rows of a batched lookup by parent, in the order SQL gave them.
 fn by_owner<T>(families: &[ChildrenOf<T>]) -> HashMap<i64, Vec<&T>> {
     families
@@ -202,7 +157,7 @@ fn author_with_books<'a>(
     publishers: &HashMap<i64, Vec<&'a PublisherRow>>,
 ) -> AuthorWithBooks<'a> {
     AuthorWithBooks {
-        name: format!("{} {}", author.first_name, author.last_name),
+        name: Cow::Owned(format!("{} {}", author.first_name, author.last_name)),
         books: books
             .get(&author.id)
             .map(|list| {
@@ -242,12 +197,7 @@ async fn floor_q1(db: &Db) -> String {
         .iter()
         .map(|(author, _)| author_with_books(author, &books, &publishers))
         .collect();
-    serde_json::to_string(&Data {
-        data: Authors {
-            authors: Nodes { nodes },
-        },
-    })
-    .expect("json")
+    authors_json(nodes)
 }
 
 /// Q2's floor: page of publishers by book count, then their counts (2 statements).
@@ -279,12 +229,7 @@ async fn floor_q2(db: &Db) -> String {
             }
         })
         .collect();
-    serde_json::to_string(&Data {
-        data: Publishers {
-            publishers: Nodes { nodes },
-        },
-    })
-    .expect("json")
+    publishers_json(nodes)
 }
 
 /// Q3's floor: 10 publishers, 10 authors of each, 5 books of each author, the books'
@@ -331,12 +276,7 @@ async fn floor_q3(db: &Db) -> String {
                 .unwrap_or_default(),
         })
         .collect();
-    serde_json::to_string(&Data {
-        data: Publishers {
-            publishers: Nodes { nodes },
-        },
-    })
-    .expect("json")
+    publishers_json(nodes)
 }
 
 // ---- the benchmarks ---------------------------------------------------------------------
@@ -347,10 +287,10 @@ fn check_same_answer(name: &str, which: &str, graphql: &str, floor: &str) {
     let floor: serde_json::Value = serde_json::from_str(floor).expect("floor json");
     assert_eq!(
         graphql["data"], floor["data"],
-        "{name}: the {which} floor answers differently"
+        "{name}: the {which} answers differently"
     );
     eprintln!(
-        "{name}: the {which} floor and GraphQL agree ({} bytes of data)",
+        "{name}: the {which} and GraphQL agree ({} bytes of data)",
         floor["data"].to_string().len()
     );
 }
@@ -369,7 +309,12 @@ fn queries(c: &mut Criterion) {
     let mut group = c.benchmark_group(format!("{}-authors", fixture.authors));
     for (name, query, floor, honest) in cases {
         let graphql_json = rt.block_on(fixture.graphql(query));
-        check_same_answer(name, "db", &graphql_json, &rt.block_on(floor(&fixture.db)));
+        check_same_answer(
+            name,
+            "db floor",
+            &graphql_json,
+            &rt.block_on(floor(&fixture.db)),
+        );
         check_same_answer(
             name,
             "honest floor",

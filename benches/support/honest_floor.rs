@@ -7,11 +7,16 @@
 //! connection. A batch's parent ids go in as one JSON array bound to `json_each(?1)`, so a
 //! statement's text never changes with the batch size and is never prepared again.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags, Params, Row};
-use serde::Serialize;
+
+use crate::shapes::{
+    AuthorWithBooks, BookWithPublishers, Named, PublisherWithAuthors, PublisherWithCounts,
+    authors_json, publishers_json,
+};
 
 /// Q1's authors: the first 100 by name.
 const AUTHORS_BY_NAME: &str = "select id, first_name || ' ' || last_name from author \
@@ -93,24 +98,24 @@ impl HonestFloor {
             .iter()
             .map(|author| author_with_books(author, &books, &publishers))
             .collect();
-        to_json(Authors {
-            authors: Nodes { nodes },
-        })
+        authors_json(nodes)
     }
 
     /// `{ publishers(first: 100, orderBy: {field: BOOK_COUNT, direction: DESC})
     ///    { nodes { name bookCount authorCount } } }`
     pub fn q2(&self) -> String {
-        let nodes = self.rows(PUBLISHERS_BY_BOOK_COUNT, [], |row| {
-            Ok(PublisherCounts {
-                name: row.get(0)?,
-                book_count: row.get(1)?,
-                author_count: row.get(2)?,
-            })
+        let rows: Vec<(String, i64, i64)> = self.rows(PUBLISHERS_BY_BOOK_COUNT, [], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
         });
-        to_json(Publishers {
-            publishers: Nodes { nodes },
-        })
+        publishers_json(
+            rows.iter()
+                .map(|(name, book_count, author_count)| PublisherWithCounts {
+                    name,
+                    book_count: *book_count,
+                    author_count: *author_count,
+                })
+                .collect(),
+        )
     }
 
     /// `{ publishers(first: 10) { nodes { name authors(first: 10)
@@ -150,9 +155,7 @@ impl HonestFloor {
                     .collect(),
             })
             .collect();
-        to_json(Publishers {
-            publishers: Nodes { nodes },
-        })
+        publishers_json(nodes)
     }
 
     /// The rows of the cached statement `sql`, each read by `read`, gathered into `C`.
@@ -243,67 +246,13 @@ fn read_name(row: &Row<'_>) -> rusqlite::Result<String> {
     row.get(1)
 }
 
-// ---- the JSON, borrowed from the rows -----------------------------------------------------
-
-#[derive(Serialize)]
-struct Data<T> {
-    data: T,
-}
-
-#[derive(Serialize)]
-struct Nodes<T> {
-    nodes: Vec<T>,
-}
-
-#[derive(Serialize)]
-struct Authors<T> {
-    authors: Nodes<T>,
-}
-
-#[derive(Serialize)]
-struct Publishers<T> {
-    publishers: Nodes<T>,
-}
-
-#[derive(Serialize)]
-struct Named<'a> {
-    name: &'a str,
-}
-
-#[derive(Serialize)]
-struct BookWithPublishers<'a> {
-    title: &'a str,
-    publishers: Vec<Named<'a>>,
-}
-
-#[derive(Serialize)]
-struct AuthorWithBooks<'a> {
-    name: &'a str,
-    books: Vec<BookWithPublishers<'a>>,
-}
-
-#[derive(Serialize)]
-struct PublisherWithAuthors<'a> {
-    name: &'a str,
-    authors: Vec<AuthorWithBooks<'a>>,
-}
-
-/// Q2's node, serialised straight from its row.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PublisherCounts {
-    name: String,
-    book_count: i64,
-    author_count: i64,
-}
-
 fn author_with_books<'a>(
     author: &'a Author,
     books: &'a Groups<Book>,
     publishers: &'a Groups<String>,
 ) -> AuthorWithBooks<'a> {
     AuthorWithBooks {
-        name: &author.name,
+        name: Cow::Borrowed(&author.name),
         books: books
             .of(author.id)
             .iter()
@@ -317,9 +266,4 @@ fn author_with_books<'a>(
             })
             .collect(),
     }
-}
-
-/// The whole response, `{"data": ...}`.
-fn to_json(data: impl Serialize) -> String {
-    serde_json::to_string(&Data { data }).expect("serialise the response")
 }

@@ -4,7 +4,7 @@ use super::lookup::{ById, Children};
 use super::models::{AuthorRow, ChildrenOf};
 use super::pages::{Page, PageArgs, SortColumn, SortKind, fetch_page};
 use super::sql::Sql;
-use super::{Db, WriteTx, books, push_contains};
+use super::{Db, WriteTx, books, find_or_insert, push_contains};
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::names::Name;
@@ -124,9 +124,11 @@ pub async fn of_publishers(
     first: Option<i64>,
 ) -> Result<Vec<ChildrenOf<AuthorRow>>> {
     const AUTHORS_OF_PUBLISHERS: Children = Children {
-        join: "join author c
-               on c.id in (select b.author_id from book_publisher bp join book b on b.id = bp.book_id
-                           where bp.publisher_id = parent.id)",
+        all_rows: "from (select distinct bp.publisher_id, b.author_id
+                         from book_publisher bp join book b on b.id = bp.book_id
+                         where bp.publisher_id in (select id from ids)) as x
+                   join author c on c.id = x.author_id",
+        parent: "x.publisher_id",
         first_rows: "select a.id, a.first_name, a.last_name, a.last_name_key, a.first_name_key
                from author a
                where a.id in (select b.author_id from book_publisher bp join book b on b.id = bp.book_id
@@ -142,31 +144,27 @@ pub async fn of_publishers(
 /// author keeps its own spelling.
 #[tracing::instrument(skip_all)]
 pub async fn find_or_create(tx: &mut WriteTx, first: &Name, last: &Name) -> Result<(i64, bool)> {
-    // The unique index decides, not a prior select, so this stays right even if another
-    // process writes the same file between our statements.
-    let inserted: Option<i64> = sqlx::query_scalar(
-        "insert into author (first_name, last_name, first_name_key, last_name_key)
-         values ($1, $2, $3, $4)
-         on conflict (last_name_key, first_name_key) do nothing
-         returning id",
-    )
-    .bind(first.as_str())
-    .bind(last.as_str())
-    .bind(first.key())
-    .bind(last.key())
-    .fetch_optional(tx.conn())
-    .await?;
-    if let Some(id) = inserted {
-        return Ok((id, true));
-    }
-    let id = sqlx::query_scalar(
-        "select id from author where last_name_key = $1 and first_name_key = $2",
-    )
-    .bind(last.key())
-    .bind(first.key())
-    .fetch_one(tx.conn())
-    .await?;
-    Ok((id, false))
+    let find = || {
+        let mut query = Sql::new("select id from author where last_name_key = ");
+        query
+            .push_bind(last.key().to_owned())
+            .push(" and first_name_key = ")
+            .push_bind(first.key().to_owned());
+        query
+    };
+    let mut insert = Sql::new(
+        "insert into author (first_name, last_name, first_name_key, last_name_key) values (",
+    );
+    insert
+        .push_bind(first.as_str().to_owned())
+        .push(", ")
+        .push_bind(last.as_str().to_owned())
+        .push(", ")
+        .push_bind(first.key().to_owned())
+        .push(", ")
+        .push_bind(last.key().to_owned())
+        .push(") on conflict (last_name_key, first_name_key) do nothing returning id");
+    find_or_insert(tx, find, insert).await
 }
 
 /// The author with this id, if any.

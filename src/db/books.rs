@@ -93,7 +93,8 @@ pub async fn of_authors(
     first: Option<i64>,
 ) -> Result<Vec<ChildrenOf<BookRow>>> {
     const BOOKS_OF_AUTHORS: Children = Children {
-        join: "join book c on c.author_id = parent.id",
+        all_rows: "from book c where c.author_id in (select id from ids)",
+        parent: "c.author_id",
         first_rows: "select b.id, b.author_id, b.title, b.title_key
                from book b
                where b.author_id = parent.id
@@ -112,8 +113,9 @@ pub async fn of_publishers(
     first: Option<i64>,
 ) -> Result<Vec<ChildrenOf<BookRow>>> {
     const BOOKS_OF_PUBLISHERS: Children = Children {
-        join: "join book_publisher bp on bp.publisher_id = parent.id
-               join book c on c.id = bp.book_id",
+        all_rows: "from book_publisher bp join book c on c.id = bp.book_id
+                   where bp.publisher_id in (select id from ids)",
+        parent: "bp.publisher_id",
         first_rows: "select b.id, b.author_id, b.title, b.title_key
                from book_publisher bp join book b on b.id = bp.book_id
                where bp.publisher_id = parent.id

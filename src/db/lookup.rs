@@ -24,10 +24,10 @@ impl ById {
         let dialect = db.dialect();
         let row = format!("{}({})", dialect.array(), self.columns);
         let mut query = Sql::new(format_args!(
-            "select {} from {} where id in (select id from {} as ids)",
+            "{} select {} from {} where id in (select id from ids)",
+            dialect.with_ids(),
             dialect.as_text(&dialect.aggregate(&row, None)),
             self.table,
-            dialect.ids(),
         ));
         query.bind_ids(ids);
         query.fetch_json(db).await
@@ -35,13 +35,15 @@ impl ById {
 }
 
 /// How to find the children of a batch of parents, in two forms of one relation: all
-/// children of every parent in one join, or at most `first` of each parent by a subquery
-/// run once per parent, which stops at its `limit` (a window numbering every child of
-/// every parent would read them all to keep a few).
+/// children of every parent in one select, or at most `first` of each parent by a
+/// subquery run once per parent, which stops at its `limit` (a window numbering every
+/// child of every parent would read them all to keep a few).
 pub(super) struct Children {
-    /// Every child of every parent: what follows `from <parent ids> as parent`, joining
-    /// the child rows as `c`.
-    pub join: &'static str,
+    /// Every child of every parent whose id is in the table `ids`: the `from` and `where`
+    /// of a select of the child rows as `c`.
+    pub all_rows: &'static str,
+    /// The parent id of a row of `all_rows`.
+    pub parent: &'static str,
     /// One parent's children: a `select` of the child's columns and its sort columns for
     /// the parent whose id is `parent.id`, in the relation's order, `limit $2`.
     pub first_rows: &'static str,
@@ -75,16 +77,17 @@ impl Children {
     ) -> Result<Vec<ChildrenOf<R>>> {
         let dialect = db.dialect();
         let pair = format!(
-            "{array}(parent.id, {array}({}))",
+            "{array}({}, {array}({}))",
+            self.parent,
             self.columns,
             array = dialect.array()
         );
-        let order = format!("parent.id, {}", self.order);
+        let order = format!("{}, {}", self.parent, self.order);
         let mut query = Sql::new(format_args!(
-            "select {} from {} as parent {}",
+            "{} select {} {}",
+            dialect.with_ids(),
             dialect.as_text(&dialect.aggregate(&pair, Some(&order))),
-            dialect.ids(),
-            self.join,
+            self.all_rows,
         ));
         query.bind_ids(parent_ids);
         let pairs: Vec<(i64, R)> = query.fetch_json(db).await?;
@@ -121,9 +124,9 @@ impl Children {
             dialect.nested(&children)
         );
         let mut query = Sql::new(format_args!(
-            "select {} from {} as parent",
+            "{} select {} from ids as parent",
+            dialect.with_ids(),
             dialect.as_text(&dialect.aggregate(&family, None)),
-            dialect.ids(),
         ));
         query.bind_ids(parent_ids).bind(first);
         query.fetch_json(db).await

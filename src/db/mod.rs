@@ -520,6 +520,36 @@ impl WriteTx {
     }
 }
 
+/// The id of the row `find` selects, or else of the row `insert` creates (`true`).
+///
+/// Looking first costs one statement when the row exists, the usual case for authors and
+/// publishers (`addBook` mostly adds books of known ones), where inserting first costs
+/// two. The insert still says `on conflict do nothing`, so a row that a writer outside
+/// this process inserted between the two statements is found by a second look instead of
+/// failing on the unique index.
+async fn find_or_insert(
+    tx: &mut WriteTx,
+    find: impl Fn() -> Sql,
+    insert: Sql,
+) -> Result<(i64, bool)> {
+    if let Some(id) = find()
+        .build_query_scalar()
+        .fetch_optional(tx.conn())
+        .await?
+    {
+        return Ok((id, false));
+    }
+    if let Some(id) = insert
+        .build_query_scalar()
+        .fetch_optional(tx.conn())
+        .await?
+    {
+        return Ok((id, true));
+    }
+    let id = find().build_query_scalar().fetch_one(tx.conn()).await?;
+    Ok((id, false))
+}
+
 /// Appends `(id, id, …)` to `query`. SQLite has no `= any($1)` over an array, so batched
 /// lookups bind one placeholder per id; callers keep lists under SQLite's limit of
 /// 32,766 variables (PostgreSQL's is 65,535).

@@ -4,7 +4,7 @@ use super::lookup::{ById, Children};
 use super::models::{ChildrenOf, PublisherCounts, PublisherRow};
 use super::pages::{Page, PageArgs, SortColumn, SortKind, fetch_page};
 use super::sql::Sql;
-use super::{Db, WriteTx, books, push_contains};
+use super::{Db, WriteTx, books, find_or_insert, push_contains};
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::names::Name;
@@ -125,8 +125,9 @@ pub async fn of_books(
     first: Option<i64>,
 ) -> Result<Vec<ChildrenOf<PublisherRow>>> {
     const PUBLISHERS_OF_BOOKS: Children = Children {
-        join: "join book_publisher bp on bp.book_id = parent.id
-               join publisher c on c.id = bp.publisher_id",
+        all_rows: "from book_publisher bp join publisher c on c.id = bp.publisher_id
+                   where bp.book_id in (select id from ids)",
+        parent: "bp.book_id",
         first_rows: "select p.id, p.name, p.name_key
                from book_publisher bp join publisher p on p.id = bp.publisher_id
                where bp.book_id = parent.id
@@ -145,9 +146,11 @@ pub async fn of_authors(
     first: Option<i64>,
 ) -> Result<Vec<ChildrenOf<PublisherRow>>> {
     const PUBLISHERS_OF_AUTHORS: Children = Children {
-        join: "join publisher c
-               on c.id in (select bp.publisher_id from book b join book_publisher bp on bp.book_id = b.id
-                           where b.author_id = parent.id)",
+        all_rows: "from (select distinct b.author_id, bp.publisher_id
+                         from book b join book_publisher bp on bp.book_id = b.id
+                         where b.author_id in (select id from ids)) as x
+                   join publisher c on c.id = x.publisher_id",
+        parent: "x.author_id",
         first_rows: "select p.id, p.name, p.name_key
                from publisher p
                where p.id in (select bp.publisher_id from book b join book_publisher bp on bp.book_id = b.id
@@ -163,23 +166,18 @@ pub async fn of_authors(
 /// existing publisher keeps its own spelling.
 #[tracing::instrument(skip_all)]
 pub async fn find_or_create(tx: &mut WriteTx, name: &Name) -> Result<(i64, bool)> {
-    let inserted: Option<i64> = sqlx::query_scalar(
-        "insert into publisher (name, name_key) values ($1, $2)
-         on conflict (name_key) do nothing
-         returning id",
-    )
-    .bind(name.as_str())
-    .bind(name.key())
-    .fetch_optional(tx.conn())
-    .await?;
-    if let Some(id) = inserted {
-        return Ok((id, true));
-    }
-    let id = sqlx::query_scalar("select id from publisher where name_key = $1")
-        .bind(name.key())
-        .fetch_one(tx.conn())
-        .await?;
-    Ok((id, false))
+    let find = || {
+        let mut query = Sql::new("select id from publisher where name_key = ");
+        query.push_bind(name.key().to_owned());
+        query
+    };
+    let mut insert = Sql::new("insert into publisher (name, name_key) values (");
+    insert
+        .push_bind(name.as_str().to_owned())
+        .push(", ")
+        .push_bind(name.key().to_owned())
+        .push(") on conflict (name_key) do nothing returning id");
+    find_or_insert(tx, find, insert).await
 }
 
 /// The publisher with this id, if any.

@@ -64,13 +64,13 @@ impl Dialect {
         }
     }
 
-    /// A table of the ids bound to `$1` as a JSON array ([`Sql::bind_ids`]), one per row
-    /// in a column `id`.
-    pub(super) fn ids(self) -> &'static str {
+    /// The common table `ids` of the ids bound to `$1` as a JSON array
+    /// ([`Sql::bind_ids`]), one per row in a column `id`, to start a statement with.
+    pub(super) fn with_ids(self) -> &'static str {
         match self {
-            Dialect::Sqlite => "(select value as id from json_each($1))",
+            Dialect::Sqlite => "with ids(id) as (select value from json_each($1))",
             Dialect::Postgres => {
-                "(select value::bigint as id from json_array_elements_text($1::json))"
+                "with ids(id) as (select value::bigint from json_array_elements_text($1::json))"
             }
         }
     }
@@ -118,7 +118,7 @@ impl Sql {
     }
 
     /// Binds `ids` as one JSON array to the next placeholder, which the text already holds
-    /// ([`Dialect::ids`]). The text stays the same whatever the number of ids, so one
+    /// ([`Dialect::with_ids`]). The text stays the same whatever the number of ids, so one
     /// prepared statement serves every batch, and SQLite's limit on bound variables does
     /// not apply.
     pub(super) fn bind_ids(&mut self, ids: &[i64]) -> &mut Sql {

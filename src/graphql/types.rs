@@ -2,6 +2,7 @@
 //! request's loader; none of them runs SQL.
 
 use async_graphql::{Context, ID, Object};
+use futures_util::future::BoxFuture;
 
 use super::ids::{nested_first, to_id};
 use super::loaders::{
@@ -30,14 +31,24 @@ fn loader<'a>(ctx: &Context<'a>) -> &'a Loaders {
 }
 
 /// Up to `first` children of `owner` along relation `R`, wrapped as GraphQL objects.
-async fn children<R, T>(ctx: &Context<'_>, owner: i64, first: Option<i32>) -> ClientResult<Vec<T>>
+///
+/// Boxed: a DataLoader's future is large, and async-graphql keeps every field's future
+/// as big as the biggest one of its type, so unboxed it would be moved and allocated in
+/// full for every `title` and `name` too.
+fn children<'a, R, T>(
+    ctx: &'a Context<'_>,
+    owner: i64,
+    first: Option<i32>,
+) -> BoxFuture<'a, ClientResult<Vec<T>>>
 where
     R: Relation,
-    T: From<R::Row>,
+    T: From<R::Row> + Send + 'a,
 {
-    let key = ListOf::<R>::new(owner, nested_first(first)?);
-    let rows = loader(ctx).load_one(key).await?.unwrap_or_default();
-    Ok(rows.into_iter().map(T::from).collect())
+    Box::pin(async move {
+        let key = ListOf::<R>::new(owner, nested_first(first)?);
+        let rows = loader(ctx).load_one(key).await?.unwrap_or_default();
+        Ok(rows.into_iter().map(T::from).collect())
+    })
 }
 
 /// An author of one or more books.
@@ -83,7 +94,7 @@ impl Author {
 
     /// How many books this author has.
     async fn book_count(&self, ctx: &Context<'_>) -> ClientResult<i64> {
-        let count = loader(ctx).load_one(AuthorBookCount(self.0.id)).await?;
+        let count = Box::pin(loader(ctx).load_one(AuthorBookCount(self.0.id))).await?;
         Ok(count.unwrap_or(0))
     }
 }
@@ -103,9 +114,7 @@ impl Book {
 
     /// The book's author.
     async fn author(&self, ctx: &Context<'_>) -> ClientResult<Author> {
-        let author = loader(ctx)
-            .load_one(ById::<Authors>::new(self.0.author_id))
-            .await?;
+        let author = Box::pin(loader(ctx).load_one(ById::<Authors>::new(self.0.author_id))).await?;
         let author = author.ok_or(Error::Inconsistent("a book's author is missing"))?;
         Ok(Author(author))
     }
@@ -122,7 +131,7 @@ impl Book {
 
 impl Publisher {
     async fn counts(&self, ctx: &Context<'_>) -> ClientResult<PublisherCounts> {
-        let counts = loader(ctx).load_one(CountsOfPublisher(self.0.id)).await?;
+        let counts = Box::pin(loader(ctx).load_one(CountsOfPublisher(self.0.id))).await?;
         Ok(counts.unwrap_or_default())
     }
 }

@@ -18,7 +18,8 @@ use crate::db::models::{AuthorRow, BookRow, ChildrenOf, PublisherCounts, Publish
 use crate::db::{self, Db};
 use crate::error::{Error, Result};
 
-/// Keys per batch: SQLite binds at most 32,766 variables in one statement.
+/// Keys per batch: bounds the id list and the answer of one statement. A level with more
+/// parents than this takes a statement per this many.
 const MAX_BATCH: usize = 10_000;
 
 /// The loader of one request.

@@ -6,7 +6,7 @@ use std::path::Path;
 use reqwest::header::CACHE_CONTROL;
 use serde_json::json;
 
-use crate::helpers::{TestApp, media_type, run_node};
+use crate::helpers::{ClientNeeds, TestApp, media_type, run_node};
 
 /// Every file the page must load, with the media type it must come with.
 const ASSETS: &[(&str, &str)] = &[
@@ -174,10 +174,19 @@ async fn graphiql_runs_a_query_in_chromium_offline() {
     // `run_node` blocks, and the server runs on this test's single-threaded runtime.
     let output = tokio::task::spawn_blocking({
         let screenshot = screenshot.to_owned();
-        move || run_node("graphiql.mjs", &[&url, &screenshot])
+        move || {
+            run_node(
+                "graphiql.mjs",
+                &[&url, &screenshot],
+                ClientNeeds::NodeAndChromium,
+            )
+        }
     })
     .await
     .expect("node runs");
+    let Some(output) = output else {
+        return;
+    };
     assert!(
         output.status.success(),
         "clients/graphiql.mjs failed ({}):\n--- stdout\n{}\n--- stderr\n{}",

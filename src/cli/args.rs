@@ -37,7 +37,7 @@ pub struct DatabaseArgs {
         default_value = "sqlite:data/bookgraph.db"
     )]
     pub url: String,
-    /// Reader connections this process keeps open [default: one more than the cores].
+    /// Reader connections this process keeps open [default: two per core].
     /// Each process also holds one writer connection and, on PostgreSQL, one listener.
     #[arg(long, env = "BOOKGRAPH_POOL_SIZE", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub pool_size: Option<u32>,

@@ -74,7 +74,7 @@ pub struct OpenOptions {
     /// Fail instead of creating a catalogue: an SQLite file, or the tables in an empty
     /// PostgreSQL database.
     pub must_exist: bool,
-    /// Size of the reader pool; one more than the cores when unset.
+    /// Size of the reader pool; two per core when unset.
     pub readers: Option<u32>,
 }
 
@@ -471,10 +471,13 @@ fn pool_options(connections: u32) -> AnyPoolOptions {
         .test_before_acquire(false)
 }
 
-/// One more reader than cores: a reader parked on I/O leaves the cores busy.
+/// Two readers per core. Each SQLite connection runs its statements on a thread of its own,
+/// so a reader waiting for its turn on a core, or handing rows back, leaves another to run:
+/// under 32 clients, two per core served point lookups and deep queries 5–15 % faster than
+/// one more than the cores, and one per core 25 % slower (measured on 2 cores).
 fn reader_count() -> u32 {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    u32::try_from(cores + 1).unwrap_or(u32::MAX)
+    u32::try_from(cores * 2).unwrap_or(u32::MAX)
 }
 
 /// A write transaction on the writer connection. Dropping it without [`WriteTx::commit`]

@@ -133,12 +133,7 @@ post() { curl -sf -H 'content-type: application/json' --data-binary "$1" "$url";
 
 statements() { post "$1" | jq -r '.extensions.sqlStatements // "?"'; }
 
-# The Node and Python services' req/s from issue 7 (2 cores, same CSV, same queries).
-declare -A node_M=([Q1]=70 [Q2]=42 [Q3]=68 [Q4]=1500 [W1]=970)
-declare -A python_M=([Q1]=5 [Q2]=10 [Q3]=2 [Q4]=75 [W1]=57)
-declare -A node_L=([Q1]=102 [Q2]=5 [Q3]=58 [Q4]=1520 [W1]=1130)
-# Throughput targets against Node: 5x on Q1-Q3 (Q2 on L: 50x), 3x on Q4 and W1.
-declare -A factor_node=([Q1]=5 [Q2]=5 [Q3]=5 [Q4]=3 [W1]=3)
+# Comparisons with other services run beside us, interleaved: bench/versus-node.sh.
 
 # ---- one dataset --------------------------------------------------------------------------
 
@@ -427,23 +422,6 @@ SQL
       [ "${rss[$w-64]}" -gt "$peak" ] && peak=${rss[$w-64]}
     done
     emit "| peak RSS with 64 clients < 100 MB (target on L) | $(fmt "$(calc "$peak * 1024 / 1000000")") MB | $(meets "$(calc "$peak * 1024 / 1000000")" "<" 100) |"
-  fi
-  if [ -n "${res[Q1-32]:-}" ]; then
-    local target have
-    for q in Q1 Q2 Q3 Q4 W1; do
-      read -r rps p50 p99 errors <<<"${res[$q-32]}"
-      if [ "$name" = M ]; then
-        target=$((node_M[$q] * factor_node[$q]))
-        emit "| $q at c=32 ≥ ${factor_node[$q]}× Node (${node_M[$q]} req/s) = $target | $(fmt "$rps" 0) req/s, $(ratio "$rps" "${node_M[$q]}")× Node | $(meets "$rps" ">=" "$target") |"
-        target=$((python_M[$q] * 50))
-        emit "| $q at c=32 ≥ 50× Python (${python_M[$q]} req/s) = $target | $(ratio "$rps" "${python_M[$q]}")× Python | $(meets "$rps" ">=" "$target") |"
-      elif [ "$name" = L ]; then
-        have=${factor_node[$q]}
-        [ "$q" = Q2 ] && have=50
-        target=$((node_L[$q] * have))
-        emit "| $q at c=32 ≥ ${have}× Node on L (${node_L[$q]} req/s) = $target | $(fmt "$rps" 0) req/s, $(ratio "$rps" "${node_L[$q]}")× Node | $(meets "$rps" ">=" "$target") |"
-      fi
-    done
   fi
   emit ""
 

@@ -90,16 +90,11 @@ where
     T: DeserializeOwned,
 {
     let dialect = db.dialect();
-    let qualified = |names: &mut dyn Iterator<Item = &str>| {
-        names
-            .map(|name| format!("t.{name}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let sort_columns: Vec<&str> = order.iter().map(|column| column.column).collect();
     let row = format!(
-        "{array}({array}({}), {array}({}))",
-        qualified(&mut columns.iter().copied()),
-        qualified(&mut order.iter().map(|column| column.column)),
+        "{array}({array}(t.{}), {array}(t.{}))",
+        columns.join(", t."),
+        sort_columns.join(", t."),
         array = dialect.array(),
     );
     let order_by = order

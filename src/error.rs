@@ -58,6 +58,13 @@ pub enum Error {
     /// A file could not be read or written.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// No write can succeed now (the disk is full, the database is read-only, gone or not
+    /// answering); the same write may succeed later.
+    #[error("writes are unavailable: {0}")]
+    Unavailable(String),
+    /// Something failed that a client cannot act on; logged where it happened.
+    #[error("{0}")]
+    Internal(&'static str),
 }
 
 impl Error {
@@ -74,6 +81,18 @@ impl Error {
         Error::BadInput {
             field: field.into(),
             message: message.into(),
+        }
+    }
+}
+
+impl Error {
+    /// The same failure for another caller of a transaction that failed as a whole: an
+    /// outage keeps its reason; anything else was logged where it happened and reaches
+    /// each caller as an internal error.
+    pub fn copy_for_another_caller(&self) -> Error {
+        match self {
+            Error::Unavailable(reason) => Error::Unavailable(reason.clone()),
+            _ => Error::Internal("the write transaction failed"),
         }
     }
 }
@@ -110,6 +129,14 @@ impl From<ClientError> for async_graphql::Error {
             Error::BadInput { .. } | Error::Csv { .. } => ("BAD_USER_INPUT", error.to_string()),
             Error::NotFound { .. } => ("NOT_FOUND", error.to_string()),
             Error::TooLarge(_) => ("QUERY_TOO_COMPLEX", error.to_string()),
+            Error::Unavailable(_) => {
+                return async_graphql::Error::new(error.to_string()).extend_with(
+                    |_, extensions| {
+                        extensions.set("code", "UNAVAILABLE");
+                        extensions.set("retryable", true);
+                    },
+                );
+            }
             Error::Conflict { existing_id, .. } => {
                 let existing_id = *existing_id;
                 return async_graphql::Error::new(error.to_string()).extend_with(
@@ -125,7 +152,8 @@ impl From<ClientError> for async_graphql::Error {
             | Error::Migrate(_)
             | Error::Inconsistent(_)
             | Error::Report(_)
-            | Error::Io(_) => {
+            | Error::Io(_)
+            | Error::Internal(_) => {
                 tracing::error!(error = %error, "internal error while resolving a request");
                 ("INTERNAL_SERVER_ERROR", "internal server error".to_owned())
             }

@@ -4,9 +4,11 @@
 
 use std::io::Read;
 
+use tokio::sync::mpsc;
+
 use crate::book_entry::BookEntry;
-use crate::db::Db;
 use crate::db::bulk::{BulkAdder, Created};
+use crate::db::{Db, WriteTx};
 use crate::error::{Error, Result};
 
 /// The header every catalogue CSV starts with, in this order.
@@ -38,6 +40,9 @@ impl std::fmt::Display for ImportSummary {
 }
 
 /// Imports CSV from `input` into `db`, all or nothing.
+///
+/// The file is read and checked here, a batch at a time, while the writer adds the batches
+/// in one transaction: a bad line anywhere rolls back everything before it.
 #[tracing::instrument(skip_all)]
 pub async fn import_csv(db: &Db, input: impl Read) -> Result<ImportSummary> {
     let mut reader = csv::ReaderBuilder::new()
@@ -50,27 +55,55 @@ pub async fn import_csv(db: &Db, input: impl Read) -> Result<ImportSummary> {
             message: format!("the header must be {}", HEADER.join(",")),
         });
     }
-    let mut tx = db.begin_write().await?;
-    let mut adder = BulkAdder::load(&mut tx).await?;
-    let mut summary = ImportSummary::default();
+    let (batches, incoming) = mpsc::channel(1);
+    let written = db.write(move |tx| Box::pin(add_batches(tx, incoming)));
+    let (written, ()) = tokio::join!(written, send_batches(reader, batches));
+    written
+}
+
+/// Parses `reader`'s records into batches for [`add_batches`], stopping at the first bad
+/// one (sent as the last batch) or when the writer stops listening.
+async fn send_batches(
+    reader: csv::Reader<impl Read>,
+    batches: mpsc::Sender<Result<Vec<BookEntry>>>,
+) {
     let mut batch = Vec::with_capacity(ENTRIES_PER_BATCH);
-    let mut records = reader.records();
-    loop {
-        let record = records.next().transpose().map_err(csv_error)?;
-        if let Some(record) = &record {
-            batch.push(parse_record(record)?);
+    for record in reader.into_records() {
+        match record
+            .map_err(csv_error)
+            .and_then(|record| parse_record(&record))
+        {
+            Ok(entry) => batch.push(entry),
+            Err(error) => {
+                let _ = batches.send(Err(error)).await;
+                return;
+            }
         }
-        if batch.len() == ENTRIES_PER_BATCH || (record.is_none() && !batch.is_empty()) {
-            let created = adder.add(&mut tx, &batch).await?;
-            summary.add(batch.len(), created);
-            batch.clear();
-        }
-        if record.is_none() {
-            break;
+        if batch.len() == ENTRIES_PER_BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(ENTRIES_PER_BATCH));
+            if batches.send(Ok(full)).await.is_err() {
+                return;
+            }
         }
     }
-    adder.finish(&mut tx).await?;
-    tx.commit().await?;
+    if !batch.is_empty() {
+        let _ = batches.send(Ok(batch)).await;
+    }
+}
+
+/// Adds every batch that arrives, in one write transaction.
+async fn add_batches(
+    tx: &mut WriteTx,
+    mut incoming: mpsc::Receiver<Result<Vec<BookEntry>>>,
+) -> Result<ImportSummary> {
+    let mut adder = BulkAdder::load(tx).await?;
+    let mut summary = ImportSummary::default();
+    while let Some(batch) = incoming.recv().await {
+        let batch = batch?;
+        let created = adder.add(tx, &batch).await?;
+        summary.add(batch.len(), created);
+    }
+    adder.finish(tx).await?;
     Ok(summary)
 }
 

@@ -41,6 +41,10 @@ pub struct DatabaseArgs {
     /// Each process also holds one writer connection and, on PostgreSQL, one listener.
     #[arg(long, env = "BOOKGRAPH_POOL_SIZE", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub pool_size: Option<u32>,
+    /// Largest size the SQLite file may grow to, in MiB: writes that would grow it further
+    /// fail with UNAVAILABLE, as on a full disk [default: as large as the disk allows].
+    #[arg(long, env = "BOOKGRAPH_MAX_DATABASE_MIB", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_database_mib: Option<u64>,
 }
 
 /// Arguments of `serve`.

@@ -59,6 +59,7 @@ pub(super) async fn open(database: &DatabaseArgs, create: bool) -> anyhow::Resul
     let options = OpenOptions {
         must_exist: !create,
         readers: database.pool_size,
+        max_size: database.max_database_mib.map(|mib| mib << 20),
     };
     Db::open_with(&database.url, options)
         .await
@@ -143,7 +144,7 @@ async fn add_book(args: AddBookArgs) -> anyhow::Result<()> {
     let entry = BookEntry::parse(&first_name, &last_name, &args.title, &args.publisher)
         .map_err(|(field, error)| anyhow::anyhow!("{}: {error}", field.input_name()))?;
     let db = open(&args.database, true).await?;
-    let added = db::add_book::add_one(&db, &entry)
+    let added = db::add_book::add_one(&db, entry.clone())
         .await
         .context("adding the book")?;
     let book = format!(

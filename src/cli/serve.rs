@@ -19,10 +19,21 @@ use crate::import::import_csv;
 /// Serves the API until Ctrl-C or SIGTERM.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Before anything else, so a refused start leaves no database file behind.
-    let write_access = write_access(args.writes, args.listen)?;
+    let mut write_access = write_access(args.writes, args.listen)?;
     let db = open(&args.database, true).await?;
     if db::is_empty(&db).await? {
+        tracing::warn!(
+            database = %db::without_password(&args.database.url),
+            "the catalogue is empty: loading it with the tutorial's data (or --seed)"
+        );
         seed(&db, args.seed.as_deref()).await?;
+    }
+    if db.is_read_only() && write_access != WriteAccess::ReadOnly {
+        tracing::warn!(
+            database = %db::without_password(&args.database.url),
+            "the database cannot be written to: serving it read-only, as with --read-only"
+        );
+        write_access = WriteAccess::ReadOnly;
     }
     let listener = TcpListener::bind(args.listen)
         .await

@@ -62,9 +62,7 @@ pub async fn add_book(tx: &mut WriteTx, entry: &BookEntry) -> Result<AddedBook> 
 }
 
 /// [`add_book`] in a transaction of its own.
-pub async fn add_one(db: &Db, entry: &BookEntry) -> Result<AddedBook> {
-    let mut tx = db.begin_write().await?;
-    let added = add_book(&mut tx, entry).await?;
-    tx.commit().await?;
-    Ok(added)
+pub async fn add_one(db: &Db, entry: BookEntry) -> Result<AddedBook> {
+    db.write(move |tx| Box::pin(async move { add_book(tx, &entry).await }))
+        .await
 }

@@ -13,6 +13,7 @@ pub mod pages;
 pub mod publishers;
 mod sql;
 mod stats;
+mod writer;
 
 pub use stats::DbStats;
 
@@ -22,23 +23,24 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions as _, Connection as _, Transaction};
+use sqlx::{AnyConnection, AnyPool, ConnectOptions as _, Connection as _};
 
 use sql::{Dialect, Sql};
 
 use crate::error::{Error, Result};
 use crate::events::{Event, Events};
 
+pub use writer::Step;
+use writer::{Store as _, Writer};
+
 /// How long a write waits for another process's write lock before giving up: SQLite's busy
 /// timeout, PostgreSQL's `lock_timeout` on [`WRITE_LOCK`]. Our own writes queue on the
-/// single writer connection instead, so this only matters while another process (an
-/// import, another replica) writes.
+/// single writer instead, so this only matters while another process (an import, another
+/// replica) writes.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// How long a write waits for this process's writer connection before failing.
-const WRITE_QUEUE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long [`Db::check`] waits for the database to answer.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -56,8 +58,9 @@ const READER_MMAP_BYTES: &str = "268435456";
 
 /// The PostgreSQL advisory lock every write transaction holds: writes run one at a time
 /// across all replicas, as they do on SQLite, which is what keeps find-or-create and the
-/// stored counts right without retry loops. The number is arbitrary but fixed.
-const WRITE_LOCK: i64 = 0x626f_6f6b_6772_6170;
+/// stored counts right without retry loops. The number is arbitrary but fixed; other
+/// programs that write to the same database take it too.
+pub const WRITE_LOCK: i64 = 0x626f_6f6b_6772_6170;
 
 /// Which database a handle runs on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,23 +79,27 @@ pub struct OpenOptions {
     pub must_exist: bool,
     /// Size of the reader pool; two per core when unset.
     pub readers: Option<u32>,
+    /// Bytes an SQLite file may grow to; writes past it fail as on a full disk.
+    pub max_size: Option<u64>,
 }
 
-/// Handle on one database: a pool of readers and one dedicated writer connection.
+/// Handle on one database: a pool of readers and one writer.
 ///
-/// SQLite allows one writer at a time. Funnelling every write transaction through a single
-/// connection makes concurrent `addBook` calls queue in the pool (cheap, fair) instead of
-/// busy-waiting on the file lock, which is what a shared pool with `BEGIN IMMEDIATE` does.
-/// PostgreSQL gets the same shape, plus an advisory lock that orders the writers of
-/// several processes. Cloning is cheap; [`Db::scoped`] gives a clone with its own
-/// statement counter.
+/// SQLite allows one writer at a time. Funnelling every write through one connection,
+/// owned by one task that commits the writes queued behind it together (see
+/// [`writer`]), makes concurrent `addBook` calls queue in memory (cheap, fair) instead of
+/// busy-waiting on the file lock. PostgreSQL gets the same shape, plus an advisory lock
+/// that orders the writers of several processes. Cloning is cheap; [`Db::scoped`] gives a
+/// clone with its own statement counter.
 #[derive(Clone, Debug)]
 pub struct Db {
     readers: AnyPool,
-    writer: AnyPool,
+    writer: Writer,
     counters: Counters,
     backend: Backend,
     events: Events,
+    /// The database refused a write at start-up: it is served for reading only.
+    read_only: bool,
     /// Keeps the PostgreSQL listener that relays other processes' changes running.
     listener: Option<Arc<notify::Listener>>,
 }
@@ -127,42 +134,42 @@ impl Db {
         if is_postgres(url) {
             Self::connect_postgres(url, options.must_exist, readers).await
         } else {
-            Self::connect_sqlite(url, options.must_exist, readers).await
+            Self::connect_sqlite(url, options, readers).await
         }
     }
 
     #[tracing::instrument(skip_all)]
-    async fn connect_sqlite(url: &str, must_exist: bool, readers: u32) -> Result<Db> {
+    async fn connect_sqlite(url: &str, open: OpenOptions, readers: u32) -> Result<Db> {
         let options = SqliteConnectOptions::from_str(url)?;
         let file = options.get_filename().to_owned();
-        if must_exist && !file.exists() {
+        let exists = file.exists();
+        if open.must_exist && !exists {
             return Err(Error::Io(std::io::Error::new(
                 std::io::ErrorKind::NotFound,
                 format!("no database file at {}", file.display()),
             )));
         }
-        if let Some(dir) = file.parent() {
-            std::fs::create_dir_all(dir)?;
+        if !exists {
+            tracing::warn!(path = %file.display(), "no database file here: creating a new catalogue");
+            if let Some(dir) = file.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
         }
-        let url = AnyConnectOptions::from_url(&options.create_if_missing(true).to_url_lossy())?;
-        // A pool retries a failing connection until its acquire timeout; one connection of
-        // our own first makes a file that is not a database an error at once.
-        let mut probe = AnyConnection::connect_with(&url).await?;
-        sqlite_pragmas(&mut probe).await?;
-        probe.close().await?;
-        // Large writes (imports) would spill SQLite's default 2 MB page cache to disk in
-        // the middle of their transaction; the one writer gets room, readers keep the default.
-        let writer = pool_options(1)
-            .acquire_timeout(WRITE_QUEUE_TIMEOUT)
-            .after_connect(|conn, _| {
-                Box::pin(async move {
-                    sqlite_pragmas(conn).await?;
-                    pragma(conn, "cache_size", WRITER_CACHE_KIB).await
-                })
-            })
-            .connect_with(url.clone())
+        // Only a missing file is created: asking for it always would also turn a URL's
+        // `mode=ro` into read-write.
+        let url = AnyConnectOptions::from_url(&options.create_if_missing(!exists).to_url_lossy())?;
+        let store = Arc::new(SqliteStore {
+            options: url.clone(),
+            file: file.clone(),
+            max_size: open.max_size,
+        });
+        // A pool retries a failing connection until its acquire timeout; connecting the
+        // writer first makes a file that is not a database an error at once.
+        let mut writer = store.connect().await?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&mut writer)
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        let read_only = !sqlite_writable(&mut writer).await?;
         let readers = pool_options(readers)
             .after_connect(|conn, _| {
                 Box::pin(async move {
@@ -172,53 +179,57 @@ impl Db {
             })
             .connect_with(url)
             .await?;
-        Ok(Db::new(readers, writer, Backend::Sqlite(file)))
+        let counters = Counters::default();
+        let events = Events::default();
+        Ok(Db {
+            writer: Writer::start(store, writer, events.clone(), counters.clone())?,
+            readers,
+            counters,
+            backend: Backend::Sqlite(file),
+            events,
+            read_only,
+            listener: None,
+        })
     }
 
     #[tracing::instrument(skip_all)]
     async fn connect_postgres(url: &str, must_exist: bool, readers: u32) -> Result<Db> {
         let options = AnyConnectOptions::from_str(url)?;
-        let mut probe = AnyConnection::connect_with(&options).await?;
+        let store = Arc::new(PostgresStore {
+            options: options.clone(),
+        });
+        let mut writer = store.connect().await?;
         // The database itself always exists by now; what must exist is a catalogue in it.
         let migrated: i64 = sqlx::query_scalar(
             "select count(*) from information_schema.tables
              where table_schema = current_schema() and table_name = 'book_publisher'",
         )
-        .fetch_one(&mut probe)
+        .fetch_one(&mut writer)
         .await?;
-        probe.close().await?;
         if must_exist && migrated == 0 {
             return Err(Error::Io(std::io::Error::new(
                 std::io::ErrorKind::NotFound,
                 "no bookgraph catalogue in this database yet",
             )));
         }
-        let writer = pool_options(1)
-            .acquire_timeout(WRITE_QUEUE_TIMEOUT)
-            .connect_with(options.clone())
-            .await?;
         // Replicas starting together would race to create the tables; the migrator's own
         // lock (an advisory lock on PostgreSQL) lets one migrate and the others wait.
-        sqlx::migrate!("./migrations/postgres").run(&writer).await?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&mut writer)
+            .await?;
         let readers = pool_options(readers).connect_with(options).await?;
+        let counters = Counters::default();
         let events = Events::default();
         let listener = notify::Listener::start(url, events.clone()).await?;
         Ok(Db {
-            listener: Some(Arc::new(listener)),
-            events,
-            ..Db::new(readers, writer, Backend::Postgres)
-        })
-    }
-
-    fn new(readers: AnyPool, writer: AnyPool, backend: Backend) -> Db {
-        Db {
+            writer: Writer::start(store, writer, events.clone(), counters.clone())?,
             readers,
-            writer,
-            counters: Counters::default(),
-            backend,
-            events: Events::default(),
-            listener: None,
-        }
+            counters,
+            backend: Backend::Postgres,
+            events,
+            read_only: false,
+            listener: Some(Arc::new(listener)),
+        })
     }
 
     /// A handle on the same pools whose statement counter starts at zero, so one request's
@@ -264,13 +275,19 @@ impl Db {
         &self.counters.stats
     }
 
-    /// Connections busy now in the reader pool and in the writer pool.
+    /// Connections busy now in the reader pool, and the writer's (0 or 1).
     pub fn connections_in_use(&self) -> (u32, u32) {
-        let busy = |pool: &AnyPool| {
-            pool.size()
-                .saturating_sub(u32::try_from(pool.num_idle()).unwrap_or(u32::MAX))
-        };
-        (busy(&self.readers), busy(&self.writer))
+        let readers = self
+            .readers
+            .size()
+            .saturating_sub(u32::try_from(self.readers.num_idle()).unwrap_or(u32::MAX));
+        (readers, u32::from(self.writer.is_busy()))
+    }
+
+    /// Whether the database refused to write at start-up (a file opened read-only, say):
+    /// then it serves reads only.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     /// Bytes the database takes: the SQLite file and its write-ahead log, or the
@@ -307,36 +324,11 @@ impl Db {
         &self.readers
     }
 
-    /// Starts a write transaction that holds the database's write lock from its first
-    /// statement.
-    ///
-    /// On SQLite, a deferred transaction that reads and then writes fails at once with
-    /// SQLITE_BUSY when another connection wrote in between, whatever the busy timeout;
-    /// IMMEDIATE takes the lock up front so that cannot happen. On PostgreSQL the lock is
-    /// [`WRITE_LOCK`], held until commit or rollback.
-    pub async fn begin_write(&self) -> Result<WriteTx> {
-        let tx = match self.backend {
-            Backend::Sqlite(_) => self.writer.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => {
-                let mut tx = self.writer.begin().await?;
-                let wait = format!("set local lock_timeout = {}", BUSY_TIMEOUT.as_millis());
-                sqlx::raw_sql(sqlx::AssertSqlSafe(wait))
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("select pg_advisory_xact_lock($1)")
-                    .bind(WRITE_LOCK)
-                    .execute(&mut *tx)
-                    .await?;
-                tx
-            }
-        };
-        Ok(WriteTx {
-            tx,
-            counters: self.counters.clone(),
-            events: self.events.clone(),
-            fans_out: self.listener.is_some(),
-            pending: Vec::new(),
-        })
+    /// Runs `step` in a write transaction and commits it before returning; a failing step
+    /// changes nothing. Writes queue behind one writer, which commits the steps queued
+    /// together, each in a savepoint of its own (see [`writer`]).
+    pub async fn write<T: Send + 'static>(&self, step: impl Step<T>) -> Result<T> {
+        self.writer.write(self.counters.clone(), step).await
     }
 
     /// Whether the database is fit to serve: a reader connection answers and, on SQLite,
@@ -349,8 +341,12 @@ impl Db {
     /// within [`CHECK_TIMEOUT`] is unfit too, so a probe gets its answer before its own
     /// timeout instead of waiting out the pool's.
     /// On PostgreSQL the listener that relays other replicas' changes must be connected too:
-    /// without it, subscribers here would miss them.
+    /// without it, subscribers here would miss them. Writes must not be failing for want of
+    /// storage, nor going into a file that was deleted or replaced.
     pub async fn check(&self) -> Result<()> {
+        if let Some(reason) = self.writer.outage() {
+            return Err(Error::Unavailable(reason));
+        }
         answer_in_time(sqlx::query("select 1").execute(self.read())).await?;
         if let Some(listener) = &self.listener
             && !listener.is_connected()
@@ -374,8 +370,8 @@ impl Db {
         if let Some(listener) = &self.listener {
             listener.stop();
         }
-        self.readers.close().await;
         self.writer.close().await;
+        self.readers.close().await;
     }
 }
 
@@ -480,16 +476,15 @@ fn reader_count() -> u32 {
     u32::try_from(cores * 2).unwrap_or(u32::MAX)
 }
 
-/// A write transaction on the writer connection. Dropping it without [`WriteTx::commit`]
-/// rolls everything back.
+/// A write transaction, as a write step sees it; the writer begins and ends it.
 pub struct WriteTx {
-    tx: Transaction<'static, Any>,
+    conn: AnyConnection,
     counters: Counters,
-    events: Events,
-    /// Whether changes go out through PostgreSQL to every replica rather than only to
-    /// this process's subscribers.
-    fans_out: bool,
-    /// Changes to announce once the transaction commits.
+    /// Whether anyone may hear of changes: changes go out through PostgreSQL to every
+    /// replica, or someone subscribes here (a command-line import on SQLite collects
+    /// nothing).
+    records_events: bool,
+    /// Changes of the running step, announced after commit if it is kept.
     pending: Vec<Event>,
 }
 
@@ -497,29 +492,184 @@ impl WriteTx {
     /// The connection, counting the one statement about to run on it.
     fn conn(&mut self) -> &mut AnyConnection {
         self.counters.count_statement();
-        &mut self.tx
+        &mut self.conn
     }
 
-    /// Makes every write of this transaction durable and visible.
-    pub async fn commit(mut self) -> Result<()> {
-        if self.fans_out {
-            // Notifications go out when, and only if, the transaction commits; every
-            // replica's listener, this one's included, relays them to its subscribers.
-            notify::announce(&mut self.tx, &self.pending).await?;
-            self.tx.commit().await?;
-        } else {
-            self.tx.commit().await?;
-            self.events.publish(self.pending);
-        }
-        Ok(())
-    }
-
-    /// Notes a change to announce after commit (only while anyone may subscribe, so a
-    /// command-line import on SQLite collects nothing).
+    /// Notes a change to announce after commit.
     fn record(&mut self, event: Event) {
-        if self.fans_out || self.events.has_subscribers() {
+        if self.records_events {
             self.pending.push(event);
         }
+    }
+}
+
+/// The SQLite file, as the writer sees it.
+struct SqliteStore {
+    options: AnyConnectOptions,
+    file: PathBuf,
+    max_size: Option<u64>,
+}
+
+impl writer::Store for SqliteStore {
+    fn connect(&self) -> BoxFuture<'_, Result<AnyConnection>> {
+        Box::pin(async move {
+            let mut conn = AnyConnection::connect_with(&self.options).await?;
+            sqlite_pragmas(&mut conn).await?;
+            // Large writes (imports) would spill SQLite's default 2 MB page cache to disk
+            // in the middle of their transaction; the one writer gets room.
+            pragma(&mut conn, "cache_size", WRITER_CACHE_KIB).await?;
+            if let Some(bytes) = self.max_size {
+                let page_size: i64 = sqlx::query_scalar("pragma page_size")
+                    .fetch_one(&mut conn)
+                    .await?;
+                let pages = bytes / page_size.max(1).unsigned_abs();
+                pragma(&mut conn, "max_page_count", &pages.to_string()).await?;
+            }
+            Ok(conn)
+        })
+    }
+
+    /// IMMEDIATE: a deferred transaction that reads and then writes fails at once with
+    /// SQLITE_BUSY when another process wrote in between, whatever the busy timeout.
+    fn begin<'a>(&'a self, conn: &'a mut AnyConnection) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            sqlx::raw_sql("begin immediate").execute(conn).await?;
+            Ok(())
+        })
+    }
+
+    fn before_commit<'a>(
+        &'a self,
+        _: &'a mut AnyConnection,
+        _: &'a [Event],
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn fans_out(&self) -> bool {
+        false
+    }
+
+    fn file(&self) -> Option<&std::path::Path> {
+        Some(&self.file)
+    }
+
+    fn outage(&self, error: &sqlx::Error) -> Option<&'static str> {
+        if matches!(error, sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed) {
+            return Some("the database does not answer");
+        }
+        match sqlite_result_code(error)? {
+            SQLITE_FULL => Some("the database or its disk is full"),
+            SQLITE_READONLY => Some("the database is read-only"),
+            SQLITE_IOERR => Some("the database's storage failed to read or write"),
+            SQLITE_CANTOPEN => Some("the database file cannot be opened"),
+            SQLITE_BUSY | SQLITE_LOCKED => Some("another process holds the database's write lock"),
+            _ => None,
+        }
+    }
+}
+
+/// The PostgreSQL database, as the writer sees it.
+struct PostgresStore {
+    options: AnyConnectOptions,
+}
+
+impl writer::Store for PostgresStore {
+    fn connect(&self) -> BoxFuture<'_, Result<AnyConnection>> {
+        Box::pin(async move { Ok(AnyConnection::connect_with(&self.options).await?) })
+    }
+
+    /// Holds [`WRITE_LOCK`] until commit or rollback, waiting for it at most
+    /// [`BUSY_TIMEOUT`].
+    fn begin<'a>(&'a self, conn: &'a mut AnyConnection) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let begin = format!(
+                "begin; set local lock_timeout = {}",
+                BUSY_TIMEOUT.as_millis()
+            );
+            sqlx::raw_sql(sqlx::AssertSqlSafe(begin))
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("select pg_advisory_xact_lock($1)")
+                .bind(WRITE_LOCK)
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// Notifications go out when, and only if, the transaction commits; every replica's
+    /// listener, this one's included, relays them to its subscribers.
+    fn before_commit<'a>(
+        &'a self,
+        conn: &'a mut AnyConnection,
+        events: &'a [Event],
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(notify::announce(conn, events))
+    }
+
+    fn fans_out(&self) -> bool {
+        true
+    }
+
+    fn file(&self) -> Option<&std::path::Path> {
+        None
+    }
+
+    fn outage(&self, error: &sqlx::Error) -> Option<&'static str> {
+        let code = match error {
+            sqlx::Error::Database(error) => error.code()?,
+            sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+                return Some("the database server does not answer");
+            }
+            _ => return None,
+        };
+        // SQLSTATE classes: 53 insufficient resources, 08 connection, 57 operator
+        // intervention (shutdown, restart); 25006 a read-only transaction (a standby).
+        match code.get(..2) {
+            Some("53") => Some("the database server is out of disk, memory or connections"),
+            Some("08") => Some("the connection to the database server failed"),
+            Some("57") => Some("the database server is shutting down or restarting"),
+            _ if code == "25006" => Some("the database is read-only"),
+            _ => None,
+        }
+    }
+}
+
+// SQLite's primary result codes (https://sqlite.org/rescode.html).
+const SQLITE_BUSY: i32 = 5;
+const SQLITE_LOCKED: i32 = 6;
+const SQLITE_READONLY: i32 = 8;
+const SQLITE_IOERR: i32 = 10;
+const SQLITE_FULL: i32 = 13;
+const SQLITE_CANTOPEN: i32 = 14;
+
+/// The primary result code of an SQLite error: the low byte of its extended code.
+fn sqlite_result_code(error: &sqlx::Error) -> Option<i32> {
+    let sqlx::Error::Database(error) = error else {
+        return None;
+    };
+    Some(error.code()?.parse::<i32>().ok()? & 0xff)
+}
+
+/// Whether SQLite lets `conn` write: a file it may only read (opened with `mode=ro`, or
+/// without write permission) opens fine and fails only at the first write.
+async fn sqlite_writable(conn: &mut AnyConnection) -> Result<bool> {
+    let version: i64 = sqlx::query_scalar("pragma user_version")
+        .fetch_one(&mut *conn)
+        .await?;
+    sqlx::raw_sql("begin immediate").execute(&mut *conn).await?;
+    // Setting the value it has changes nothing, but still needs the right to write.
+    let probe = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "pragma user_version = {version}"
+    )))
+    .execute(&mut *conn)
+    .await;
+    sqlx::raw_sql("rollback").execute(&mut *conn).await?;
+    match probe {
+        Ok(_) => Ok(true),
+        Err(error) if sqlite_result_code(&error) == Some(SQLITE_READONLY) => Ok(false),
+        Err(error) => Err(error.into()),
     }
 }
 

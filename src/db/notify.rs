@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use sqlx::AnyConnection;
 use sqlx::postgres::PgListener;
-use sqlx::{Any, Transaction};
 use tokio::task::JoinHandle;
 
 use crate::error::Result;
@@ -21,12 +21,12 @@ const CHANNEL: &str = "bookgraph_events";
 const MAX_PAYLOAD: usize = 7000;
 
 /// Sends `events`, in order, to every listener once `tx` commits.
-pub(super) async fn announce(tx: &mut Transaction<'static, Any>, events: &[Event]) -> Result<()> {
+pub(super) async fn announce(conn: &mut AnyConnection, events: &[Event]) -> Result<()> {
     for payload in payloads(events)? {
         sqlx::query("select pg_notify($1, $2)")
             .bind(CHANNEL)
             .bind(payload)
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
     }
     Ok(())

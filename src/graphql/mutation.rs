@@ -1,5 +1,5 @@
-//! The mutation root: every change to the catalogue, one transaction each. Resolvers own
-//! the transaction (begin, one data-layer step, commit); a failure anywhere rolls it all
+//! The mutation root: every change to the catalogue, one transaction each. Resolvers hand
+//! one data-layer step to the writer, which commits it; a failure anywhere rolls it all
 //! back, so a failed call changes nothing.
 
 mod authors;
@@ -8,7 +8,7 @@ mod publishers;
 
 use async_graphql::{Context, MergedObject};
 
-use crate::db::{Db, WriteTx};
+use crate::db::{Db, Step};
 use crate::error::{Error, Result};
 use crate::names::Name;
 
@@ -26,7 +26,7 @@ fn parse_name(field: &str, raw: &str, max_chars: usize) -> Result<Name> {
     Name::parse(raw, max_chars).map_err(|error| Error::bad_input(field, error.to_string()))
 }
 
-/// A write transaction on the request's database.
-async fn begin(ctx: &Context<'_>) -> Result<WriteTx> {
-    ctx.data_unchecked::<Db>().begin_write().await
+/// Runs `step` as one write transaction on the request's database.
+async fn write<T: Send + 'static>(ctx: &Context<'_>, step: impl Step<T>) -> Result<T> {
+    ctx.data_unchecked::<Db>().write(step).await
 }

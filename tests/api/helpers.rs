@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use bookgraph::db::{Db, OpenOptions, WriteTx};
+use bookgraph::db::{Db, OpenOptions, WRITE_LOCK};
 use bookgraph::graphql::build_schema;
 use bookgraph::http::{AppState, router, serve};
 use bookgraph::import::import_csv;
@@ -53,6 +53,11 @@ impl TestApp {
         Self::spawn_with(csv, |state| state).await
     }
 
+    /// A server over the tutorial's data, its database opened with `options`.
+    pub async fn spawn_opened(options: OpenOptions) -> TestApp {
+        Self::spawn_from(TUTORIAL_CSV, options, |state| state).await
+    }
+
     /// A server over the tutorial's data that runs only `documents` (hash -> document).
     pub async fn spawn_trusted(documents: HashMap<String, String>) -> TestApp {
         Self::spawn_configured(|state| state.with_trusted_documents(documents)).await
@@ -64,10 +69,18 @@ impl TestApp {
     }
 
     async fn spawn_with(csv: &str, configure: impl FnOnce(AppState) -> AppState) -> TestApp {
+        Self::spawn_from(csv, TEST_POOL, configure).await
+    }
+
+    async fn spawn_from(
+        csv: &str,
+        options: OpenOptions,
+        configure: impl FnOnce(AppState) -> AppState,
+    ) -> TestApp {
         let dir = tempfile::tempdir().expect("temporary directory");
         let database = TestDatabase::new(dir.path()).await;
         let database_url = database.url.clone();
-        let db = Db::open_with(&database_url, TEST_POOL)
+        let db = Db::open_with(&database_url, options)
             .await
             .expect("open test database");
         import_csv(&db, csv.as_bytes())
@@ -104,12 +117,9 @@ impl TestApp {
     }
 
     /// Takes the database's write lock from a connection of its own, as another process
-    /// would, until the returned transaction is dropped.
-    pub async fn hold_write_lock(&self) -> WriteTx {
-        let other = Db::open_with(&self.database.url, TEST_POOL)
-            .await
-            .expect("second process");
-        other.begin_write().await.expect("write lock")
+    /// would, until the returned lock is dropped or released.
+    pub async fn hold_write_lock(&self) -> WriteLock {
+        WriteLock::take(&self.database.url).await
     }
 
     /// Whether this app runs on PostgreSQL rather than SQLite.
@@ -339,6 +349,7 @@ pub fn postgres_admin_url() -> Option<String> {
 pub const TEST_POOL: OpenOptions = OpenOptions {
     must_exist: false,
     readers: Some(2),
+    max_size: None,
 };
 
 /// A new, empty database of a test's own: an SQLite file, or a PostgreSQL database (dropped
@@ -448,4 +459,39 @@ pub fn bookgraph(database_url: &str, args: &[&str]) -> std::process::Output {
 pub fn stdout(output: &std::process::Output) -> String {
     assert!(output.status.success(), "{output:?}");
     String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
+}
+
+/// Another process's write transaction, holding the database's write lock (SQLite's, or
+/// bookgraph's advisory lock on PostgreSQL) until it is released or dropped.
+pub struct WriteLock(sqlx::AnyConnection);
+
+impl WriteLock {
+    pub async fn take(url: &str) -> WriteLock {
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(url)
+            .await
+            .expect("a connection of another process");
+        if url.starts_with("postgres") {
+            conn.execute("begin").await.expect("begin");
+            sqlx::query("select pg_advisory_xact_lock($1)")
+                .bind(WRITE_LOCK)
+                .execute(&mut conn)
+                .await
+                .expect("take the write lock");
+        } else {
+            conn.execute("begin immediate")
+                .await
+                .expect("take the write lock");
+        }
+        WriteLock(conn)
+    }
+
+    /// Ends the transaction, letting writers waiting for the lock go on.
+    pub async fn release(mut self) {
+        self.0
+            .execute("commit")
+            .await
+            .expect("release the write lock");
+        self.0.close().await.expect("close");
+    }
 }

@@ -6,6 +6,7 @@ mod batching;
 mod browser;
 mod cli;
 mod clients;
+mod faults;
 mod fuzz;
 mod helpers;
 mod hostile;

@@ -8,10 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bookgraph::db::Db;
 use serde_json::{Value, json};
 
-use crate::helpers::{TEST_POOL, TestDatabase, any_pool};
+use crate::helpers::{TestDatabase, WriteLock, any_pool};
 
 const ADD_BOOK: &str = "mutation($input: AddBookInput!) {
     addBook(input: $input) { outcome book { title } }
@@ -155,10 +154,7 @@ async fn sigterm_lets_a_slow_request_finish_and_exits_zero() {
     let mut server = Server::start(&database.url);
 
     // Another process holds the write lock, so the mutation waits for it.
-    let other = Db::open_with(&database.url, TEST_POOL)
-        .await
-        .expect("second process");
-    let lock = other.begin_write().await.expect("take the write lock");
+    let lock = WriteLock::take(&database.url).await;
     let request = tokio::spawn(
         reqwest::Client::new()
             .post(server.url("/graphql"))
@@ -201,8 +197,7 @@ async fn sigterm_lets_a_slow_request_finish_and_exits_zero() {
         server.log()
     );
 
-    lock.commit().await.expect("release the write lock");
-    other.close().await;
+    lock.release().await;
     let response = tokio::time::timeout(Duration::from_secs(10), request)
         .await
         .expect("the mutation finishes once the lock is free")

@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
 use super::books::DeletePayload;
-use super::{begin, parse_name};
+use super::{parse_name, write};
 use crate::db;
 use crate::error::ClientResult;
 use crate::graphql::ids::parse_id;
@@ -25,9 +25,10 @@ impl AuthorMutations {
     ) -> ClientResult<AuthorPayload> {
         let first = parse_name("input.firstName", &input.first_name, MAX_NAME_CHARS)?;
         let last = parse_name("input.lastName", &input.last_name, MAX_NAME_CHARS)?;
-        let mut tx = begin(ctx).await?;
-        let author = db::authors::create(&mut tx, &first, &last).await?;
-        tx.commit().await?;
+        let author = write(ctx, move |tx| {
+            Box::pin(async move { db::authors::create(tx, &first, &last).await })
+        })
+        .await?;
         Ok(AuthorPayload {
             author: Author(author),
         })
@@ -49,9 +50,12 @@ impl AuthorMutations {
             .last_name
             .map(|name| parse_name("input.lastName", &name, MAX_NAME_CHARS))
             .transpose()?;
-        let mut tx = begin(ctx).await?;
-        let author = db::authors::rename(&mut tx, id, first.as_ref(), last.as_ref()).await?;
-        tx.commit().await?;
+        let author = write(ctx, move |tx| {
+            Box::pin(
+                async move { db::authors::rename(tx, id, first.as_ref(), last.as_ref()).await },
+            )
+        })
+        .await?;
         Ok(AuthorPayload {
             author: Author(author),
         })
@@ -65,9 +69,10 @@ impl AuthorMutations {
         #[graphql(desc = "The author to delete.")] input: DeleteAuthorInput,
     ) -> ClientResult<DeletePayload> {
         let id = parse_id("input.id", &input.id)?;
-        let mut tx = begin(ctx).await?;
-        let books = db::authors::delete(&mut tx, id, input.cascade).await?;
-        tx.commit().await?;
+        let books = write(ctx, move |tx| {
+            Box::pin(async move { db::authors::delete(tx, id, input.cascade).await })
+        })
+        .await?;
         Ok(DeletePayload::new(id, books))
     }
 }

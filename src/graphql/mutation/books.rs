@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
-use super::{begin, parse_name};
+use super::{parse_name, write};
 use crate::book_entry::{AddOutcome, BookEntry};
 use crate::db::{self, Db};
 use crate::error::{ClientResult, Error, Result};
@@ -61,7 +61,7 @@ impl BookMutations {
         .map_err(|(field, error)| {
             Error::bad_input(format!("input.{}", field.input_name()), error.to_string())
         })?;
-        let added = db::add_book::add_one(ctx.data_unchecked::<Db>(), &entry).await?;
+        let added = db::add_book::add_one(ctx.data_unchecked::<Db>(), entry).await?;
         Ok(AddBookPayload {
             book: Book(added.book),
             outcome: added.outcome,
@@ -86,9 +86,10 @@ impl BookMutations {
             .author_id
             .map(|author| parse_id("input.authorId", &author))
             .transpose()?;
-        let mut tx = begin(ctx).await?;
-        let book = db::books::update(&mut tx, id, title.as_ref(), author_id).await?;
-        tx.commit().await?;
+        let book = write(ctx, move |tx| {
+            Box::pin(async move { db::books::update(tx, id, title.as_ref(), author_id).await })
+        })
+        .await?;
         Ok(BookPayload { book: Book(book) })
     }
 
@@ -99,9 +100,10 @@ impl BookMutations {
         #[graphql(desc = "The book to delete.")] input: DeleteBookInput,
     ) -> ClientResult<DeletePayload> {
         let id = parse_id("input.id", &input.id)?;
-        let mut tx = begin(ctx).await?;
-        db::books::delete(&mut tx, id).await?;
-        tx.commit().await?;
+        write(ctx, move |tx| {
+            Box::pin(async move { db::books::delete(tx, id).await })
+        })
+        .await?;
         Ok(DeletePayload::new(id, 0))
     }
 
@@ -112,9 +114,10 @@ impl BookMutations {
         #[graphql(desc = "The book and the publisher.")] input: BookPublisherInput,
     ) -> ClientResult<AddBookPublisherPayload> {
         let (book_id, publisher_id) = input.ids()?;
-        let mut tx = begin(ctx).await?;
-        let (book, added) = db::books::add_publisher(&mut tx, book_id, publisher_id).await?;
-        tx.commit().await?;
+        let (book, added) = write(ctx, move |tx| {
+            Box::pin(async move { db::books::add_publisher(tx, book_id, publisher_id).await })
+        })
+        .await?;
         Ok(AddBookPublisherPayload {
             book: Book(book),
             added,
@@ -129,9 +132,10 @@ impl BookMutations {
         #[graphql(desc = "The book and the publisher.")] input: BookPublisherInput,
     ) -> ClientResult<BookPayload> {
         let (book_id, publisher_id) = input.ids()?;
-        let mut tx = begin(ctx).await?;
-        let book = db::books::remove_publisher(&mut tx, book_id, publisher_id).await?;
-        tx.commit().await?;
+        let book = write(ctx, move |tx| {
+            Box::pin(async move { db::books::remove_publisher(tx, book_id, publisher_id).await })
+        })
+        .await?;
         Ok(BookPayload { book: Book(book) })
     }
 }

@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
 use super::books::DeletePayload;
-use super::{begin, parse_name};
+use super::{parse_name, write};
 use crate::db;
 use crate::error::ClientResult;
 use crate::graphql::ids::parse_id;
@@ -24,9 +24,10 @@ impl PublisherMutations {
         #[graphql(desc = "The publisher to create.")] input: CreatePublisherInput,
     ) -> ClientResult<PublisherPayload> {
         let name = parse_name("input.name", &input.name, MAX_NAME_CHARS)?;
-        let mut tx = begin(ctx).await?;
-        let publisher = db::publishers::create(&mut tx, &name).await?;
-        tx.commit().await?;
+        let publisher = write(ctx, move |tx| {
+            Box::pin(async move { db::publishers::create(tx, &name).await })
+        })
+        .await?;
         Ok(PublisherPayload {
             publisher: Publisher(publisher),
         })
@@ -41,9 +42,10 @@ impl PublisherMutations {
     ) -> ClientResult<PublisherPayload> {
         let id = parse_id("input.id", &input.id)?;
         let name = parse_name("input.name", &input.name, MAX_NAME_CHARS)?;
-        let mut tx = begin(ctx).await?;
-        let publisher = db::publishers::rename(&mut tx, id, &name).await?;
-        tx.commit().await?;
+        let publisher = write(ctx, move |tx| {
+            Box::pin(async move { db::publishers::rename(tx, id, &name).await })
+        })
+        .await?;
         Ok(PublisherPayload {
             publisher: Publisher(publisher),
         })
@@ -57,9 +59,10 @@ impl PublisherMutations {
         #[graphql(desc = "The publisher to delete.")] input: DeletePublisherInput,
     ) -> ClientResult<DeletePayload> {
         let id = parse_id("input.id", &input.id)?;
-        let mut tx = begin(ctx).await?;
-        let books = db::publishers::delete(&mut tx, id, input.cascade).await?;
-        tx.commit().await?;
+        let books = write(ctx, move |tx| {
+            Box::pin(async move { db::publishers::delete(tx, id, input.cascade).await })
+        })
+        .await?;
         Ok(DeletePayload::new(id, books))
     }
 }

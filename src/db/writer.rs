@@ -236,6 +236,12 @@ impl<T: Send + 'static, S: Step<T>> Job for Queued<T, S> {
                 .await
                 .unwrap_or(Err(Error::Internal("a write step panicked")));
             match outcome {
+                // A caller that stopped waiting (its request timed out) was told the write
+                // failed: then it must not happen.
+                Ok(_) if reply.is_closed() => Ran::Failed(
+                    Error::Internal("the caller stopped waiting"),
+                    Box::new(|_| {}),
+                ),
                 Ok(value) => Ran::Kept(Box::new(move |committed: Result<()>| {
                     let _ = reply.send(committed.map(|()| value));
                 })),

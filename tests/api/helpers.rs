@@ -146,8 +146,10 @@ impl TestApp {
             .send()
             .await
             .expect("request reaches the server");
-        assert_eq!(response.status(), 200, "status of {query}");
-        response.json().await.expect("JSON response")
+        let status = response.status();
+        let body: Value = response.json().await.expect("JSON response");
+        assert_eq!(status, 200, "status of {query}: {body}");
+        body
     }
 
     /// POSTs `query`; returns its `data` after checking there are no errors.

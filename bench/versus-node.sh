@@ -14,6 +14,7 @@
 #
 #   bench/versus-node.sh
 #   DATASETS=M ROUNDS=1 BENCH_SECONDS=3 bench/versus-node.sh      # smoke run, about 2 min
+#   WORKLOADS=W1 DATASETS=M bench/versus-node.sh                 # one workload only
 #
 # Needs cargo, node and npm (the peer's better-sqlite3 builds from source against the local
 # Node headers), sqlite3 and jq. Only ever talks to 127.0.0.1.
@@ -25,7 +26,7 @@ read -r -a datasets <<<"${DATASETS:-M L}"
 rounds=${ROUNDS:-2}
 seconds=${BENCH_SECONDS:-10}
 clients=${CLIENTS:-32}
-workloads=(Q1 Q2 Q3 Q4 W1)
+read -r -a workloads <<<"${WORKLOADS:-Q1 Q2 Q3 Q4 W1}"
 peer_src=${PEER:-$root/../shared/peers/node}
 contract=${CONTRACT:-$root/../shared/api/contract.graphql}
 

@@ -137,7 +137,15 @@ impl Writer {
             identity,
             health: Arc::clone(&health),
         };
-        tokio::spawn(task.run(incoming));
+        // A thread of its own, not a task among the requests': every statement is a round
+        // trip to the connection, and each wake-up would otherwise wait its turn behind
+        // the request tasks queued on the runtime's workers, with the write lock held.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name("bookgraph-writer".into())
+            .spawn(move || runtime.block_on(task.run(incoming)))?;
         Ok(Writer { queue, health })
     }
 

@@ -2,6 +2,7 @@
 //! tests serve exactly what `bookgraph serve` does, on a port of their own.
 
 mod access;
+mod connections;
 mod documents;
 mod graphiql;
 mod graphql;
@@ -35,6 +36,7 @@ use documents::Documents;
 use observe::RequestMetrics;
 
 pub use access::{InvalidToken, WriteAccess, WriteToken};
+pub use connections::ConnectionLimits;
 
 /// Largest request body accepted; larger ones get 413.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -175,15 +177,25 @@ fn cors_layer(origins: &[HeaderValue]) -> Option<CorsLayer> {
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets in-flight requests
-/// finish (each is bounded by the request timeout).
+/// finish (each is bounded by the request timeout), within the default [`ConnectionLimits`].
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, router, ConnectionLimits::default(), shutdown).await
+}
+
+/// The same, within `limits`.
+pub async fn serve_with(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let draining = Arc::new(tokio::sync::Notify::new());
     let started_draining = Arc::clone(&draining);
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+    let server = connections::serve_connections(listener, router, limits, async move {
         shutdown.await;
         started_draining.notify_one();
     });
@@ -194,10 +206,10 @@ pub async fn serve(
         tokio::time::sleep(DRAIN_TIMEOUT).await;
     };
     tokio::select! {
-        served = server => served,
+        () = server => {}
         () = deadline => {
             tracing::warn!(?DRAIN_TIMEOUT, "stopping with requests still in flight");
-            Ok(())
         }
     }
+    Ok(())
 }

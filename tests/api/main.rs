@@ -6,6 +6,7 @@ mod batching;
 mod browser;
 mod cli;
 mod clients;
+mod connections;
 mod fuzz;
 mod helpers;
 mod hostile;

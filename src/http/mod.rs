@@ -2,6 +2,7 @@
 //! tests serve exactly what `bookgraph serve` does, on a port of their own.
 
 mod access;
+mod body;
 mod connections;
 mod documents;
 mod graphiql;
@@ -20,7 +21,6 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware;
@@ -38,8 +38,6 @@ use observe::RequestMetrics;
 pub use access::{InvalidToken, WriteAccess, WriteToken};
 pub use connections::ConnectionLimits;
 
-/// Largest request body accepted; larger ones get 413.
-const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// WebSocket connections open at once; each holds a task and its subscriptions' buffers,
 /// so past this many a new one is refused (503) rather than starving the rest.
 const MAX_WEBSOCKETS: usize = 1024;
@@ -148,7 +146,6 @@ pub fn router(state: AppState) -> Router {
             observe::observe,
         ))
         .with_state(state)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             cut_off,

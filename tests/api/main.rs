@@ -3,6 +3,7 @@
 mod add_book;
 mod auth;
 mod batching;
+mod bodies;
 mod browser;
 mod cli;
 mod clients;

@@ -34,7 +34,8 @@ pub struct ConnectionLimits {
 impl Default for ConnectionLimits {
     fn default() -> Self {
         ConnectionLimits {
-            max_connections: 1024,
+            // Room for as many plain HTTP connections as the WebSockets allowed at once.
+            max_connections: 2 * super::MAX_WEBSOCKETS,
             header_timeout: Duration::from_secs(30),
         }
     }

@@ -9,7 +9,7 @@ use crate::helpers::TestApp;
 use crate::http::{MIB, padded_request};
 
 /// A response read off a raw connection: status and body, the connection left open.
-async fn read_response(stream: &mut TcpStream) -> (u16, String) {
+pub async fn read_response(stream: &mut TcpStream) -> (u16, String) {
     let mut received = Vec::new();
     let head_end = loop {
         if let Some(end) = received.windows(4).position(|window| window == b"\r\n\r\n") {

@@ -10,6 +10,7 @@ use bookgraph::http::{AppState, ConnectionLimits, router, serve_with};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::bodies::read_response;
 use crate::helpers::{TestApp, TestDatabase};
 use crate::server::Server;
 
@@ -139,7 +140,7 @@ async fn a_connection_past_the_cap_waits_until_another_closes() {
 }
 
 #[tokio::test]
-async fn out_of_file_descriptors_the_server_recovers_once_idle_connections_time_out() {
+async fn out_of_file_descriptors_the_server_serves_the_connections_it_has_and_recovers() {
     let dir = tempfile::tempdir().unwrap();
     let database = TestDatabase::new(dir.path()).await;
     // A cap above what 64 descriptors allow, so the server does run out of them.
@@ -147,10 +148,24 @@ async fn out_of_file_descriptors_the_server_recovers_once_idle_connections_time_
     let mut server = Server::start_with_open_files(&database.url, &flags, 64);
     let address: SocketAddr = server.address().parse().unwrap();
 
+    let health_request = b"GET /health HTTP/1.1\r\nhost: localhost\r\n\r\n";
+    let mut kept = TcpStream::connect(address).await.unwrap();
+    kept.write_all(health_request).await.unwrap();
+    assert_eq!(read_response(&mut kept).await.0, 200);
+
     let mut hogs = Vec::new();
     for _ in 0..100 {
         hogs.push(TcpStream::connect(address).await.unwrap());
     }
+    // Well within the header timeout: the server is out of descriptors, not yet recovered.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    kept.write_all(health_request).await.unwrap();
+    let answered = tokio::time::timeout(Duration::from_secs(1), read_response(&mut kept)).await;
+    assert_eq!(
+        answered.map(|(status, _)| status).ok(),
+        Some(200),
+        "a connection already open is served at once"
+    );
     let client = reqwest::Client::new();
     let started = Instant::now();
     let health = client

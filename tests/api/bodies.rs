@@ -1,6 +1,8 @@
 //! Bodies over the limit: every client reads a GraphQL-shaped 413, even one that writes
 //! its whole body before reading anything, as Node's `http.request` and `fetch` do.
 
+use std::time::Duration;
+
 use serde_json::Value;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
@@ -95,4 +97,20 @@ async fn reqwest_reads_a_graphql_shaped_413_for_a_body_over_the_limit() {
         let body = response.text().await.unwrap();
         assert_graphql_413(status, &body, &format!("{size} bytes"));
     }
+}
+
+#[tokio::test]
+async fn a_declared_length_far_over_the_limit_is_refused_before_the_body_is_sent() {
+    let app = TestApp::spawn().await;
+    let mut stream = TcpStream::connect(app.address).await.unwrap();
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\n\r\n",
+        100 * MIB
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let answered = tokio::time::timeout(Duration::from_secs(5), read_response(&mut stream))
+        .await
+        .expect("answered without waiting for the body");
+    assert_graphql_413(answered.0, &answered.1, "100 MiB declared");
 }

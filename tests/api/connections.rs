@@ -9,10 +9,13 @@ use bookgraph::graphql::build_schema;
 use bookgraph::http::{AppState, ConnectionLimits, router, serve_with};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 use crate::bodies::read_response;
 use crate::helpers::{TestApp, TestDatabase};
 use crate::server::Server;
+use crate::subscriptions::TRANSPORT_WS;
 
 /// A second server, within `limits`, over the same database as `app`.
 async fn serve_limited(app: &TestApp, limits: ConnectionLimits) -> SocketAddr {
@@ -136,6 +139,48 @@ async fn a_connection_past_the_cap_waits_until_another_closes() {
         .send()
         .await
         .expect("served once a place is free");
+    assert_eq!(served.status(), 200);
+}
+
+#[tokio::test]
+async fn an_open_websocket_keeps_its_place_under_the_cap() {
+    let app = TestApp::spawn().await;
+    let limits = ConnectionLimits {
+        max_connections: 1,
+        header_timeout: Duration::from_secs(30),
+    };
+    let address = serve_limited(&app, limits).await;
+    let health = format!("http://{address}/health");
+    let mut request = format!("ws://{address}/graphql/ws")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_static(TRANSPORT_WS),
+    );
+    let (socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("upgraded");
+
+    let waiting = app
+        .client()
+        .get(&health)
+        .timeout(Duration::from_millis(500))
+        .send()
+        .await;
+    assert!(
+        waiting.is_err(),
+        "the WebSocket holds the only place: {waiting:?}"
+    );
+
+    drop(socket);
+    let served = app
+        .client()
+        .get(&health)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .expect("served once the WebSocket has closed");
     assert_eq!(served.status(), 200);
 }
 

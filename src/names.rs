@@ -44,12 +44,7 @@ impl Name {
         if display.is_empty() {
             return Err(NameError::Empty);
         }
-        if display.chars().any(char::is_control) {
-            return Err(NameError::ControlCharacter);
-        }
-        if display.chars().count() > max_chars {
-            return Err(NameError::TooLong(max_chars));
-        }
+        check_storable(&display, max_chars)?;
         let key = match_key(&display);
         Ok(Name { display, key })
     }
@@ -77,9 +72,27 @@ pub fn match_key(normalised: &str) -> String {
     normalised.to_lowercase()
 }
 
-/// Normalises a search needle the same way names are, without rejecting anything.
-pub fn search_key(raw: &str) -> String {
-    match_key(&normalise(raw))
+/// A search needle normalised and matched the way names are, under the same rules but
+/// one: empty is allowed (it matches everything). A needle longer than the field it
+/// searches can match nothing, and long ones cost the database dearly (SQLite refuses
+/// LIKE patterns over 50,000 bytes with an internal error), so `max_chars` is the longest
+/// value of that field. Control characters are refused because a NUL ends the pattern
+/// early in SQLite, so `"\0nomatch"` would match every row.
+pub fn search_key(raw: &str, max_chars: usize) -> Result<String, NameError> {
+    let normalised = normalise(raw);
+    check_storable(&normalised, max_chars)?;
+    Ok(match_key(&normalised))
+}
+
+/// Normalised text we would store: no control characters, at most `max_chars`.
+fn check_storable(normalised: &str, max_chars: usize) -> Result<(), NameError> {
+    if normalised.chars().any(char::is_control) {
+        return Err(NameError::ControlCharacter);
+    }
+    if normalised.chars().count() > max_chars {
+        return Err(NameError::TooLong(max_chars));
+    }
+    Ok(())
 }
 
 /// Unicode NFC, so "É" typed as one code point or as "E" plus an accent is the same
@@ -124,5 +137,16 @@ mod tests {
         for (raw, max, expected) in cases {
             assert_eq!(Name::parse(raw, max).err(), Some(expected), "{raw:?}");
         }
+    }
+
+    #[test]
+    fn a_search_key_follows_the_rules_of_names_except_that_it_may_be_empty() {
+        assert_eq!(search_key("  ZOLA ", 10), Ok("zola".to_owned()));
+        assert_eq!(search_key("", 10), Ok(String::new()));
+        assert_eq!(
+            search_key("\u{0}nomatch", 10),
+            Err(NameError::ControlCharacter)
+        );
+        assert_eq!(search_key("abcd", 3), Err(NameError::TooLong(3)));
     }
 }

@@ -3,13 +3,14 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::builder::{BoolishValueParser, TypedValueParser};
 use clap::error::ErrorKind;
 use clap::{Args, ValueEnum};
 
 use crate::graphql::limits::Limits;
-use crate::http::WriteToken;
+use crate::http::{ConnectionLimits, WriteToken};
 
 /// Arguments of `generate`.
 #[derive(Debug, Args)]
@@ -150,9 +151,35 @@ pub struct LimitArgs {
     /// Longest a GraphQL request may run, in seconds.
     #[arg(long, env = "BOOKGRAPH_REQUEST_TIMEOUT", default_value_t = 10)]
     pub request_timeout: u64,
+    /// Connections open at once, WebSockets included; more wait until one closes. Keep the
+    /// open-files limit (`ulimit -n`) above it plus the database's connections.
+    #[arg(
+        long,
+        env = "BOOKGRAPH_MAX_CONNECTIONS",
+        default_value_t = ConnectionLimits::default().max_connections,
+        value_parser = clap::value_parser!(u32).range(1..).map(|max| max as usize)
+    )]
+    pub max_connections: usize,
+    /// Longest a client may take to send a request's headers, and keep an idle connection
+    /// open, in seconds.
+    #[arg(
+        long,
+        env = "BOOKGRAPH_HEADER_TIMEOUT",
+        default_value_t = ConnectionLimits::default().header_timeout.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub header_timeout: u64,
 }
 
 impl LimitArgs {
+    /// The connection limits these flags set.
+    pub fn connections(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            max_connections: self.max_connections,
+            header_timeout: Duration::from_secs(self.header_timeout),
+        }
+    }
+
     /// The operation limits these flags set.
     pub fn limits(&self) -> Limits {
         Limits {

@@ -52,7 +52,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(documents = %path.display(), "running trusted documents only");
     }
     let router = http::router(state);
-    http::serve(listener, router, shutdown_signal()).await?;
+    http::serve_with(
+        listener,
+        router,
+        args.limits.connections(),
+        shutdown_signal(),
+    )
+    .await?;
     db.close().await;
     tracing::info!("bookgraph stopped");
     Ok(())

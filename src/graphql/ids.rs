@@ -13,10 +13,15 @@ use crate::error::{Error, Result};
 pub const MAX_FIRST: i32 = 100;
 
 /// The database key an `ID` names. "3" and the literal 3 both name key 3; anything that is
-/// not an integer is refused. A well-formed id that names nothing is the caller's `None`.
+/// not an integer in the one spelling [`to_id`] gives is refused: "+3", "03" and " 3" would
+/// otherwise name key 3 too, so one row would have many ids and clients comparing ids (or
+/// caching by them) would see distinct rows. A well-formed id that names nothing is the
+/// caller's `None`.
 pub fn parse_id(argument: &str, id: &ID) -> Result<i64> {
     id.parse()
-        .map_err(|_| Error::bad_input(argument, format!("{:?} is not a valid ID", id.as_str())))
+        .ok()
+        .filter(|key: &i64| key.to_string() == id.as_str())
+        .ok_or_else(|| Error::bad_input(argument, format!("{:?} is not a valid ID", id.as_str())))
 }
 
 /// An `ID` for a database key.
@@ -85,6 +90,14 @@ mod tests {
         assert_eq!(parse_id("id", &ID::from("3")).unwrap(), 3);
         assert!(parse_id("id", &ID::from("abc")).is_err());
         assert!(parse_id("id", &ID::from("")).is_err());
+    }
+
+    #[test]
+    fn an_id_has_one_spelling() {
+        assert_eq!(parse_id("id", &to_id(-1)).unwrap(), -1);
+        for other in ["+1", "01", " 1", "1 ", "-0", "+0"] {
+            assert!(parse_id("id", &ID::from(other)).is_err(), "{other:?}");
+        }
     }
 
     #[test]

@@ -7,8 +7,8 @@ use super::ids::parse_id;
 use crate::db::authors::{self, AuthorOrder as AuthorSort};
 use crate::db::books;
 use crate::db::publishers::{self, PublisherOrder as PublisherSort};
-use crate::error::Result;
-use crate::names::search_key;
+use crate::error::{Error, Result};
+use crate::names::{MAX_NAME_CHARS, MAX_TITLE_CHARS, search_key};
 
 /// Sort direction.
 #[derive(Enum, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -134,21 +134,30 @@ impl PublisherOrder {
 }
 
 impl AuthorFilter {
-    /// The data layer's filter.
-    pub fn parse(&self) -> authors::AuthorFilter {
-        authors::AuthorFilter {
-            name_contains: self.name_contains.as_deref().map(search_key),
-        }
+    /// The data layer's filter; a needle no name could hold is refused.
+    pub fn parse(&self) -> Result<authors::AuthorFilter> {
+        Ok(authors::AuthorFilter {
+            // The needle is matched against "first last".
+            name_contains: needle(
+                "filter.nameContains",
+                &self.name_contains,
+                2 * MAX_NAME_CHARS + 1,
+            )?,
+        })
     }
 }
 
 impl BookFilter {
-    /// The data layer's filter; malformed ids are refused.
+    /// The data layer's filter; malformed ids and needles no title could hold are refused.
     pub fn parse(&self) -> Result<books::BookFilter> {
         let id =
             |argument, id: &Option<ID>| id.as_ref().map(|id| parse_id(argument, id)).transpose();
         Ok(books::BookFilter {
-            title_contains: self.title_contains.as_deref().map(search_key),
+            title_contains: needle(
+                "filter.titleContains",
+                &self.title_contains,
+                MAX_TITLE_CHARS,
+            )?,
             author_id: id("filter.authorId", &self.author_id)?,
             publisher_id: id("filter.publisherId", &self.publisher_id)?,
         })
@@ -156,10 +165,19 @@ impl BookFilter {
 }
 
 impl PublisherFilter {
-    /// The data layer's filter.
-    pub fn parse(&self) -> publishers::PublisherFilter {
-        publishers::PublisherFilter {
-            name_contains: self.name_contains.as_deref().map(search_key),
-        }
+    /// The data layer's filter; a needle no name could hold is refused.
+    pub fn parse(&self) -> Result<publishers::PublisherFilter> {
+        Ok(publishers::PublisherFilter {
+            name_contains: needle("filter.nameContains", &self.name_contains, MAX_NAME_CHARS)?,
+        })
     }
+}
+
+/// The matching key of a substring filter on a field of at most `max_chars`, or
+/// `BAD_USER_INPUT` naming `field`.
+fn needle(field: &str, raw: &Option<String>, max_chars: usize) -> Result<Option<String>> {
+    raw.as_deref()
+        .map(|raw| search_key(raw, max_chars))
+        .transpose()
+        .map_err(|error| Error::bad_input(field, error.to_string()))
 }

@@ -63,7 +63,7 @@ impl QueryRoot {
         >,
     ) -> ClientResult<Connection<Author>> {
         let order = order_by.unwrap_or_default();
-        let filter = filter.unwrap_or_default().parse();
+        let filter = filter.unwrap_or_default().parse()?;
         let list = format!("authors/{:?}/{:?}", order.field, order.direction);
         let page = page_args(&list, first, after.as_deref())?;
         let db = ctx.data_unchecked::<Db>();
@@ -107,7 +107,7 @@ impl QueryRoot {
         >,
     ) -> ClientResult<Connection<Publisher>> {
         let order = order_by.unwrap_or_default();
-        let filter = filter.unwrap_or_default().parse();
+        let filter = filter.unwrap_or_default().parse()?;
         let list = format!("publishers/{:?}/{:?}", order.field, order.direction);
         let page = page_args(&list, first, after.as_deref())?;
         let db = ctx.data_unchecked::<Db>();

@@ -5,24 +5,31 @@
 
 use async_graphql::Response as GraphqlResponse;
 use async_graphql::parser::types::OperationType;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::header::{ALLOW, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::AppState;
 use super::access::Denied;
 use super::incoming::{GetParams, PostBody, Rejection};
 use super::negotiate::ResponseFormat;
 use super::observe::GraphqlOutcome;
+use super::{AppState, body};
 use crate::graphql::{self, Operation};
 
 /// A GraphQL request in a JSON body.
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    // Read before any answer, so that every refusal below, not only the 413, reaches a
+    // client still writing its body.
+    let body = body::read(body).await;
     let Some(format) = ResponseFormat::negotiate(&headers) else {
         return not_acceptable();
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return rejection_response(format, rejection),
     };
     if !is_json(&headers) {
         return rejection_response(

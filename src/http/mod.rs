@@ -2,6 +2,8 @@
 //! tests serve exactly what `bookgraph serve` does, on a port of their own.
 
 mod access;
+mod body;
+mod connections;
 mod documents;
 mod graphiql;
 mod graphql;
@@ -19,7 +21,6 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware;
@@ -35,9 +36,8 @@ use documents::Documents;
 use observe::RequestMetrics;
 
 pub use access::{InvalidToken, WriteAccess, WriteToken};
+pub use connections::ConnectionLimits;
 
-/// Largest request body accepted; larger ones get 413.
-const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// WebSocket connections open at once; each holds a task and its subscriptions' buffers,
 /// so past this many a new one is refused (503) rather than starving the rest.
 const MAX_WEBSOCKETS: usize = 1024;
@@ -146,7 +146,6 @@ pub fn router(state: AppState) -> Router {
             observe::observe,
         ))
         .with_state(state)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             cut_off,
@@ -175,15 +174,25 @@ fn cors_layer(origins: &[HeaderValue]) -> Option<CorsLayer> {
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets in-flight requests
-/// finish (each is bounded by the request timeout).
+/// finish (each is bounded by the request timeout), within the default [`ConnectionLimits`].
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, router, ConnectionLimits::default(), shutdown).await
+}
+
+/// The same, within `limits`.
+pub async fn serve_with(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let draining = Arc::new(tokio::sync::Notify::new());
     let started_draining = Arc::clone(&draining);
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+    let server = connections::serve_connections(listener, router, limits, async move {
         shutdown.await;
         started_draining.notify_one();
     });
@@ -194,10 +203,10 @@ pub async fn serve(
         tokio::time::sleep(DRAIN_TIMEOUT).await;
     };
     tokio::select! {
-        served = server => served,
+        () = server => {}
         () = deadline => {
             tracing::warn!(?DRAIN_TIMEOUT, "stopping with requests still in flight");
-            Ok(())
         }
     }
+    Ok(())
 }

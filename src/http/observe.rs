@@ -112,15 +112,29 @@ impl RequestMetrics {
     }
 }
 
-/// Middleware: gives the request an id (the client's `x-request-id` when it sent a short
-/// one), runs it inside a span carrying that id, logs one line and records metrics.
+/// Longest client-chosen request id kept.
+const MAX_REQUEST_ID_LEN: usize = 64;
+
+/// Whether a client's `x-request-id` can be kept: 1 to 64 of `A-Z a-z 0-9 . _ -`. The id is
+/// written as is into text logs, so quotes, spaces or `=` would let a client forge fields
+/// there (`abc"} injected=1`); escaping it instead would make one id read differently in
+/// the log and in the response, so anything else is replaced by an id of our own.
+fn is_safe_id(id: &str) -> bool {
+    (1..=MAX_REQUEST_ID_LEN).contains(&id.len())
+        && id
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-'))
+}
+
+/// Middleware: gives the request an id (the client's `x-request-id` when it has a safe
+/// shape, see [`is_safe_id`]), runs it inside a span carrying that id, logs one line and records metrics.
 pub async fn observe(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = request
         .headers()
         .get(&REQUEST_ID)
         .and_then(|value| value.to_str().ok())
-        .filter(|value| !value.is_empty() && value.len() <= 64)
+        .filter(|value| is_safe_id(value))
         .map_or_else(|| state.metrics.next_id(), str::to_owned);
     if let Ok(value) = HeaderValue::from_str(&id) {
         request.headers_mut().insert(REQUEST_ID, value);
@@ -187,4 +201,29 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         out,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_short_ids_of_letters_digits_dots_underscores_and_dashes_are_safe() {
+        let longest = "x".repeat(MAX_REQUEST_ID_LEN);
+        let too_long = "x".repeat(MAX_REQUEST_ID_LEN + 1);
+        let cases = [
+            ("trace-42", true),
+            ("A.b_C-9", true),
+            (longest.as_str(), true),
+            ("", false),
+            (too_long.as_str(), false),
+            ("abc\"} injected=1", false),
+            ("a b", false),
+            ("a=b", false),
+            ("caf\u{e9}", false),
+        ];
+        for (id, safe) in cases {
+            assert_eq!(is_safe_id(id), safe, "{id:?}");
+        }
+    }
 }

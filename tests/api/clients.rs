@@ -1,5 +1,6 @@
 //! Real GraphQL clients and tools, run with Node.js against a live server: graphql-http's
-//! GraphQL-over-HTTP audits, Apollo Client's normalised cache and graphql-js introspection.
+//! GraphQL-over-HTTP audits, Apollo Client's normalised cache, graphql-js introspection, and
+//! Node's own `fetch` and `http.request` posting a body over the limit.
 
 use crate::helpers::{ClientNeeds, TestApp, run_node};
 
@@ -50,4 +51,10 @@ async fn introspection_round_trips_to_the_committed_schema() {
         vec![app.url("/graphql"), sdl.to_owned()],
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn node_fetch_and_http_request_read_the_413_of_a_body_over_the_limit() {
+    let app = TestApp::spawn().await;
+    run_client("oversized.mjs", vec![app.url("/graphql")]).await;
 }

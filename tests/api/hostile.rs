@@ -80,7 +80,7 @@ fn hostile_requests() -> Vec<Hostile> {
             content_type: "application/json",
             body: vec![b' '; 5 * 1024 * 1024],
             status: StatusCode::PAYLOAD_TOO_LARGE,
-            code: None,
+            code: bad_request,
         },
         Hostile {
             what: "invalid UTF-8",
@@ -135,19 +135,17 @@ async fn every_hostile_request_is_refused_and_the_server_keeps_serving() {
             .await
             .unwrap_or_else(|error| panic!("{what}: {error}"));
         assert_eq!(response.status(), hostile.status, "{what}");
-        if hostile.status != StatusCode::PAYLOAD_TOO_LARGE {
-            let body: Value = response
-                .json()
-                .await
-                .unwrap_or_else(|error| panic!("{what}: {error}"));
-            assert!(body["errors"][0]["message"].is_string(), "{what}: {body}");
-            assert!(body.get("data").is_none(), "{what}: {body}");
-            if let Some(code) = hostile.code {
-                assert_eq!(
-                    body["errors"][0]["extensions"]["code"], code,
-                    "{what}: {body}"
-                );
-            }
+        let body: Value = response
+            .json()
+            .await
+            .unwrap_or_else(|error| panic!("{what}: {error}"));
+        assert!(body["errors"][0]["message"].is_string(), "{what}: {body}");
+        assert!(body.get("data").is_none(), "{what}: {body}");
+        if let Some(code) = hostile.code {
+            assert_eq!(
+                body["errors"][0]["extensions"]["code"], code,
+                "{what}: {body}"
+            );
         }
         let still = app.data("{ authors { totalCount } }").await;
         assert_eq!(still["authors"]["totalCount"], 7, "after {what}");
@@ -206,4 +204,83 @@ async fn a_query_fanning_out_over_the_catalogue_is_refused() {
     assert_eq!(app.error_codes(query).await, ["QUERY_TOO_COMPLEX"]);
     let still = app.data("{ authors { totalCount } }").await;
     assert_eq!(still["authors"]["totalCount"], 2000);
+}
+
+#[tokio::test]
+async fn a_filter_no_name_could_hold_is_bad_user_input_and_runs_nothing() {
+    let app = TestApp::spawn().await;
+    let long = "a".repeat(50_000);
+    let cases = [
+        ("authors", "nameContains", long.as_str()),
+        ("books", "titleContains", long.as_str()),
+        ("publishers", "nameContains", long.as_str()),
+        ("authors", "nameContains", "\u{0}nomatch"),
+        ("books", "titleContains", "\u{0}nomatch"),
+        ("publishers", "nameContains", "no\u{7}match"),
+    ];
+    for (list, field, needle) in cases {
+        let query = format!(
+            "query($needle: String!) {{ {list}(filter: {{ {field}: $needle }}) {{ totalCount nodes {{ id }} }} }}"
+        );
+        let response = app.post_graphql(&query, json!({ "needle": needle })).await;
+        let what = format!("{list}.{field} of {} characters", needle.chars().count());
+        assert!(response["data"][list].is_null(), "{what}: {response}");
+        assert_eq!(
+            response["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{what}: {response}"
+        );
+        let message = response["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            message.starts_with(&format!("filter.{field}:")),
+            "{what}: the message names the field: {message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_filter_as_long_as_the_longest_name_still_runs() {
+    let app = TestApp::spawn().await;
+    let data = app
+        .data_with(
+            "query($title: String!, $name: String!) {
+                books(filter: { titleContains: $title }) { totalCount }
+                publishers(filter: { nameContains: $name }) { totalCount }
+                authors(filter: { nameContains: $name }) { totalCount }
+            }",
+            json!({ "title": "a".repeat(500), "name": "a".repeat(200) }),
+        )
+        .await;
+    let none = json!({ "totalCount": 0 });
+    assert_eq!(
+        data,
+        json!({ "books": none, "publishers": none, "authors": none })
+    );
+}
+
+#[tokio::test]
+async fn an_id_has_one_spelling_and_others_are_bad_user_input() {
+    let app = TestApp::spawn().await;
+    let found = app.data(r#"{ author(id: "1") { id } }"#).await;
+    assert_eq!(found["author"]["id"], "1");
+    for spelling in ["+1", "01", " 1", "1.0"] {
+        let queries = [
+            format!("{{ author(id: {spelling:?}) {{ id }} }}"),
+            format!("{{ books(filter: {{ authorId: {spelling:?} }}) {{ totalCount }} }}"),
+            format!(
+                "mutation {{ updatePublisher(input: {{ id: {spelling:?}, name: \"Renamed\" }}) {{ publisher {{ id }} }} }}"
+            ),
+        ];
+        for query in queries {
+            assert_eq!(app.error_codes(&query).await, ["BAD_USER_INPUT"], "{query}");
+        }
+    }
+    let renamed = app
+        .data(r#"{ publishers(filter: { nameContains: "renamed" }) { totalCount } }"#)
+        .await;
+    assert_eq!(
+        renamed["publishers"]["totalCount"], 0,
+        "nothing was renamed"
+    );
 }

@@ -159,13 +159,13 @@ async fn assert_all_400(app: &TestApp, bodies: &[&'static str]) {
 }
 
 /// A good request padded with trailing white space to `total_len` bytes.
-fn padded_request(total_len: usize) -> String {
+pub fn padded_request(total_len: usize) -> String {
     let request = json!({ "query": GOOD_QUERY }).to_string();
     // Trailing white space is valid JSON, so only the size can be at fault.
     format!("{request}{}", " ".repeat(total_len - request.len()))
 }
 
-const MIB: usize = 1024 * 1024;
+pub const MIB: usize = 1024 * 1024;
 
 #[tokio::test]
 async fn a_syntax_error_is_a_400_for_graphql_response_json_clients() {

@@ -3,9 +3,11 @@
 mod add_book;
 mod auth;
 mod batching;
+mod bodies;
 mod browser;
 mod cli;
 mod clients;
+mod connections;
 mod faults;
 mod fuzz;
 mod helpers;

@@ -118,6 +118,35 @@ async fn every_response_carries_a_request_id() {
 }
 
 #[tokio::test]
+async fn a_request_id_that_could_forge_log_fields_is_replaced_by_one_of_ours() {
+    let app = TestApp::spawn().await;
+    let unsafe_ids = [
+        r#"abc"} injected=1"#.to_owned(),
+        "a b".to_owned(),
+        "id=1".to_owned(),
+        "x".repeat(65),
+    ];
+    for sent in unsafe_ids {
+        let response = app
+            .client()
+            .get(app.url("/health"))
+            .header("x-request-id", &sent)
+            .send()
+            .await
+            .unwrap();
+        let used = response.headers()["x-request-id"].to_str().unwrap();
+        assert_ne!(used, sent, "an unsafe id is not echoed");
+        assert!(
+            !used.is_empty()
+                && used
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || b"._-".contains(&byte)),
+            "{sent:?} was replaced by {used:?}, which has the safe shape"
+        );
+    }
+}
+
+#[tokio::test]
 async fn cors_allows_configured_origins_only() {
     let open = TestApp::spawn_configured(|state| {
         state.with_cors_origins(vec!["https://app.example.com".parse().unwrap()])

@@ -30,9 +30,24 @@ impl Server {
 
     /// The same, with more flags for `serve`.
     pub fn start_with(database_url: &str, flags: &[&str]) -> Server {
+        Self::start_command(bookgraph(), database_url, flags)
+    }
+
+    /// Starts like [`Server::start_with`], allowed at most `open_files` file descriptors
+    /// (`ulimit -n`, set by a shell that then becomes the server).
+    pub fn start_with_open_files(database_url: &str, flags: &[&str], open_files: u32) -> Server {
+        let mut shell = Command::new("sh");
+        shell
+            .arg("-c")
+            .arg(format!(r#"ulimit -n {open_files} && exec "$0" "$@""#))
+            .arg(env!("CARGO_BIN_EXE_bookgraph"));
+        Self::start_command(shell, database_url, flags)
+    }
+
+    fn start_command(command: Command, database_url: &str, flags: &[&str]) -> Server {
         let mut args = vec!["--listen", "127.0.0.1:0", "--database", database_url];
         args.extend(flags);
-        let mut server = Self::spawn(&args, "info");
+        let mut server = Self::spawn_command(command, &args, "info");
         server.wait_until_listening();
         server
     }
@@ -40,7 +55,11 @@ impl Server {
     /// Runs `bookgraph serve ARGS` from the repository root with `RUST_LOG=rust_log` and no
     /// write-access settings from the environment, without waiting for anything.
     pub fn spawn(args: &[&str], rust_log: &str) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_bookgraph"))
+        Self::spawn_command(bookgraph(), args, rust_log)
+    }
+
+    fn spawn_command(mut command: Command, args: &[&str], rust_log: &str) -> Server {
+        let mut child = command
             .arg("serve")
             .args(args)
             .env("RUST_LOG", rust_log)
@@ -163,6 +182,11 @@ impl Drop for Server {
             self.child.wait().ok();
         }
     }
+}
+
+/// The command running the binary under test.
+fn bookgraph() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_bookgraph"))
 }
 
 /// `ADDRESS:PORT` from the server's "listening on http://ADDRESS:PORT (…)" line.

@@ -3,13 +3,14 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::builder::{BoolishValueParser, TypedValueParser};
 use clap::error::ErrorKind;
 use clap::{Args, ValueEnum};
 
 use crate::graphql::limits::Limits;
-use crate::http::WriteToken;
+use crate::http::{SocketLimits, WriteToken};
 
 /// Arguments of `generate`.
 #[derive(Debug, Args)]
@@ -146,6 +147,20 @@ pub struct LimitArgs {
     /// Longest a GraphQL request may run, in seconds.
     #[arg(long, env = "BOOKGRAPH_REQUEST_TIMEOUT", default_value_t = 10)]
     pub request_timeout: u64,
+    /// Longest a WebSocket connection may stay open without `connection_init`, in seconds.
+    #[arg(
+        long,
+        env = "BOOKGRAPH_WEBSOCKET_INIT_TIMEOUT",
+        default_value_t = SocketLimits::default().init_timeout.as_secs()
+    )]
+    pub websocket_init_timeout: u64,
+    /// Most operations (subscriptions included) one WebSocket connection may run at once.
+    #[arg(
+        long,
+        env = "BOOKGRAPH_MAX_WEBSOCKET_OPERATIONS",
+        default_value_t = SocketLimits::default().max_operations
+    )]
+    pub max_websocket_operations: usize,
 }
 
 impl LimitArgs {
@@ -156,6 +171,14 @@ impl LimitArgs {
             max_complexity: self.max_complexity,
             max_aliases: self.max_aliases,
             max_root_fields: self.max_root_fields,
+        }
+    }
+
+    /// The WebSocket limits these flags set.
+    pub fn socket_limits(&self) -> SocketLimits {
+        SocketLimits {
+            init_timeout: Duration::from_secs(self.websocket_init_timeout),
+            max_operations: self.max_websocket_operations,
         }
     }
 }

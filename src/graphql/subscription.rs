@@ -57,7 +57,10 @@ impl SubscriptionRoot {
     }
 
     /// Each author renamed from now on.
-    async fn author_changed(&self, ctx: &Context<'_>) -> impl Stream<Item = Result<Author>> + use<> {
+    async fn author_changed(
+        &self,
+        ctx: &Context<'_>,
+    ) -> impl Stream<Item = Result<Author>> + use<> {
         events(ctx, |event| match event {
             Event::AuthorChanged(row) => Some(Author(row)),
             _ => None,
@@ -73,7 +76,10 @@ impl SubscriptionRoot {
     }
 
     /// Each publisher created from now on.
-    async fn publisher_added(&self, ctx: &Context<'_>) -> impl Stream<Item = Result<Publisher>> + use<> {
+    async fn publisher_added(
+        &self,
+        ctx: &Context<'_>,
+    ) -> impl Stream<Item = Result<Publisher>> + use<> {
         events(ctx, |event| match event {
             Event::PublisherAdded(row) => Some(Publisher(row)),
             _ => None,
@@ -81,7 +87,10 @@ impl SubscriptionRoot {
     }
 
     /// Each publisher renamed from now on.
-    async fn publisher_changed(&self, ctx: &Context<'_>) -> impl Stream<Item = Result<Publisher>> + use<> {
+    async fn publisher_changed(
+        &self,
+        ctx: &Context<'_>,
+    ) -> impl Stream<Item = Result<Publisher>> + use<> {
         events(ctx, |event| match event {
             Event::PublisherChanged(row) => Some(Publisher(row)),
             _ => None,
@@ -119,7 +128,10 @@ fn events<T>(
                         }
                     }
                     Err(RecvError::Lagged(skipped)) => {
-                        tracing::info!(skipped, "a subscriber fell behind; ending its subscription");
+                        tracing::info!(
+                            skipped,
+                            "a subscriber fell behind; ending its subscription"
+                        );
                         let error = ClientError::from(Error::FellBehind { skipped });
                         return Some((Err(error.into()), None));
                     }

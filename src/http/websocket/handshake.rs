@@ -238,7 +238,11 @@ mod tests {
         let mut buf = [0; 16];
         assert_eq!(io.read(&mut buf).await.unwrap(), 4);
         let error = io.read(&mut buf).await.unwrap_err();
-        assert!(error.get_ref().is_some_and(|error| error.is::<TooMuchBeforeInit>()));
+        assert!(
+            error
+                .get_ref()
+                .is_some_and(|error| error.is::<TooMuchBeforeInit>())
+        );
     }
 
     #[tokio::test]

@@ -100,10 +100,7 @@ pub enum ClientMessage {
     },
     /// Starts operation `id`.
     #[serde(alias = "start")]
-    Subscribe {
-        id: String,
-        payload: Box<Request>,
-    },
+    Subscribe { id: String, payload: Box<Request> },
     /// Stops operation `id`.
     #[serde(alias = "stop")]
     Complete { id: String },
@@ -218,7 +215,10 @@ mod tests {
         let cases = [
             ("graphql-transport-ws", Some(Protocol::TransportWs)),
             ("graphql-ws", Some(Protocol::Legacy)),
-            ("mqtt, graphql-ws, graphql-transport-ws", Some(Protocol::Legacy)),
+            (
+                "mqtt, graphql-ws, graphql-transport-ws",
+                Some(Protocol::Legacy),
+            ),
             (" GRAPHQL-TRANSPORT-WS ", Some(Protocol::TransportWs)),
             ("mqtt", None),
             ("", None),
@@ -231,7 +231,8 @@ mod tests {
     #[test]
     fn both_spellings_of_starting_and_stopping_an_operation_are_understood() {
         for kind in ["subscribe", "start"] {
-            let message = format!(r#"{{"type":"{kind}","id":"1","payload":{{"query":"{{ a }}"}}}}"#);
+            let message =
+                format!(r#"{{"type":"{kind}","id":"1","payload":{{"query":"{{ a }}"}}}}"#);
             assert!(
                 matches!(ClientMessage::parse(message.as_bytes()), Some(ClientMessage::Subscribe { id, .. }) if id == "1"),
                 "{kind}"
@@ -247,8 +248,7 @@ mod tests {
     }
 
     #[test]
-    fn a_refusal_is_an_error_message_in_graphql_transport_ws_and_a_result_in_the_legacy_protocol()
-    {
+    fn a_refusal_is_an_error_message_in_graphql_transport_ws_and_a_result_in_the_legacy_protocol() {
         let errors = [ServerError::new("no such field", None)];
         let modern: Value =
             serde_json::from_str(&Protocol::TransportWs.refusal("7", &errors)[0]).unwrap();

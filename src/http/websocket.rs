@@ -100,7 +100,7 @@ pub async fn upgrade(State(state): State<AppState>, mut request: Request) -> Res
     }
     let handshake = match Handshake::of(&mut request) {
         Ok(handshake) => handshake,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let Ok(place) = Arc::clone(&state.sockets.places).try_acquire_owned() else {
         return (

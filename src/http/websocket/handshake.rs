@@ -41,7 +41,7 @@ pub struct Handshake {
 
 impl Handshake {
     /// The handshake `request` asks for, or the answer refusing it.
-    pub fn of(request: &mut Request) -> Result<Handshake, Response> {
+    pub fn of(request: &mut Request) -> Result<Handshake, NotAHandshake> {
         let headers = request.headers();
         let is_upgrade = request.method() == Method::GET
             && header_has(headers, &CONNECTION, "upgrade")
@@ -49,7 +49,7 @@ impl Handshake {
             && header_has(headers, &SEC_WEBSOCKET_VERSION, "13");
         let key = headers.get(SEC_WEBSOCKET_KEY).cloned();
         let (true, Some(key)) = (is_upgrade, key) else {
-            return Err(refuse(
+            return Err(NotAHandshake(
                 StatusCode::BAD_REQUEST,
                 "this is a WebSocket endpoint: connect with a WebSocket client",
             ));
@@ -60,13 +60,13 @@ impl Handshake {
             .filter_map(|offer| offer.to_str().ok())
             .find_map(Protocol::chosen_from)
         else {
-            return Err(refuse(
+            return Err(NotAHandshake(
                 StatusCode::BAD_REQUEST,
                 "offer graphql-transport-ws or graphql-ws in Sec-WebSocket-Protocol",
             ));
         };
         let Some(on_upgrade) = request.extensions_mut().remove::<OnUpgrade>() else {
-            return Err(refuse(
+            return Err(NotAHandshake(
                 StatusCode::UPGRADE_REQUIRED,
                 "this connection cannot be upgraded",
             ));
@@ -105,8 +105,13 @@ impl Handshake {
     }
 }
 
-fn refuse(status: StatusCode, message: &'static str) -> Response {
-    (status, message).into_response()
+/// Why a request is no WebSocket handshake we take, and the status saying so.
+pub struct NotAHandshake(StatusCode, &'static str);
+
+impl IntoResponse for NotAHandshake {
+    fn into_response(self) -> Response {
+        (self.0, self.1).into_response()
+    }
 }
 
 fn header_has(headers: &HeaderMap, name: &axum::http::HeaderName, token: &str) -> bool {

@@ -44,6 +44,9 @@ pub struct SocketLimits {
 }
 
 impl Default for SocketLimits {
+    /// 5 s to initialise: graphql-ws's own server allows 3, and a client on a slow network
+    /// sends `connection_init` right after the handshake anyway. 100 operations: an app or
+    /// GraphiQL runs a handful, and each event costs its connection one reply per operation.
     fn default() -> Self {
         SocketLimits {
             init_timeout: Duration::from_secs(5),

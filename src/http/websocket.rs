@@ -26,6 +26,7 @@ use super::{AppState, MAX_BODY_BYTES};
 use connection::Connection;
 use handshake::{Handshake, SizeLimits};
 use operations::Operations;
+use protocol::Protocol;
 
 /// Bytes a client may send before its `connection_init` is acknowledged: a token and then
 /// some, and little enough that a thousand sockets waiting there hold next to nothing.
@@ -120,29 +121,8 @@ pub async fn upgrade(State(state): State<AppState>, mut request: Request) -> Res
         )
             .into_response();
     }
-    // Mutations over the socket face the same rules as over POST, decided once from the
-    // upgrade request; a token, if needed, is checked at connection_init.
-    let headers = request.headers();
-    let write_refusal = match state.write_access {
-        WriteAccess::ReadOnly => Some(Denied::ReadOnly),
-        WriteAccess::Local => state.write_access.permits(headers).err(),
-        WriteAccess::Open | WriteAccess::Token(_) => None,
-    };
     let sizes = SizeLimits::new(MAX_BODY_BYTES, MAX_BYTES_BEFORE_INIT);
-    let connection = Connection {
-        protocol: handshake.protocol,
-        access: state.write_access,
-        operations: Operations {
-            schema: state.schema,
-            db: state.db,
-            write_refusal,
-            time_limit: state.request_timeout,
-            executions: state.executions,
-        },
-        limits: state.sockets.limits,
-        sizes: sizes.clone(),
-        going_away: state.sockets.going_away.subscribe(),
-    };
+    let connection = connection(state, request.headers(), handshake.protocol, sizes.clone());
     let (response, socket) = handshake.accept(sizes);
     // The connection outlives the request's span; it keeps its id for its log lines.
     let span = tracing::Span::current();
@@ -157,6 +137,36 @@ pub async fn upgrade(State(state): State<AppState>, mut request: Request) -> Res
         .instrument(span),
     );
     response
+}
+
+/// The connection an upgrade request opens. Mutations over it face the same rules as over
+/// POST, decided once from the upgrade request; a token, if needed, is checked at
+/// `connection_init`.
+fn connection(
+    state: AppState,
+    headers: &HeaderMap,
+    protocol: Protocol,
+    sizes: SizeLimits,
+) -> Connection {
+    let write_refusal = match state.write_access {
+        WriteAccess::ReadOnly => Some(Denied::ReadOnly),
+        WriteAccess::Local => state.write_access.permits(headers).err(),
+        WriteAccess::Open | WriteAccess::Token(_) => None,
+    };
+    Connection {
+        protocol,
+        access: state.write_access,
+        operations: Operations {
+            schema: state.schema,
+            db: state.db,
+            write_refusal,
+            time_limit: state.request_timeout,
+            executions: state.executions,
+        },
+        limits: state.sockets.limits,
+        sizes,
+        going_away: state.sockets.going_away.subscribe(),
+    }
 }
 
 /// Whether a browser page from the request's `Origin` may connect. Browsers apply no CORS

@@ -368,3 +368,34 @@ async fn an_operation_failing_validation_gets_an_error_message_and_no_complete()
         json!({ "id": "bad", "type": "complete" })
     );
 }
+
+#[tokio::test]
+async fn other_protocol_violations_close_the_socket_with_their_graphql_transport_ws_codes() {
+    let app = TestApp::spawn().await;
+    let cases = [
+        (
+            json!({ "type": "connection_init" }),
+            4429,
+            "a second connection_init",
+        ),
+        (
+            json!({ "type": "launch", "id": "1" }),
+            4400,
+            "an unknown message type",
+        ),
+        (
+            json!({ "id": "1", "type": "subscribe" }),
+            4400,
+            "subscribe without a payload",
+        ),
+    ];
+    for (message, code, case) in cases {
+        let mut socket = Socket::open(app.address, TRANSPORT_WS, json!({})).await;
+        socket.send(message).await;
+        assert_eq!(
+            close_code(&mut socket).await.map(|(code, _)| code),
+            Some(code),
+            "{case}"
+        );
+    }
+}

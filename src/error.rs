@@ -35,6 +35,16 @@ pub enum Error {
     /// The request asks for more than a limit allows; nothing more runs.
     #[error("{0}")]
     TooLarge(String),
+    /// A subscriber fell further behind the catalogue's changes than they are kept for;
+    /// its subscription ended rather than skip them.
+    #[error(
+        "this subscription fell {skipped} changes behind and was ended; subscribe again, \
+         and read its events faster or subscribe to fewer"
+    )]
+    FellBehind {
+        /// The changes it would have missed.
+        skipped: u64,
+    },
     /// A CSV file could not be imported; nothing was written.
     #[error("line {line}: {message}")]
     Csv {
@@ -137,6 +147,7 @@ impl From<ClientError> for async_graphql::Error {
                     },
                 );
             }
+            Error::FellBehind { .. } => ("FELL_BEHIND", error.to_string()),
             Error::Conflict { existing_id, .. } => {
                 let existing_id = *existing_id;
                 return async_graphql::Error::new(error.to_string()).extend_with(

@@ -8,7 +8,7 @@ use tokio::sync::broadcast;
 
 use crate::db::models::{AuthorRow, BookRow, PublisherRow};
 
-/// Events kept for a subscriber that falls behind; beyond that it skips the oldest.
+/// Events kept for a subscriber that falls behind; one that falls further is ended.
 const BACKLOG: usize = 1024;
 
 /// One committed change.
@@ -48,6 +48,11 @@ impl Events {
     /// Whether anyone listens; writers skip collecting events otherwise.
     pub fn has_subscribers(&self) -> bool {
         self.0.receiver_count() > 0
+    }
+
+    /// How many listen.
+    pub fn subscriber_count(&self) -> usize {
+        self.0.receiver_count()
     }
 
     /// Announces committed changes, in order.

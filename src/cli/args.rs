@@ -10,7 +10,7 @@ use clap::error::ErrorKind;
 use clap::{Args, ValueEnum};
 
 use crate::graphql::limits::Limits;
-use crate::http::{ConnectionLimits, WriteToken};
+use crate::http::{ConnectionLimits, SocketLimits, WriteToken};
 
 /// Arguments of `generate`.
 #[derive(Debug, Args)]
@@ -169,6 +169,20 @@ pub struct LimitArgs {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub header_timeout: u64,
+    /// Longest a WebSocket connection may stay open without `connection_init`, in seconds.
+    #[arg(
+        long,
+        env = "BOOKGRAPH_WEBSOCKET_INIT_TIMEOUT",
+        default_value_t = SocketLimits::default().init_timeout.as_secs()
+    )]
+    pub websocket_init_timeout: u64,
+    /// Most operations (subscriptions included) one WebSocket connection may run at once.
+    #[arg(
+        long,
+        env = "BOOKGRAPH_MAX_WEBSOCKET_OPERATIONS",
+        default_value_t = SocketLimits::default().max_operations
+    )]
+    pub max_websocket_operations: usize,
 }
 
 impl LimitArgs {
@@ -187,6 +201,14 @@ impl LimitArgs {
             max_complexity: self.max_complexity,
             max_aliases: self.max_aliases,
             max_root_fields: self.max_root_fields,
+        }
+    }
+
+    /// The WebSocket limits these flags set.
+    pub fn socket_limits(&self) -> SocketLimits {
+        SocketLimits {
+            init_timeout: Duration::from_secs(self.websocket_init_timeout),
+            max_operations: self.max_websocket_operations,
         }
     }
 }

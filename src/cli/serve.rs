@@ -46,17 +46,18 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut state = AppState::new(schema, db.clone())
         .with_request_timeout(Duration::from_secs(args.limits.request_timeout))
         .with_cors_origins(cors_origins(&args.cors_origins)?)
-        .with_write_access(write_access);
+        .with_write_access(write_access)
+        .with_socket_limits(args.limits.socket_limits());
     if let Some(path) = &args.trusted_documents {
         state = state.with_trusted_documents(read_trusted_documents(path)?);
         tracing::info!(documents = %path.display(), "running trusted documents only");
     }
-    let router = http::router(state);
+    let shutdown = state.closing_sockets_after(shutdown_signal());
     http::serve_with(
         listener,
-        router,
+        http::router(state),
         args.limits.connections(),
-        shutdown_signal(),
+        shutdown,
     )
     .await?;
     db.close().await;

@@ -245,6 +245,13 @@ impl Db {
         }
     }
 
+    /// Starts this scope's statement count and row budget again from zero, for every clone
+    /// of it: a subscription keeps one scope, and each of its events is a read of its own.
+    pub fn restart_scope(&self) {
+        self.counters.scoped.store(0, Ordering::Relaxed);
+        self.counters.rows.store(0, Ordering::Relaxed);
+    }
+
     /// How many statements this handle (and its clones) has run.
     pub fn statement_count(&self) -> u64 {
         self.counters.scoped.load(Ordering::Relaxed)

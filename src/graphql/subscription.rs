@@ -1,14 +1,16 @@
 //! The subscription root: committed changes to the catalogue, as they happen. Each field
 //! follows the database's event channel and keeps the events of its kind; nothing here
-//! reads SQL, and nested fields of an event resolve through the connection's loader.
+//! reads SQL, and nested fields of an event resolve through the operation's loader, each
+//! event with a fresh row budget.
 
-use async_graphql::{Context, ID, Subscription};
+use async_graphql::{Context, ID, Result, Subscription};
 use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::ids::to_id;
 use super::types::{Author, Book, Publisher};
 use crate::db::Db;
+use crate::error::{ClientError, Error};
 use crate::events::Event;
 
 /// Changes to the catalogue, announced once their transaction has committed. A call that
@@ -22,7 +24,7 @@ pub struct SubscriptionRoot;
 #[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// Each book created from now on.
-    async fn book_added(&self, ctx: &Context<'_>) -> impl Stream<Item = Book> + use<> {
+    async fn book_added(&self, ctx: &Context<'_>) -> impl Stream<Item = Result<Book>> + use<> {
         events(ctx, |event| match event {
             Event::BookAdded(row) => Some(Book(row)),
             _ => None,
@@ -31,7 +33,7 @@ impl SubscriptionRoot {
 
     /// Each book whose title, author or publishers change from now on (a new publisher
     /// link included).
-    async fn book_changed(&self, ctx: &Context<'_>) -> impl Stream<Item = Book> + use<> {
+    async fn book_changed(&self, ctx: &Context<'_>) -> impl Stream<Item = Result<Book>> + use<> {
         events(ctx, |event| match event {
             Event::BookChanged(row) => Some(Book(row)),
             _ => None,
@@ -39,7 +41,7 @@ impl SubscriptionRoot {
     }
 
     /// The ID of each book deleted from now on.
-    async fn book_deleted(&self, ctx: &Context<'_>) -> impl Stream<Item = ID> + use<> {
+    async fn book_deleted(&self, ctx: &Context<'_>) -> impl Stream<Item = Result<ID>> + use<> {
         events(ctx, |event| match event {
             Event::BookDeleted(id) => Some(to_id(id)),
             _ => None,
@@ -47,7 +49,7 @@ impl SubscriptionRoot {
     }
 
     /// Each author created from now on.
-    async fn author_added(&self, ctx: &Context<'_>) -> impl Stream<Item = Author> + use<> {
+    async fn author_added(&self, ctx: &Context<'_>) -> impl Stream<Item = Result<Author>> + use<> {
         events(ctx, |event| match event {
             Event::AuthorAdded(row) => Some(Author(row)),
             _ => None,
@@ -55,7 +57,10 @@ impl SubscriptionRoot {
     }
 
     /// Each author renamed from now on.
-    async fn author_changed(&self, ctx: &Context<'_>) -> impl Stream<Item = Author> + use<> {
+    async fn author_changed(
+        &self,
+        ctx: &Context<'_>,
+    ) -> impl Stream<Item = Result<Author>> + use<> {
         events(ctx, |event| match event {
             Event::AuthorChanged(row) => Some(Author(row)),
             _ => None,
@@ -63,7 +68,7 @@ impl SubscriptionRoot {
     }
 
     /// The ID of each author deleted from now on.
-    async fn author_deleted(&self, ctx: &Context<'_>) -> impl Stream<Item = ID> + use<> {
+    async fn author_deleted(&self, ctx: &Context<'_>) -> impl Stream<Item = Result<ID>> + use<> {
         events(ctx, |event| match event {
             Event::AuthorDeleted(id) => Some(to_id(id)),
             _ => None,
@@ -71,7 +76,10 @@ impl SubscriptionRoot {
     }
 
     /// Each publisher created from now on.
-    async fn publisher_added(&self, ctx: &Context<'_>) -> impl Stream<Item = Publisher> + use<> {
+    async fn publisher_added(
+        &self,
+        ctx: &Context<'_>,
+    ) -> impl Stream<Item = Result<Publisher>> + use<> {
         events(ctx, |event| match event {
             Event::PublisherAdded(row) => Some(Publisher(row)),
             _ => None,
@@ -79,7 +87,10 @@ impl SubscriptionRoot {
     }
 
     /// Each publisher renamed from now on.
-    async fn publisher_changed(&self, ctx: &Context<'_>) -> impl Stream<Item = Publisher> + use<> {
+    async fn publisher_changed(
+        &self,
+        ctx: &Context<'_>,
+    ) -> impl Stream<Item = Result<Publisher>> + use<> {
         events(ctx, |event| match event {
             Event::PublisherChanged(row) => Some(Publisher(row)),
             _ => None,
@@ -87,7 +98,7 @@ impl SubscriptionRoot {
     }
 
     /// The ID of each publisher deleted from now on.
-    async fn publisher_deleted(&self, ctx: &Context<'_>) -> impl Stream<Item = ID> + use<> {
+    async fn publisher_deleted(&self, ctx: &Context<'_>) -> impl Stream<Item = Result<ID>> + use<> {
         events(ctx, |event| match event {
             Event::PublisherDeleted(id) => Some(to_id(id)),
             _ => None,
@@ -96,22 +107,36 @@ impl SubscriptionRoot {
 }
 
 /// The events `pick` keeps, from the moment of the call. A subscriber that falls more than
-/// the channel's backlog behind skips what it missed rather than ending: a subscription
-/// promises changes from now on, not a complete history.
-fn events<T>(ctx: &Context<'_>, pick: fn(Event) -> Option<T>) -> impl Stream<Item = T> + use<T> {
-    let receiver = ctx.data_unchecked::<Db>().events().subscribe();
-    futures_util::stream::unfold(receiver, move |mut receiver| async move {
-        loop {
-            match receiver.recv().await {
-                Ok(event) => {
-                    if let Some(item) = pick(event) {
-                        return Some((item, receiver));
+/// the channel's backlog behind gets an error and its subscription ends: skipping what it
+/// missed would leave it believing it had seen every change.
+fn events<T>(
+    ctx: &Context<'_>,
+    pick: fn(Event) -> Option<T>,
+) -> impl Stream<Item = Result<T>> + use<T> {
+    let db = ctx.data_unchecked::<Db>().clone();
+    let receiver = db.events().subscribe();
+    futures_util::stream::unfold(Some(receiver), move |receiver| {
+        let db = db.clone();
+        async move {
+            let mut receiver = receiver?;
+            loop {
+                match receiver.recv().await {
+                    Ok(event) => {
+                        if let Some(item) = pick(event) {
+                            db.restart_scope();
+                            return Some((Ok(item), Some(receiver)));
+                        }
                     }
+                    Err(RecvError::Lagged(skipped)) => {
+                        tracing::info!(
+                            skipped,
+                            "a subscriber fell behind; ending its subscription"
+                        );
+                        let error = ClientError::from(Error::FellBehind { skipped });
+                        return Some((Err(error.into()), None));
+                    }
+                    Err(RecvError::Closed) => return None,
                 }
-                Err(RecvError::Lagged(skipped)) => {
-                    tracing::warn!(skipped, "a subscriber fell behind and skipped events");
-                }
-                Err(RecvError::Closed) => return None,
             }
         }
     })

@@ -162,7 +162,7 @@ fn with_outcome(mut response: Response, operation: String, outcome: &'static str
 
 /// Parse, validation and variable errors come before execution and carry no `path`;
 /// field errors always have one.
-fn is_request_error(response: &GraphqlResponse) -> bool {
+pub(super) fn is_request_error(response: &GraphqlResponse) -> bool {
     response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|error| error.path.is_empty())

@@ -37,6 +37,7 @@ use observe::RequestMetrics;
 
 pub use access::{InvalidToken, WriteAccess, WriteToken};
 pub use connections::ConnectionLimits;
+pub use websocket::SocketLimits;
 
 /// WebSocket connections open at once; each holds a task and its subscriptions' buffers,
 /// so past this many a new one is refused (503) rather than starving the rest.
@@ -67,8 +68,8 @@ pub struct AppState {
     write_access: WriteAccess,
     /// Turns to execute a GraphQL request.
     executions: Arc<Semaphore>,
-    /// Places for open WebSocket connections.
-    sockets: Arc<Semaphore>,
+    /// Open WebSocket connections.
+    sockets: websocket::Sockets,
 }
 
 impl AppState {
@@ -82,16 +83,35 @@ impl AppState {
             metrics: Arc::default(),
             cors_origins: Vec::new(),
             executions: Arc::new(Semaphore::new(concurrent_executions())),
-            sockets: Arc::new(Semaphore::new(MAX_WEBSOCKETS)),
+            sockets: websocket::Sockets::new(MAX_WEBSOCKETS),
             write_access: WriteAccess::Local,
         }
     }
 
     /// The same, keeping at most `max` WebSocket connections open at once.
     pub fn with_max_websockets(self, max: usize) -> Self {
-        AppState {
-            sockets: Arc::new(Semaphore::new(max)),
-            ..self
+        let mut sockets = websocket::Sockets::new(max);
+        sockets.limits = self.sockets.limits;
+        AppState { sockets, ..self }
+    }
+
+    /// The same, holding each WebSocket connection to `limits`.
+    pub fn with_socket_limits(mut self, limits: SocketLimits) -> Self {
+        self.sockets.limits = limits;
+        self
+    }
+
+    /// Completes once `signal` has and every WebSocket connection has been told the server
+    /// is stopping (close code 1001) and closed, or a few seconds have passed: the
+    /// `shutdown` to give [`serve`], since a socket is no request its draining waits for.
+    pub fn closing_sockets_after(
+        &self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let sockets = self.sockets.clone();
+        async move {
+            signal.await;
+            sockets.close_all().await;
         }
     }
 

@@ -3,45 +3,111 @@
 //! holds here as over HTTP: a token-guarded server wants its token in `connection_init`,
 //! and a read-only one refuses mutations sent over the socket. Queries and mutations take
 //! turns and keep the time limit as over HTTP; subscriptions last as long as the client
-//! wants. At most [`super::MAX_WEBSOCKETS`] connections are open at once.
+//! wants. At most [`super::MAX_WEBSOCKETS`] connections are open at once, each with at most
+//! [`SocketLimits::max_operations`] operations running.
+
+mod connection;
+mod handshake;
+mod operations;
+mod protocol;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql::parser::types::OperationType;
-use async_graphql::{Data, Executor, Request, Response as GraphqlResponse, ServerError};
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
-use axum::extract::{State, WebSocketUpgrade};
+use axum::extract::{Request, State};
 use axum::http::header::{HOST, ORIGIN};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt as _;
-use futures_util::stream::BoxStream;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tracing::Instrument as _;
 
 use super::AppState;
 use super::access::{Denied, WriteAccess};
-use crate::db::Db;
-use crate::graphql::loaders::spawned_loaders;
-use crate::graphql::{BookSchema, Operation};
+use super::body::MAX_BODY_BYTES;
+use connection::Connection;
+use handshake::{Handshake, SizeLimits};
+use operations::Operations;
+use protocol::Protocol;
+
+/// Bytes a client may send before its `connection_init` is acknowledged: a token and then
+/// some, and little enough that a thousand sockets waiting there hold next to nothing.
+const MAX_BYTES_BEFORE_INIT: usize = 16 * 1024;
+
+/// How long a stopping server waits for its sockets to close before it stops anyway.
+const SOCKETS_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What each WebSocket connection is held to.
+#[derive(Debug, Clone, Copy)]
+pub struct SocketLimits {
+    /// How long a connection may stay open without a `connection_init` (4408 after).
+    pub init_timeout: Duration,
+    /// Operations (subscriptions included) one connection may run at once.
+    pub max_operations: usize,
+}
+
+impl Default for SocketLimits {
+    /// 5 s to initialise: graphql-ws's own server allows 3, and a client on a slow network
+    /// sends `connection_init` right after the handshake anyway. 100 operations: an app or
+    /// GraphiQL runs a handful, and each event costs its connection one reply per operation.
+    fn default() -> Self {
+        SocketLimits {
+            init_timeout: Duration::from_secs(5),
+            max_operations: 100,
+        }
+    }
+}
+
+/// The open WebSocket connections: their places, their limits, and the signal that
+/// closes them when the server stops. Cloning shares them.
+#[derive(Clone)]
+pub struct Sockets {
+    places: Arc<Semaphore>,
+    max: usize,
+    pub(super) limits: SocketLimits,
+    going_away: Arc<watch::Sender<bool>>,
+}
+
+impl Sockets {
+    /// Room for `max` connections at once.
+    pub(super) fn new(max: usize) -> Sockets {
+        Sockets {
+            places: Arc::new(Semaphore::new(max)),
+            max,
+            limits: SocketLimits::default(),
+            going_away: Arc::new(watch::Sender::new(false)),
+        }
+    }
+
+    /// Tells every connection, open or opening, that the server is stopping (they close
+    /// with 1001), then waits a while for them to have done so.
+    pub(super) async fn close_all(&self) {
+        self.going_away.send_replace(true);
+        let max = u32::try_from(self.max).unwrap_or(u32::MAX);
+        let all_closed = self.places.acquire_many(max);
+        if tokio::time::timeout(SOCKETS_CLOSE_TIMEOUT, all_closed)
+            .await
+            .is_err()
+        {
+            tracing::warn!("stopping with WebSocket connections still closing");
+        }
+    }
+}
 
 /// `GET /graphql/ws`: upgrades to a WebSocket speaking the subprotocol the client offers.
-pub async fn upgrade(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
-    protocol: GraphQLProtocol,
-) -> Response {
-    if !origin_allowed(&headers, &state.cors_origins) {
+pub async fn upgrade(State(state): State<AppState>, mut request: Request) -> Response {
+    let headers = request.headers();
+    if !origin_allowed(headers, &state.cors_origins) {
         return (
             StatusCode::FORBIDDEN,
             "WebSocket connections from this origin are not allowed",
         )
             .into_response();
     }
-    let Ok(place) = Arc::clone(&state.sockets).try_acquire_owned() else {
+    let handshake = match Handshake::of(&mut request) {
+        Ok(handshake) => handshake,
+        Err(refused) => return refused.into_response(),
+    };
+    let Ok(place) = Arc::clone(&state.sockets.places).try_acquire_owned() else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             "too many WebSocket connections are open; try again later",
@@ -56,58 +122,52 @@ pub async fn upgrade(
         )
             .into_response();
     }
-    // Mutations over the socket face the same rules as over POST, decided once from the
-    // upgrade request; a token, if needed, is checked at connection_init.
-    let refusal = match state.write_access {
-        WriteAccess::ReadOnly => Some(Denied::ReadOnly),
-        WriteAccess::Local => state.write_access.permits(&headers).err(),
-        WriteAccess::Open | WriteAccess::Token(_) => None,
-    };
-    let executor = Guarded {
-        write_refusal: refusal,
-        schema: state.schema,
-        time_limit: state.request_timeout,
-        executions: state.executions,
-    };
-    let (access, db) = (state.write_access, state.db);
+    let sizes = SizeLimits::new(MAX_BODY_BYTES, MAX_BYTES_BEFORE_INIT);
+    let connection = connection(state, request.headers(), handshake.protocol, sizes.clone());
+    let (response, socket) = handshake.accept(sizes);
     // The connection outlives the request's span; it keeps its id for its log lines.
     let span = tracing::Span::current();
-    upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            let serving = GraphQLWebSocket::new(socket, executor, protocol)
-                .on_connection_init(move |payload| async move {
-                    connection_data(&access, &db, &payload)
-                })
-                .serve()
-                .instrument(span);
-            async move {
-                serving.await;
-                // The connection's place is free again once it has closed.
-                drop(place);
+    tokio::spawn(
+        async move {
+            if let Some(socket) = socket.await {
+                connection.serve(socket).await;
             }
-        })
+            // The connection's place is free again once it has closed.
+            drop(place);
+        }
+        .instrument(span),
+    );
+    response
 }
 
-/// What a connection's operations share once `connection_init` is accepted: a statement
-/// counter of its own and a loader whose batches run as tasks, since nothing here drives
-/// a request's batch queue the way `graphql::execute` does for HTTP.
-fn connection_data(
-    access: &WriteAccess,
-    db: &Db,
-    payload: &serde_json::Value,
-) -> async_graphql::Result<Data> {
-    if let Err(denied) = access.permits_connection(payload) {
-        tracing::info!(?denied, "WebSocket connection refused");
-        // graphql-transport-ws clients see a close frame with this reason (code 1002, which
-        // they take as final rather than retrying); graphql-ws clients a connection_error.
-        return Err(async_graphql::Error::new(denied.connection_message()));
+/// The connection an upgrade request opens. Mutations over it face the same rules as over
+/// POST, decided once from the upgrade request; a token, if needed, is checked at
+/// `connection_init`.
+fn connection(
+    state: AppState,
+    headers: &HeaderMap,
+    protocol: Protocol,
+    sizes: SizeLimits,
+) -> Connection {
+    let write_refusal = match state.write_access {
+        WriteAccess::ReadOnly => Some(Denied::ReadOnly),
+        WriteAccess::Local => state.write_access.permits(headers).err(),
+        WriteAccess::Open | WriteAccess::Token(_) => None,
+    };
+    Connection {
+        protocol,
+        access: state.write_access,
+        operations: Operations {
+            schema: state.schema,
+            db: state.db,
+            write_refusal,
+            time_limit: state.request_timeout,
+            executions: state.executions,
+        },
+        limits: state.sockets.limits,
+        sizes,
+        going_away: state.sockets.going_away.subscribe(),
     }
-    let db = db.scoped();
-    let mut data = Data::default();
-    data.insert(spawned_loaders(db.clone()));
-    data.insert(db);
-    Ok(data)
 }
 
 /// Whether a browser page from the request's `Origin` may connect. Browsers apply no CORS
@@ -131,92 +191,6 @@ fn origin_allowed(headers: &HeaderMap, cors_origins: &[HeaderValue]) -> bool {
         .and_then(|origin| origin.split_once("://"))
         .map(|(_, authority)| authority);
     matches!((authority, host), (Some(authority), Some(host)) if authority.eq_ignore_ascii_case(host))
-}
-
-/// The schema, refusing mutations when the server is read-only. Over HTTP the handler
-/// refuses them before execution; over a WebSocket every operation comes through here.
-#[derive(Clone)]
-struct Guarded {
-    schema: BookSchema,
-    /// Why mutations over this connection are refused, if they are.
-    write_refusal: Option<Denied>,
-    /// How long a query or mutation may run, its wait for a turn included.
-    time_limit: Duration,
-    /// The turns HTTP requests take too.
-    executions: Arc<Semaphore>,
-}
-
-impl Guarded {
-    /// The answer to an operation refused by write access or by the limits, if it is.
-    fn refusal(&self, operation: &mut Operation) -> Option<GraphqlResponse> {
-        if let Some(denied) = self.write_refusal
-            && operation.is(OperationType::Mutation)
-        {
-            let denied = denied.rejection();
-            return Some(error_response(denied.message, denied.code));
-        }
-        self.schema.refusal(operation)
-    }
-}
-
-fn error_response(message: String, code: &str) -> GraphqlResponse {
-    let mut error = ServerError::new(message, None);
-    error
-        .extensions
-        .get_or_insert_with(Default::default)
-        .set("code", code);
-    GraphqlResponse::from_errors(vec![error])
-}
-
-impl Executor for Guarded {
-    async fn execute(&self, request: Request) -> GraphqlResponse {
-        let mut operation = self.schema.operation(request);
-        match self.refusal(&mut operation) {
-            Some(refused) => refused,
-            None => Executor::execute(self.schema.roots(), operation.into_request()).await,
-        }
-    }
-
-    fn execute_stream(
-        &self,
-        request: Request,
-        session_data: Option<Arc<Data>>,
-    ) -> BoxStream<'static, GraphqlResponse> {
-        let mut operation = self.schema.operation(request);
-        if let Some(refused) = self.refusal(&mut operation) {
-            return futures_util::stream::once(async { refused }).boxed();
-        }
-        let is_subscription = operation.is(OperationType::Subscription);
-        let is_mutation = operation.is(OperationType::Mutation);
-        let mut responses =
-            Executor::execute_stream(self.schema.roots(), operation.into_request(), session_data);
-        if is_subscription {
-            return responses;
-        }
-        // A query or mutation answers once: it keeps the time limit, and dropping it on
-        // time-out rolls back any write it had begun. A query takes a turn as over HTTP.
-        let (time_limit, executions) = (self.time_limit, Arc::clone(&self.executions));
-        futures_util::stream::once(async move {
-            let running = async {
-                let _turn = if is_mutation {
-                    None
-                } else {
-                    Some(executions.acquire().await)
-                };
-                responses.next().await.unwrap_or_default()
-            };
-            tokio::time::timeout(time_limit, running)
-                .await
-                .unwrap_or_else(|_| {
-                    let message = format!(
-                        "the operation ran longer than {} s and was stopped",
-                        time_limit.as_secs_f64()
-                    );
-                    error_response(message, "TIMEOUT")
-                })
-        })
-        .boxed()
-    }
 }
 
 #[cfg(test)]

@@ -23,4 +23,5 @@ mod queries;
 mod replicas;
 mod schema;
 mod server;
+mod socket_abuse;
 mod subscriptions;

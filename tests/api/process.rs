@@ -293,3 +293,38 @@ async fn json_logs_have_one_line_per_request_with_its_id_and_operation() {
     assert!(line["fields"]["duration_ms"].is_number(), "{line}");
     assert_eq!(line["span"]["id"], "probe-1", "{line}");
 }
+
+#[tokio::test]
+async fn sigterm_closes_websockets_with_going_away_and_exits_zero() {
+    use crate::subscriptions::{ARRIVAL, Received, Socket, TRANSPORT_WS};
+
+    let (_dir, database) = fresh_database().await;
+    let mut server = Server::start(&database.url);
+    let mut idle = Socket::connect(server.address(), TRANSPORT_WS).await;
+    let mut subscribed = Socket::open(server.address(), TRANSPORT_WS, json!({})).await;
+    subscribed
+        .subscribe(TRANSPORT_WS, "1", "subscription { bookAdded { title } }")
+        .await;
+    // The subscription is running once a ping sent after it is answered.
+    subscribed.send(json!({ "type": "ping" })).await;
+    assert_eq!(subscribed.next_message().await, json!({ "type": "pong" }));
+
+    let kill = Command::new("kill")
+        .args(["-TERM", &server.pid()])
+        .status()
+        .expect("run kill");
+    assert!(kill.success(), "kill -TERM failed");
+
+    for (name, socket) in [("subscribed", &mut subscribed), ("idle", &mut idle)] {
+        match socket.receive(ARRIVAL).await {
+            Some(Received::Closed(Some((1001, _)))) => {}
+            other => panic!("{name} socket: expected close 1001, got {other:?}"),
+        }
+    }
+    let status = server.wait_for_exit(Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|status| status.code() == Some(0)),
+        "exit status {status:?}; stderr:\n{}",
+        server.log()
+    );
+}

@@ -18,6 +18,7 @@ mod persisted;
 mod process;
 mod queries;
 mod replicas;
+mod responses;
 mod schema;
 mod server;
 mod subscriptions;

@@ -4,7 +4,7 @@
 
 use std::io::{self, Read};
 
-use crate::book_entry::BookEntry;
+use crate::book_entry::CatalogueEntry;
 use crate::db::Db;
 use crate::db::bulk::{BulkAdder, Created};
 use crate::error::{Error, Result};
@@ -97,14 +97,14 @@ fn next_record<R: Read>(
 /// to keep memory flat however long the file.
 const ENTRIES_PER_BATCH: usize = 5000;
 
-fn parse_record(record: &csv::StringRecord) -> Result<BookEntry> {
+fn parse_record(record: &csv::StringRecord) -> Result<CatalogueEntry> {
     let line = record.position().map_or(0, csv::Position::line);
-    BookEntry::parse(&record[0], &record[1], &record[2], &record[3]).map_err(|(field, error)| {
-        Error::Csv {
+    CatalogueEntry::parse(&record[0], &record[1], &record[2], &record[3]).map_err(
+        |(field, error)| Error::Csv {
             line,
             message: format!("{} {error}", field.csv_column()),
-        }
-    })
+        },
+    )
 }
 
 impl ImportSummary {

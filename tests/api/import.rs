@@ -1,7 +1,5 @@
 //! `bookgraph import`: idempotent, and all or nothing.
 
-use std::io::Read as _;
-
 use bookgraph::import::import_csv;
 
 use crate::helpers::{TUTORIAL_CSV, TestApp, assert_counts_match_rows, bookgraph};

@@ -37,9 +37,9 @@ impl std::fmt::Display for ImportSummary {
     }
 }
 
-/// Longest record an import reads, in bytes, its line ending included. The longest valid record is four names of at
-/// most 500 characters in all of 1,100, under 4.5 KB of UTF-8 before quoting; the rest is
-/// room for quotes and for white space that normalising removes.
+/// Longest record an import reads, in bytes, its line ending included. The longest valid
+/// record is four names of at most 1,100 characters in all, under 4.5 KB of UTF-8 before
+/// quoting; the rest is room for quotes and for white space that normalising removes.
 pub const MAX_RECORD_BYTES: u64 = 64 * 1024;
 
 /// Imports CSV from `input` into `db`, all or nothing.
@@ -144,7 +144,7 @@ fn csv_error(error: csv::Error) -> Error {
 /// The import's input as the csv reader sees it, refusing to hand over more than
 /// [`MAX_RECORD_BYTES`] of one record. The csv crate grows its record buffer until the record
 /// ends, so a check on the parsed record would come only after a 1 GiB line was in memory
-/// (5 GB at the peak, with the copies it makes); here it stops within one buffer of the bound.
+/// (5 GB at the peak, with the copies it makes); here it stops one byte past the bound.
 struct RecordBound<R> {
     input: R,
     /// Bytes handed to the csv reader so far.

@@ -2,7 +2,7 @@
 //! the command line all execute exactly the same thing.
 
 mod batch;
-mod budget;
+pub mod budget;
 pub mod connection;
 mod documents;
 pub mod ids;
@@ -93,6 +93,13 @@ impl Operation {
         self.selected.as_ref().is_some_and(|(_, ty)| *ty == kind)
     }
 
+    /// What the operation's nested lists may put in its response. A transport that executes
+    /// the request itself settles the response with it ([`ResponseBudget::settle`]); `None`
+    /// for subscriptions and for documents that do not parse.
+    pub fn budget(&self) -> Option<Arc<ResponseBudget>> {
+        self.budget.clone()
+    }
+
     /// The request, its parsed document kept on it so execution does not parse it again.
     pub fn into_request(self) -> Request {
         self.request
@@ -169,7 +176,7 @@ pub async fn execute(schema: &BookSchema, db: &Db, mut operation: Operation) -> 
     let mut response = match schema.refusal(&mut operation) {
         Some(refused) => refused,
         None => {
-            let budget = operation.budget.clone();
+            let budget = operation.budget();
             let batches = batch::BatchQueue::default();
             let request = operation
                 .into_request()

@@ -2,6 +2,7 @@
 //! batches, see `db::bulk`), and the whole file is one transaction, so a bad row anywhere
 //! leaves the database untouched.
 
+use std::collections::VecDeque;
 use std::io::{self, Read};
 
 use crate::book_entry::CatalogueEntry;
@@ -46,7 +47,7 @@ pub const MAX_RECORD_BYTES: u64 = 64 * 1024;
 #[tracing::instrument(skip_all)]
 pub async fn import_csv(db: &Db, input: impl Read) -> Result<ImportSummary> {
     let mut reader = csv_reader(input);
-    let header = reader.headers().map_err(csv_error)?;
+    let header = reader.headers().map_err(|error| csv_error(error, 1))?;
     if header.iter().ne(HEADER) {
         return Err(Error::Csv {
             line: 1,
@@ -61,7 +62,7 @@ pub async fn import_csv(db: &Db, input: impl Read) -> Result<ImportSummary> {
     loop {
         let more = next_record(&mut reader, &mut record)?;
         if more {
-            batch.push(parse_record(&record)?);
+            batch.push(parse_record(&record, reader.get_ref().line())?);
         }
         if batch.len() == ENTRIES_PER_BATCH || (!more && !batch.is_empty()) {
             let created = adder.add(&mut tx, &batch).await?;
@@ -77,28 +78,31 @@ pub async fn import_csv(db: &Db, input: impl Read) -> Result<ImportSummary> {
     Ok(summary)
 }
 
-fn csv_reader<R: Read>(input: R) -> csv::Reader<RecordBound<R>> {
+fn csv_reader<R: Read>(input: R) -> csv::Reader<CsvInput<R>> {
     csv::ReaderBuilder::new()
         .has_headers(true)
-        .from_reader(RecordBound::new(input))
+        .from_reader(CsvInput::new(input))
 }
 
 /// Reads the next record into `record`; `false` at the end of the input.
 fn next_record<R: Read>(
-    reader: &mut csv::Reader<RecordBound<R>>,
+    reader: &mut csv::Reader<CsvInput<R>>,
     record: &mut csv::StringRecord,
 ) -> Result<bool> {
-    let start = reader.position().clone();
-    reader.get_mut().record_starts(&start);
-    reader.read_record(record).map_err(csv_error)
+    let start = reader.position().byte();
+    reader.get_mut().record_starts(start);
+    let line = reader.get_ref().line();
+    reader
+        .read_record(record)
+        .map_err(|error| csv_error(error, line))
 }
 
 /// Entries resolved together: large enough to make multi-row inserts pay, small enough
 /// to keep memory flat however long the file.
 const ENTRIES_PER_BATCH: usize = 5000;
 
-fn parse_record(record: &csv::StringRecord) -> Result<CatalogueEntry> {
-    let line = record.position().map_or(0, csv::Position::line);
+/// The entry `record`, which starts on `line`, describes.
+fn parse_record(record: &csv::StringRecord, line: u64) -> Result<CatalogueEntry> {
     CatalogueEntry::parse(&record[0], &record[1], &record[2], &record[3]).map_err(
         |(field, error)| Error::Csv {
             line,
@@ -117,9 +121,9 @@ impl ImportSummary {
     }
 }
 
-/// The csv crate's errors carry the line they happened on; keep it in front.
-fn csv_error(error: csv::Error) -> Error {
-    let line = error.position().map_or(0, csv::Position::line);
+/// `error`, which the record starting on `line` caused. The csv crate's own positions are
+/// not used: after a record ended by `\r\n` they name the line before.
+fn csv_error(error: csv::Error, line: u64) -> Error {
     let message = match error.kind() {
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
@@ -127,72 +131,90 @@ fn csv_error(error: csv::Error) -> Error {
             format!("expected {expected_len} fields, found {len}")
         }
         csv::ErrorKind::Utf8 { .. } => "not valid UTF-8".to_owned(),
-        csv::ErrorKind::Io(io) => match io.get_ref().and_then(|e| e.downcast_ref::<TooLong>()) {
-            Some(TooLong { line }) => {
-                return Error::Csv {
-                    line: *line,
-                    message: format!("the record is longer than {MAX_RECORD_BYTES} bytes"),
-                };
-            }
-            None => io.to_string(),
-        },
+        csv::ErrorKind::Io(io) if io.get_ref().is_some_and(|e| e.is::<TooLong>()) => {
+            format!("the record is longer than {MAX_RECORD_BYTES} bytes")
+        }
+        csv::ErrorKind::Io(io) => io.to_string(),
         _ => error.to_string(),
     };
     Error::Csv { line, message }
 }
 
-/// The import's input as the csv reader sees it, refusing to hand over more than
-/// [`MAX_RECORD_BYTES`] of one record. The csv crate grows its record buffer until the record
-/// ends, so a check on the parsed record would come only after a 1 GiB line was in memory
-/// (5 GB at the peak, with the copies it makes); here it stops one byte past the bound.
-struct RecordBound<R> {
+/// The import's input as the csv reader sees it: it refuses to hand over more than
+/// [`MAX_RECORD_BYTES`] of one record, and knows the line each record starts on.
+///
+/// The csv crate grows its record buffer until the record ends, so a check on the parsed
+/// record would come only after a 1 GiB line was in memory (5 GB at the peak, with the
+/// copies it makes); here it stops one byte past the bound.
+struct CsvInput<R> {
     input: R,
     /// Bytes handed to the csv reader so far.
     read: u64,
-    /// Where the record being parsed starts: its byte offset and line.
+    /// Offsets of the line feeds handed over at or after the current record's start.
+    line_feeds: VecDeque<u64>,
+    /// Line feeds before the current record's start.
+    lines_before: u64,
+    /// Where the current record starts: its byte offset and line.
     start: (u64, u64),
 }
 
-impl<R> RecordBound<R> {
+impl<R> CsvInput<R> {
     fn new(input: R) -> Self {
-        RecordBound {
+        CsvInput {
             input,
             read: 0,
+            line_feeds: VecDeque::new(),
+            lines_before: 0,
             start: (0, 1),
         }
     }
 
-    /// Notes that the csv reader's next record starts at `position`.
-    fn record_starts(&mut self, position: &csv::Position) {
-        self.start = (position.byte(), position.line());
+    /// Notes that the csv reader's next record starts at byte `start`.
+    fn record_starts(&mut self, start: u64) {
+        while self.line_feeds.front().is_some_and(|&at| at < start) {
+            self.line_feeds.pop_front();
+            self.lines_before += 1;
+        }
+        // csv ends a record at the `\r` of `\r\n` and leaves the `\n` to the next one.
+        let leftover = self.line_feeds.front() == Some(&start);
+        self.start = (start, self.lines_before + 1 + u64::from(leftover));
+    }
+
+    /// The line the current record starts on.
+    fn line(&self) -> u64 {
+        self.start.1
     }
 }
 
-impl<R: Read> Read for RecordBound<R> {
+impl<R: Read> Read for CsvInput<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         // The csv reader asks for more only once it has parsed everything handed over so
         // far, so all of it since the record's start belongs to that record.
         // Handing over no more than one byte past the bound makes the bound exact: a record
         // that long is still unfinished when the reader comes back for more.
-        let (byte, line) = self.start;
-        let in_record = self.read.saturating_sub(byte);
+        let in_record = self.read.saturating_sub(self.start.0);
         if in_record > MAX_RECORD_BYTES {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, TooLong { line }));
+            return Err(io::Error::new(io::ErrorKind::InvalidData, TooLong));
         }
         let room = usize::try_from(MAX_RECORD_BYTES + 1 - in_record).unwrap_or(usize::MAX);
         let len = buf.len().min(room);
         let read = self.input.read(&mut buf[..len])?;
+        let handed = &buf[..read];
+        let offset = self.read;
+        self.line_feeds.extend(
+            (0..read)
+                .filter(|&at| handed[at] == b'\n')
+                .map(|at| offset + at as u64),
+        );
         self.read += read as u64;
         Ok(read)
     }
 }
 
-/// A record longer than [`MAX_RECORD_BYTES`], starting on `line`.
+/// A record longer than [`MAX_RECORD_BYTES`].
 #[derive(Debug, thiserror::Error)]
-#[error("the record starting on line {line} is longer than {MAX_RECORD_BYTES} bytes")]
-struct TooLong {
-    line: u64,
-}
+#[error("a record is longer than {MAX_RECORD_BYTES} bytes")]
+struct TooLong;
 
 #[cfg(test)]
 mod tests {
@@ -201,7 +223,7 @@ mod tests {
     /// The records of `csv` after its header, or the first error.
     fn records(csv: &[u8]) -> Result<Vec<csv::StringRecord>> {
         let mut reader = csv_reader(csv);
-        reader.headers().map_err(csv_error)?;
+        reader.headers().map_err(|error| csv_error(error, 1))?;
         let mut records = Vec::new();
         let mut record = csv::StringRecord::new();
         while next_record(&mut reader, &mut record)? {
@@ -228,6 +250,21 @@ mod tests {
                 format!("line 2: the record is longer than {MAX_RECORD_BYTES} bytes"),
                 "{end:?}"
             );
+        }
+    }
+
+    #[test]
+    fn each_record_knows_its_line_whatever_the_line_endings() {
+        for end in ["\n", "\r\n"] {
+            let csv = format!("a,b,c,d{end}A,B,C,P{end}A,B,\"two{end}lines\",P{end}A,B,C,P{end}");
+            let mut reader = csv_reader(csv.as_bytes());
+            reader.headers().unwrap();
+            let mut record = csv::StringRecord::new();
+            let mut lines = Vec::new();
+            while next_record(&mut reader, &mut record).unwrap() {
+                lines.push(reader.get_ref().line());
+            }
+            assert_eq!(lines, [2, 3, 5], "{end:?}");
         }
     }
 

@@ -49,7 +49,20 @@ async fn a_malformed_file_writes_nothing_and_names_the_line() {
     let before = app.data(TOTALS).await;
     let good = "Ada,Lovelace,Notes,Taylor\n";
     let long_title = "x".repeat(100_000);
-    let cases: [(&str, Vec<u8>, &str); 6] = [
+    let crlf = good.replace('\n', "\r\n");
+    let cases: [(&str, Vec<u8>, &str); 8] = [
+        (
+            "empty name, CRLF line endings",
+            format!("first_name,last_name,title,publisher\r\n{crlf}{crlf}Ada,,Notes,Taylor\r\n")
+                .into_bytes(),
+            "line 4:",
+        ),
+        (
+            "record too long, CRLF line endings",
+            format!("first_name,last_name,title,publisher\r\n{crlf}{crlf}Ada,Lovelace,{long_title},Taylor\r\n")
+                .into_bytes(),
+            "line 4:",
+        ),
         (
             "record too long",
             format!(

@@ -148,6 +148,9 @@ pub struct LimitArgs {
     /// Most root fields an operation may select.
     #[arg(long, env = "BOOKGRAPH_MAX_ROOT_FIELDS", default_value_t = Limits::default().max_root_fields)]
     pub max_root_fields: usize,
+    /// Most values (items of nested lists and the fields selected in them) a response may hold.
+    #[arg(long, env = "BOOKGRAPH_MAX_RESPONSE_VALUES", default_value_t = Limits::default().max_response_values)]
+    pub max_response_values: u64,
     /// Longest a GraphQL request may run, in seconds.
     #[arg(long, env = "BOOKGRAPH_REQUEST_TIMEOUT", default_value_t = 10)]
     pub request_timeout: u64,
@@ -201,6 +204,7 @@ impl LimitArgs {
             max_complexity: self.max_complexity,
             max_aliases: self.max_aliases,
             max_root_fields: self.max_root_fields,
+            max_response_values: self.max_response_values,
         }
     }
 

@@ -11,8 +11,9 @@ use sqlx::any::AnyRow;
 
 use super::WriteTx;
 use super::sql::Sql;
-use crate::book_entry::BookEntry;
+use crate::book_entry::{BookEntry, CatalogueEntry};
 use crate::error::{Error, Result};
+use crate::names::Name;
 
 /// Rows per multi-row `insert`: 4 bound values each keeps a statement far below SQLite's
 /// limit of 32,766 variables.
@@ -75,43 +76,46 @@ impl BulkAdder {
         })
     }
 
-    /// Records `entries` as `add_book` would, one after the other.
+    /// Records `entries` as `add_book` would, one after the other; an author or publisher
+    /// alone as `createAuthor` or `createPublisher` would, except that one already there is
+    /// no conflict.
     #[tracing::instrument(skip_all, fields(entries = entries.len()))]
-    pub async fn add(&mut self, tx: &mut WriteTx, entries: &[BookEntry]) -> Result<Created> {
+    pub async fn add(&mut self, tx: &mut WriteTx, entries: &[CatalogueEntry]) -> Result<Created> {
+        let books: Vec<&BookEntry> = entries.iter().filter_map(CatalogueEntry::book).collect();
         // Order matters: books need their authors' ids, links their books' and publishers'.
         let authors = self.add_authors(tx, entries).await?;
         let publishers = self.add_publishers(tx, entries).await?;
-        let books = self.add_books(tx, entries).await?;
-        let links = self.add_links(tx, entries).await?;
+        let new_books = self.add_books(tx, &books).await?;
+        let links = self.add_links(tx, &books).await?;
         Ok(Created {
             authors,
-            books,
+            books: new_books,
             publishers,
             links,
         })
     }
 
-    async fn add_authors(&mut self, tx: &mut WriteTx, entries: &[BookEntry]) -> Result<u64> {
+    async fn add_authors(&mut self, tx: &mut WriteTx, entries: &[CatalogueEntry]) -> Result<u64> {
         let mut new = Vec::new();
-        for entry in entries {
+        for (first, last) in entries.iter().filter_map(CatalogueEntry::author) {
             // 0 marks "new in this batch"; the insert below gives the real id.
-            if let Entry::Vacant(slot) = self.authors.entry(author_key(entry)) {
+            if let Entry::Vacant(slot) = self.authors.entry(author_key(first, last)) {
                 slot.insert(0);
-                new.push(entry);
+                new.push((first, last));
             }
         }
         let rows: Vec<(i64, String, String)> = insert_returning(
             tx,
             "insert into author (first_name, last_name, first_name_key, last_name_key) ",
             &new,
-            |row, entry| {
-                row.push_bind(entry.author_first_name.as_str().to_owned())
+            |row, (first, last)| {
+                row.push_bind(first.as_str().to_owned())
                     .push(", ")
-                    .push_bind(entry.author_last_name.as_str().to_owned())
+                    .push_bind(last.as_str().to_owned())
                     .push(", ")
-                    .push_bind(entry.author_first_name.key().to_owned())
+                    .push_bind(first.key().to_owned())
                     .push(", ")
-                    .push_bind(entry.author_last_name.key().to_owned());
+                    .push_bind(last.key().to_owned());
             },
             " returning id, first_name_key, last_name_key",
         )
@@ -124,23 +128,26 @@ impl BulkAdder {
         Ok(count)
     }
 
-    async fn add_publishers(&mut self, tx: &mut WriteTx, entries: &[BookEntry]) -> Result<u64> {
+    async fn add_publishers(
+        &mut self,
+        tx: &mut WriteTx,
+        entries: &[CatalogueEntry],
+    ) -> Result<u64> {
         let mut new = Vec::new();
-        for entry in entries {
-            let key = entry.publisher_name.key();
-            if !self.publishers.contains_key(key) {
-                self.publishers.insert(key.to_owned(), 0);
-                new.push(entry);
+        for name in entries.iter().filter_map(CatalogueEntry::publisher) {
+            if !self.publishers.contains_key(name.key()) {
+                self.publishers.insert(name.key().to_owned(), 0);
+                new.push(name);
             }
         }
         let rows: Vec<(i64, String)> = insert_returning(
             tx,
             "insert into publisher (name, name_key) ",
             &new,
-            |row, entry| {
-                row.push_bind(entry.publisher_name.as_str().to_owned())
+            |row, name| {
+                row.push_bind(name.as_str().to_owned())
                     .push(", ")
-                    .push_bind(entry.publisher_name.key().to_owned());
+                    .push_bind(name.key().to_owned());
             },
             " returning id, name_key",
         )
@@ -151,9 +158,9 @@ impl BulkAdder {
         Ok(count)
     }
 
-    async fn add_books(&mut self, tx: &mut WriteTx, entries: &[BookEntry]) -> Result<u64> {
+    async fn add_books(&mut self, tx: &mut WriteTx, entries: &[&BookEntry]) -> Result<u64> {
         let mut new = Vec::new();
-        for entry in entries {
+        for &entry in entries {
             let author_id = self.author_id(entry)?;
             if let Entry::Vacant(slot) = self.books.entry((author_id, entry.title.key().to_owned()))
             {
@@ -183,7 +190,7 @@ impl BulkAdder {
         Ok(count)
     }
 
-    async fn add_links(&mut self, tx: &mut WriteTx, entries: &[BookEntry]) -> Result<u64> {
+    async fn add_links(&mut self, tx: &mut WriteTx, entries: &[&BookEntry]) -> Result<u64> {
         let mut links = Vec::with_capacity(entries.len());
         for entry in entries {
             let book = self.books[&(self.author_id(entry)?, entry.title.key().to_owned())];
@@ -232,18 +239,16 @@ impl BulkAdder {
     }
 
     fn author_id(&self, entry: &BookEntry) -> Result<i64> {
-        match self.authors.get(&author_key(entry)) {
+        let key = author_key(&entry.author_first_name, &entry.author_last_name);
+        match self.authors.get(&key) {
             Some(id) if *id != 0 => Ok(*id),
             _ => Err(Error::Inconsistent("an imported author has no id")),
         }
     }
 }
 
-fn author_key(entry: &BookEntry) -> (String, String) {
-    (
-        entry.author_first_name.key().to_owned(),
-        entry.author_last_name.key().to_owned(),
-    )
+fn author_key(first: &Name, last: &Name) -> (String, String) {
+    (first.key().to_owned(), last.key().to_owned())
 }
 
 /// Inserts `rows` with `head … values (…), (…) tail`, a thousand per statement, and

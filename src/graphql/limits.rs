@@ -23,6 +23,9 @@ pub struct Limits {
     pub max_aliases: usize,
     /// Most fields at the root of an operation.
     pub max_root_fields: usize,
+    /// Most values nested lists may put in a response: each item, and each field selected
+    /// in it, counted per parent and per alias while the response is built.
+    pub max_response_values: u64,
 }
 
 impl Default for Limits {
@@ -32,6 +35,7 @@ impl Default for Limits {
             max_complexity: 100_000,
             max_aliases: 100,
             max_root_fields: 50,
+            max_response_values: 250_000,
         }
     }
 }
@@ -41,7 +45,7 @@ impl Default for Limits {
 const ASSUMED_LIST_LENGTH: u64 = 20;
 
 /// List fields of the schema; only these multiply what they select.
-const LIST_FIELDS: [&str; 3] = ["authors", "books", "publishers"];
+pub(super) const LIST_FIELDS: [&str; 3] = ["authors", "books", "publishers"];
 
 /// `document` checked against `limits`: `None` when it may run, otherwise the error to
 /// answer with. Runs before async-graphql's own checks, which walk every fragment spread as

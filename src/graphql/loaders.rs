@@ -144,14 +144,17 @@ impl<T: Table> Loader<ById<T>> for Catalog {
     }
 }
 
+/// Shared, not copied: DataLoader hands every parent asking for a key its own clone of the
+/// value, so one author's books shown under a hundred publishers would be copied a hundred
+/// times before the response budget (charged per parent, in `types`) could refuse them.
 impl<R: Relation> Loader<ListOf<R>> for Catalog {
-    type Value = Vec<R::Row>;
+    type Value = Arc<[R::Row]>;
     type Error = Arc<Error>;
 
     async fn load(
         &self,
         keys: &[ListOf<R>],
-    ) -> Result<HashMap<ListOf<R>, Vec<R::Row>>, Arc<Error>> {
+    ) -> Result<HashMap<ListOf<R>, Arc<[R::Row]>>, Arc<Error>> {
         // Fields at one level normally share one `first`; each distinct value costs one
         // statement, never one per parent.
         self.db.stats().observe_batch(keys.len());
@@ -168,7 +171,7 @@ impl<R: Relation> Loader<ListOf<R>> for Catalog {
             let rows = families.iter().map(|family| family.children.len()).sum();
             self.db.charge_rows(rows)?;
             for ChildrenOf { parent, children } in families {
-                lists.insert(ListOf::new(parent, first), children);
+                lists.insert(ListOf::new(parent, first), children.into());
             }
             for owner in owners {
                 lists.entry(ListOf::new(owner, first)).or_default();

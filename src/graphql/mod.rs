@@ -2,6 +2,7 @@
 //! the command line all execute exactly the same thing.
 
 mod batch;
+pub mod budget;
 pub mod connection;
 mod documents;
 pub mod ids;
@@ -19,6 +20,7 @@ use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{Request, Response, Schema};
 
 use crate::db::Db;
+use budget::ResponseBudget;
 use documents::ParsedDocuments;
 use limits::Limits;
 use mutation::MutationRoot;
@@ -71,6 +73,8 @@ pub struct Operation {
     /// Whether the document parsed (and is kept on the request).
     parsed: bool,
     selected: Option<SelectedOperation>,
+    /// What its nested lists may put in the response; also in the request's data.
+    budget: Option<Arc<ResponseBudget>>,
 }
 
 impl Operation {
@@ -87,6 +91,13 @@ impl Operation {
     /// Whether the selected operation is of this kind.
     pub fn is(&self, kind: OperationType) -> bool {
         self.selected.as_ref().is_some_and(|(_, ty)| *ty == kind)
+    }
+
+    /// What the operation's nested lists may put in its response. A transport that executes
+    /// the request itself settles the response with it ([`ResponseBudget::settle`]); `None`
+    /// for subscriptions and for documents that do not parse.
+    pub fn budget(&self) -> Option<Arc<ResponseBudget>> {
+        self.budget.clone()
     }
 
     /// The request, its parsed document kept on it so execution does not parse it again.
@@ -108,6 +119,7 @@ impl BookSchema {
                 request,
                 parsed: false,
                 selected: None,
+                budget: None,
             };
         };
         let selected = match &document.operations {
@@ -125,10 +137,18 @@ impl BookSchema {
             },
         };
         request.set_parsed_query(document);
+        // A subscription's one request resolves every event it ever sends: a budget on it
+        // would run out after enough events, however small each one is.
+        let budget = (!matches!(selected, Some((_, OperationType::Subscription))))
+            .then(|| Arc::new(ResponseBudget::new(self.limits.max_response_values)));
+        if let Some(budget) = &budget {
+            request.data.insert(Arc::clone(budget));
+        }
         Operation {
             request,
             parsed: true,
             selected,
+            budget,
         }
     }
 
@@ -156,12 +176,17 @@ pub async fn execute(schema: &BookSchema, db: &Db, mut operation: Operation) -> 
     let mut response = match schema.refusal(&mut operation) {
         Some(refused) => refused,
         None => {
+            let budget = operation.budget();
             let batches = batch::BatchQueue::default();
             let request = operation
                 .into_request()
                 .data(loaders::loaders(db.clone(), &batches))
                 .data(db.clone());
-            batch::run_batched(batches, schema.schema.execute(request)).await
+            let mut response = batch::run_batched(batches, schema.schema.execute(request)).await;
+            if let Some(budget) = budget {
+                budget.settle(&mut response);
+            }
+            response
         }
     };
     response

@@ -1,9 +1,12 @@
 //! The graph's object types. Each wraps a row and resolves its relations through the
 //! request's loader; none of them runs SQL.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object};
 use futures_util::future::BoxFuture;
 
+use super::budget::ResponseBudget;
 use super::ids::{nested_first, to_id};
 use super::loaders::{
     AuthorBookCount, Authors, AuthorsByPublisher, BooksByAuthor, BooksByPublisher, ById,
@@ -47,7 +50,11 @@ where
     Box::pin(async move {
         let key = ListOf::<R>::new(owner, nested_first(first)?);
         let rows = loader(ctx).load_one(key).await?.unwrap_or_default();
-        Ok(rows.into_iter().map(T::from).collect())
+        // Subscriptions carry no budget: see `graphql::BookSchema::operation`.
+        if let Some(budget) = ctx.data_opt::<Arc<ResponseBudget>>() {
+            budget.charge(rows.len(), ctx.field())?;
+        }
+        Ok(rows.iter().cloned().map(T::from).collect())
     })
 }
 

@@ -235,3 +235,53 @@ async fn every_command_fails_with_one_line_and_no_panic() {
         "report creates no database"
     );
 }
+
+#[tokio::test]
+async fn authors_and_publishers_without_books_survive_export_then_import() {
+    let app = TestApp::spawn().await;
+    let publishers = app.data("{ publishers { nodes { id name } } }").await;
+    let random_house = publishers["publishers"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|publisher| publisher["name"] == "Random House")
+        .unwrap()["id"]
+        .clone();
+    // Asimov's only book goes with Random House; Woolf and Hogarth never had any.
+    app.data_with(
+        r#"mutation($id: ID!) {
+            deletePublisher(input: {id: $id, cascade: true}) { deletedId }
+            createAuthor(input: {firstName: "Virginia", lastName: "Woolf"}) { author { id } }
+            createPublisher(input: {name: "Hogarth Press"}) { publisher { id } }
+        }"#,
+        serde_json::json!({ "id": random_house }),
+    )
+    .await;
+
+    let exported = stdout(&bookgraph(&app.database_url, &["export"]));
+    for line in [
+        "Isaac,Asimov,,\n",
+        "Virginia,Woolf,,\n",
+        ",,,Hogarth Press\n",
+    ] {
+        assert!(exported.contains(line), "{line:?} in {exported}");
+    }
+    let copy = TestApp::spawn_empty().await;
+    let path = app.temp_path("catalogue.csv");
+    std::fs::write(&path, &exported).unwrap();
+    stdout(&bookgraph(
+        &copy.database_url,
+        &["import", path.to_str().unwrap()],
+    ));
+    assert_eq!(
+        stdout(&bookgraph(&copy.database_url, &["export", "-"])),
+        exported
+    );
+    let totals = "{ authors { totalCount } books { totalCount } publishers { totalCount } }";
+    assert_eq!(copy.data(totals).await, app.data(totals).await);
+    assert_eq!(
+        copy.data(r#"{ authors(filter: {nameContains: "asimov"}) { nodes { name bookCount } } }"#)
+            .await["authors"]["nodes"],
+        serde_json::json!([{ "name": "Isaac Asimov", "bookCount": 0 }])
+    );
+}

@@ -48,7 +48,29 @@ async fn a_malformed_file_writes_nothing_and_names_the_line() {
     let app = TestApp::spawn().await;
     let before = app.data(TOTALS).await;
     let good = "Ada,Lovelace,Notes,Taylor\n";
-    let cases: [(&str, Vec<u8>, &str); 5] = [
+    let long_title = "x".repeat(100_000);
+    let crlf = good.replace('\n', "\r\n");
+    let cases: [(&str, Vec<u8>, &str); 8] = [
+        (
+            "empty name, CRLF line endings",
+            format!("first_name,last_name,title,publisher\r\n{crlf}{crlf}Ada,,Notes,Taylor\r\n")
+                .into_bytes(),
+            "line 4:",
+        ),
+        (
+            "record too long, CRLF line endings",
+            format!("first_name,last_name,title,publisher\r\n{crlf}{crlf}Ada,Lovelace,{long_title},Taylor\r\n")
+                .into_bytes(),
+            "line 4:",
+        ),
+        (
+            "record too long",
+            format!(
+                "first_name,last_name,title,publisher\n{good}Ada,Lovelace,{long_title},Taylor\n"
+            )
+            .into_bytes(),
+            "line 3: the record is longer than 65536 bytes",
+        ),
         (
             "wrong column count",
             format!("first_name,last_name,title,publisher\n{good}Only,Three,Fields\n").into_bytes(),
@@ -135,4 +157,45 @@ async fn rows_naming_the_same_things_differently_are_matched_like_add_book() {
         })
     );
     assert_counts_match_rows(&app).await;
+}
+
+/// A file as the importer reads it, counting the bytes it hands over.
+struct CountedFile {
+    file: std::fs::File,
+    read: u64,
+}
+
+impl std::io::Read for CountedFile {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.file.read(buf)?;
+        self.read += read as u64;
+        Ok(read)
+    }
+}
+
+#[tokio::test]
+async fn a_record_too_long_is_refused_by_line_before_it_is_read_whole() {
+    let app = TestApp::spawn().await;
+    let before = app.data(TOTALS).await;
+    let long_title = "x".repeat(8 << 20);
+    let path = app.temp_path("long.csv");
+    std::fs::write(
+        &path,
+        format!(
+            "first_name,last_name,title,publisher\nAda,Lovelace,Notes,Taylor\n\
+             Ada,Lovelace,\"{long_title}\",Taylor\nAda,Lovelace,More Notes,Taylor\n"
+        ),
+    )
+    .unwrap();
+    let mut input = CountedFile {
+        file: std::fs::File::open(&path).unwrap(),
+        read: 0,
+    };
+    let error = import_csv(&app.db, &mut input).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "line 3: the record is longer than 65536 bytes"
+    );
+    assert!(input.read < 1 << 20, "read {} bytes of 8 MiB", input.read);
+    assert_eq!(app.data(TOTALS).await, before, "nothing written");
 }

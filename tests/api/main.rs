@@ -21,6 +21,7 @@ mod persisted;
 mod process;
 mod queries;
 mod replicas;
+mod responses;
 mod schema;
 mod server;
 mod socket_abuse;

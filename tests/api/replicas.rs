@@ -232,13 +232,16 @@ async fn a_catalogue_moves_from_sqlite_to_postgres_and_back_unchanged() {
     };
     let dir = tempfile::tempdir().unwrap();
     // Generated names plus the spellings where byte order, locales and case folding part
-    // ways: accents, upper and lower case initials, a name that differs only in case.
+    // ways: accents, upper and lower case initials, a name that differs only in case; and
+    // an author and a publisher without books.
     let mut generated = Vec::new();
     bookgraph::generate::generate_csv(300, 7, &mut generated).unwrap();
     let extra = "\nÉmile,Zola,Germinal,Éditions Bleues\n\
                  émile,zola,l'Assommoir,éditions bleues\n\
                  ada,lovelace,notes,apple Press\n\
-                 Zoë,Ångström,Über Alles,Zebra Books\n";
+                 Zoë,Ångström,Über Alles,Zebra Books\n\
+                 Virginia,Woolf,,\n\
+                 ,,,Hogarth Press\n";
     let source = dir.path().join("source.csv");
     let csv = format!(
         "{}{extra}{}",
@@ -253,6 +256,9 @@ async fn a_catalogue_moves_from_sqlite_to_postgres_and_back_unchanged() {
     let back = format!("sqlite:{}", dir.path().join("back.db").display());
     stdout(&bookgraph(&sqlite, &["import", source.to_str().unwrap()]));
     let from_sqlite = stdout(&bookgraph(&sqlite, &["export"]));
+    for alone in ["\nVirginia,Woolf,,\n", "\n,,,Hogarth Press\n"] {
+        assert!(from_sqlite.contains(alone), "{alone:?} exported");
+    }
 
     let moved = dir.path().join("moved.csv");
     std::fs::write(&moved, &from_sqlite).unwrap();

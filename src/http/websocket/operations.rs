@@ -49,18 +49,22 @@ impl Operations {
         // A scope per operation: its statements and rows are its own, whatever ran on
         // the connection before. A subscription's events each start it afresh.
         let db = self.db.scoped();
+        let budget = operation.budget();
         let request = operation
             .into_request()
             .data(spawned_loaders(db.clone()))
             .data(db);
         let responses = self.schema.roots().execute_stream(request);
-        let mut replies = responses.enumerate().map(|(n, response)| {
+        let mut replies = responses.enumerate().map(move |(n, mut response)| {
             // Only the first response can be a request error: the rest are events.
             if n == 0 && is_request_error(&response) {
-                Reply::Refused(response.errors)
-            } else {
-                Reply::Next(response)
+                return Reply::Refused(response.errors);
             }
+            // Refused whole past the response budget, as over HTTP.
+            if let Some(budget) = &budget {
+                budget.settle(&mut response);
+            }
+            Reply::Next(response)
         });
         if is_subscription {
             return replies.boxed();

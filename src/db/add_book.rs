@@ -24,10 +24,17 @@ pub struct AddedBook {
 /// links the book to the publisher. The caller owns the transaction and its commit.
 #[tracing::instrument(skip_all)]
 pub async fn add_book(tx: &mut WriteTx, entry: &BookEntry) -> Result<AddedBook> {
-    let (author_id, author_created) =
-        authors::find_or_create(tx, &entry.author_first_name, &entry.author_last_name).await?;
-    let (publisher_id, publisher_created) =
-        publishers::find_or_create(tx, &entry.publisher_name).await?;
+    let (author_id, publisher_id) = find_both(tx, entry).await?;
+    let (author_id, author_created) = match author_id {
+        Some(id) => (id, false),
+        None => {
+            authors::find_or_create(tx, &entry.author_first_name, &entry.author_last_name).await?
+        }
+    };
+    let (publisher_id, publisher_created) = match publisher_id {
+        Some(id) => (id, false),
+        None => publishers::find_or_create(tx, &entry.publisher_name).await?,
+    };
     let (book, book_created) = books::find_or_create(tx, author_id, &entry.title).await?;
     let linked = books::link_publisher(tx, book.id, publisher_id).await?;
     let outcome = match (book_created, linked) {
@@ -59,6 +66,23 @@ pub async fn add_book(tx: &mut WriteTx, entry: &BookEntry) -> Result<AddedBook> 
         author_created,
         publisher_created,
     })
+}
+
+/// The ids of the entry's author and publisher, where they exist: one statement for
+/// both, where looking each up would be two. Both usually exist (`addBook` mostly adds
+/// books of known authors and publishers), and every statement is a round trip to the one
+/// writer connection, while other writes wait.
+async fn find_both(tx: &mut WriteTx, entry: &BookEntry) -> Result<(Option<i64>, Option<i64>)> {
+    let ids = sqlx::query_as(
+        "select (select id from author where last_name_key = $1 and first_name_key = $2),
+                (select id from publisher where name_key = $3)",
+    )
+    .bind(entry.author_last_name.key())
+    .bind(entry.author_first_name.key())
+    .bind(entry.publisher_name.key())
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(ids)
 }
 
 /// [`add_book`] in a transaction of its own.

@@ -354,32 +354,58 @@ impl WriterTask {
         let mut events = Vec::new();
         let mut next = Some(first);
         let mut closing = None;
-        while let Some(job) = next.take() {
-            if !job.abandoned() {
-                let ran = match self.run_in_savepoint(&mut tx, job).await {
-                    Ok(ran) => ran,
-                    Err(error) => {
-                        self.fail(tx, kept, error).await;
-                        return closing;
-                    }
-                };
-                match ran {
-                    Ran::Kept(answer) => {
-                        events.append(&mut tx.pending);
-                        kept.push(answer);
-                    }
-                    Ran::Failed(error, answer) => {
-                        tx.pending.clear();
-                        answer(self.outage_seen(error));
-                    }
-                }
+        if let Err(error) = execute(&mut tx.conn, "savepoint write").await {
+            if let Some(job) = next {
+                job.refuse(Error::Internal("the write could not start"));
             }
+            self.fail(tx, kept, error).await;
+            return closing;
+        }
+        // Each job runs in the savepoint `write`. Ending one job's savepoint and opening
+        // the next one's is one round trip to the connection, not two.
+        while let Some(job) = next.take() {
+            let ran = if job.abandoned() {
+                None
+            } else {
+                Some(job.run(&mut tx).await)
+            };
             if kept.len() < MAX_GROUP && closing.is_none() {
                 match incoming.try_recv() {
                     Ok(Message::Write(job)) => next = Some(job),
                     Ok(Message::Close(done)) => closing = Some(done),
                     Err(_) => {}
                 }
+            }
+            let failed = matches!(ran, Some(Ran::Failed(..)));
+            let boundary = match (failed, next.is_some()) {
+                (false, true) => "release write; savepoint write",
+                (false, false) => "release write",
+                (true, true) => "rollback to write; release write; savepoint write",
+                (true, false) => "rollback to write; release write",
+            };
+            if let Err(error) = execute(&mut tx.conn, boundary).await {
+                let error = self.outage_seen(error);
+                match ran {
+                    Some(Ran::Kept(answer)) => answer(Err(error.copy_for_another_caller())),
+                    Some(Ran::Failed(_, answer)) => answer(error.copy_for_another_caller()),
+                    None => {}
+                }
+                if let Some(job) = next {
+                    job.refuse(error.copy_for_another_caller());
+                }
+                self.fail(tx, kept, error).await;
+                return closing;
+            }
+            match ran {
+                Some(Ran::Kept(answer)) => {
+                    events.append(&mut tx.pending);
+                    kept.push(answer);
+                }
+                Some(Ran::Failed(error, answer)) => {
+                    tx.pending.clear();
+                    answer(self.outage_seen(error));
+                }
+                None => {}
             }
         }
         let committed = async {
@@ -433,32 +459,6 @@ impl WriterTask {
             records_events: self.store.fans_out() || self.events.has_subscribers(),
             pending: Vec::new(),
         })
-    }
-
-    /// Runs `job` between `savepoint` and `release`, rolling back to the savepoint when it
-    /// fails. Fails only when the transaction itself is in doubt; a job that ran is then
-    /// answered here.
-    async fn run_in_savepoint(&mut self, tx: &mut WriteTx, job: Box<dyn Job>) -> Result<Ran> {
-        if let Err(error) = execute(&mut tx.conn, "savepoint write").await {
-            job.refuse(self.outage_seen(Error::Internal("the write could not start")));
-            return Err(error);
-        }
-        let ran = job.run(tx).await;
-        let end = match &ran {
-            Ran::Kept(_) => "release write",
-            Ran::Failed(..) => "rollback to write; release write",
-        };
-        match execute(&mut tx.conn, end).await {
-            Ok(()) => Ok(ran),
-            Err(error) => {
-                let error = self.outage_seen(error);
-                match ran {
-                    Ran::Kept(answer) => answer(Err(error.copy_for_another_caller())),
-                    Ran::Failed(_, answer) => answer(error.copy_for_another_caller()),
-                }
-                Err(error)
-            }
-        }
     }
 
     /// Rolls back a transaction that failed as a whole, and answers every write kept in it.

@@ -80,35 +80,53 @@ if (args.role === "probe") {
 
 /**
  * The probe: `{ __typename }` every `probeInterval` ms for `seconds` on one keep-alive
- * connection, one request at a time. Prints {samples: [[start offset ms, latency ms, id]], errors,
- * connections, loopDelay} as one JSON line on stdout.
+ * connection, one request at a time; beside it, half an interval later each time, a control
+ * probe sending `GET /health` on a connection of its own, which takes the same path through
+ * the server but runs no GraphQL (and so waits for no execution turn). Prints {samples:
+ * [[start offset ms, latency ms, id]], errors, connections, control: {the same}, loopDelay}
+ * as one JSON line on stdout.
  */
 async function probe() {
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
+  const begun = performance.now();
+  const graphqlBody = JSON.stringify({ query: "{ __typename }" });
+  const [main, control] = await Promise.all([
+    prober(begun, "probe", {
+      method: "POST",
+      path: "/graphql",
+      body: graphqlBody,
+      headers: { "content-type": "application/json", accept: "application/graphql-response+json" },
+      expect: '"__typename":"Query"',
+    }),
+    sleep(probeInterval / 2).then(() =>
+      prober(begun, "control", { method: "GET", path: "/health", body: "", headers: {}, expect: '"ok"' }),
+    ),
+  ]);
+  loop.disable();
+  const loopDelay = { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 };
+  process.stdout.write(`${JSON.stringify({ ...main, control, loopDelay })}\n`);
+}
+
+/** One probe loop: `request` every `probeInterval` ms until `seconds` after `begun`. */
+async function prober(begun, name, request) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const body = JSON.stringify({ query: "{ __typename }" });
   const samples = [];
   const errors = [];
   let connections = 0;
-  const loop = monitorEventLoopDelay({ resolution: 5 });
-  loop.enable();
   let sent = 0;
   const once = () =>
     new Promise((resolve) => {
-      const id = `probe-${(sent += 1)}`;
+      const id = `${name}-${(sent += 1)}`;
       const started = performance.now();
-      const request = http.request(
+      const outgoing = http.request(
         {
           agent,
           host,
           port,
-          path: "/graphql",
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            accept: "application/graphql-response+json",
-            "content-length": Buffer.byteLength(body),
-            "x-request-id": id,
-          },
+          path: request.path,
+          method: request.method,
+          headers: { ...request.headers, "content-length": Buffer.byteLength(request.body), "x-request-id": id },
           timeout: PROBE_TIMEOUT_MS,
         },
         (response) => {
@@ -117,45 +135,42 @@ async function probe() {
           response.on("end", () => {
             const ms = performance.now() - started;
             const text = Buffer.concat(chunks).toString();
-            if (response.statusCode !== 200 || !text.includes('"__typename":"Query"')) {
-              errors.push(`HTTP ${response.statusCode}: ${text.slice(0, 200)}`);
+            if (response.statusCode !== 200 || !text.includes(request.expect)) {
+              errors.push(`${name}: HTTP ${response.statusCode}: ${text.slice(0, 200)}`);
             } else {
               samples.push([Math.round(started - begun), ms, id]);
             }
             resolve();
           });
           response.on("error", (error) => {
-            errors.push(`response ${error.code ?? error.message}`);
+            errors.push(`${name}: response ${error.code ?? error.message}`);
             resolve();
           });
         },
       );
-      request.on("socket", (socket) => {
+      outgoing.on("socket", (socket) => {
         if (!socket.counted) {
           socket.counted = true;
           connections += 1;
         }
       });
-      request.on("timeout", () => request.destroy(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`)));
-      request.on("error", (error) => {
-        errors.push(`request ${error.code ?? error.message}`);
+      outgoing.on("timeout", () => outgoing.destroy(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`)));
+      outgoing.on("error", (error) => {
+        errors.push(`${name}: request ${error.code ?? error.message}`);
         resolve();
       });
-      request.end(body);
+      outgoing.end(request.body);
     });
-  const begun = performance.now();
   const deadline = begun + seconds * 1000;
-  for (let next = begun; next < deadline; ) {
+  for (let next = performance.now(); next < deadline; ) {
     await once();
     next += probeInterval;
     const wait = next - performance.now();
     if (wait > 0) await sleep(wait);
     else next = performance.now();
   }
-  loop.disable();
   agent.destroy();
-  const loopDelay = { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 };
-  process.stdout.write(`${JSON.stringify({ samples, errors, connections, loopDelay })}\n`);
+  return { samples, errors, connections };
 }
 
 const HIERARCHY = `{ authors(first: 100) { nodes { name books { title publishers { name } } } } }`;
@@ -619,6 +634,15 @@ if (probeResult) {
     if (inWindow.length) windows.push(`${percentile(inWindow, 99).toFixed(1)}/${inWindow.at(-1).toFixed(1)}`);
   }
   console.log(`probe p99/max ms per ${(width / 1000).toFixed(0)} s: ${windows.join(" ")}`);
+  const control = probeResult.control.samples.map(([, ms]) => ms).sort((a, b) => a - b);
+  if (control.length) {
+    console.log(
+      `control probe (GET /health: same connection handling and middleware, no GraphQL, no execution turn): ` +
+        `${control.length} answers, ${probeResult.control.errors.length} errors, p50 ${percentile(control, 50).toFixed(1)} ms, ` +
+        `p99 ${percentile(control, 99).toFixed(1)} ms, max ${control.at(-1).toFixed(1)} ms`,
+    );
+  }
+  for (const error of probeResult.control.errors.slice(0, 3)) console.error(`error: control probe ${error}`);
 }
 if (slow.ages.length) {
   const ages = [...slow.ages].sort((a, b) => a - b);
@@ -698,7 +722,8 @@ check(
   "probe answers (errors)",
   `${probeLatencies.length} (${probeResult?.errors.length ?? "?"})`,
   "0 errors",
-  probeResult !== null && probeCode === 0 && probeResult.errors.length === 0 && probeLatencies.length > 0,
+  probeResult !== null && probeCode === 0 && probeResult.errors.length === 0 &&
+    probeResult.control.errors.length === 0 && probeLatencies.length > 0,
 );
 check("peak RSS MiB (VmHWM)", after ? after.hwm.toFixed(1) : "?", `< ${rssTarget}`, after !== null && after.hwm < rssTarget);
 check(

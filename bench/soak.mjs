@@ -7,15 +7,17 @@
 // - SLOW_HEADERS connections that send a request line and then one header line every 5 s and
 //   never finish their headers; each one the server cuts is opened again at once;
 // - a probe, in a Node process of its own so that it does not queue behind the load's event
-//   loop, sending `{ __typename }` every 100 ms on one keep-alive connection.
+//   loop, sending `{ __typename }` every 100 ms on one keep-alive connection, and beside it a
+//   control probe sending `GET /health`, which runs no GraphQL.
 //
 // Reports the load's requests, latency and errors, the probe's latency, the server's peak RSS
-// (VmHWM) and what became of the idle and slow connections. Exits 1 on any 5xx or unexpected
+// (VmHWM) and what became of the idle and slow connections; with --server-log, also where the
+// probe's slow answers spent their time. Exits 1 on any 5xx or unexpected
 // error, a probe p99 at or above --probe-p99-ms (50), a VmHWM at or above --max-rss-mib (150),
 // or an idle WebSocket that did not stay open.
 //
 //   node bench/soak.mjs --url http://127.0.0.1:8000 [--pid PID] [--seconds 30] [--clients 64]
-//       [--idle-ws 100] [--slow-headers 100]
+//       [--idle-ws 100] [--slow-headers 100] [--server-log FILE]
 //
 // Node 18+ (global fetch); no packages. The WebSocket and slow-header clients are raw sockets.
 

@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # Soak test: builds bookgraph in release mode, starts it on a free loopback port over a
-# fresh database (seeded with the tutorial's data), runs bench/soak.mjs against it (mixed
-# reads and ~10% writes from 64 concurrent clients for 30 s), then stops the server with
-# SIGTERM. Exits non-zero on any 5xx, any unexpected error, or an unclean server exit.
+# fresh database (seeded with the tutorial's data), runs bench/soak.mjs against it for 30 s
+# (mixed reads and ~10% writes from 64 concurrent clients, beside 100 idle WebSockets, 100
+# connections that never finish their headers, and a `{ __typename }` probe every 100 ms),
+# then stops the server with SIGTERM. Exits non-zero on any 5xx, any unexpected error, a
+# probe p99 of 50 ms or more, a peak RSS (VmHWM) of 150 MiB or more, an idle WebSocket that
+# does not stay open, or an unclean server exit.
 #
-#   bench/soak.sh                 # 30 s, 64 clients
-#   SOAK_SECONDS=300 SOAK_CLIENTS=128 bench/soak.sh
+#   bench/soak.sh                 # 30 s, 64 clients, 100 idle WebSockets, 100 slow headers
+#   SOAK_SECONDS=300 SOAK_CLIENTS=128 SOAK_IDLE_WS=200 SOAK_SLOW_HEADERS=200 bench/soak.sh
+#   BOOKGRAPH=target/release/bookgraph bench/soak.sh   # use this binary, do not build
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 seconds=${SOAK_SECONDS:-30}
 clients=${SOAK_CLIENTS:-64}
+idle_ws=${SOAK_IDLE_WS:-100}
+slow_headers=${SOAK_SLOW_HEADERS:-100}
 
 log() { printf '==> %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -22,8 +28,14 @@ if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split("."
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs
 fi
 
-log "building the release binary"
-cargo build --release --quiet
+if [ -n "${BOOKGRAPH:-}" ]; then
+  bookgraph=$BOOKGRAPH
+  [ -x "$bookgraph" ] || { log "BOOKGRAPH=$bookgraph is not an executable"; exit 1; }
+else
+  log "building the release binary"
+  cargo build --release --quiet
+  bookgraph=target/release/bookgraph
+fi
 
 dir=$(mktemp -d)
 server_pid=
@@ -36,8 +48,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log "starting target/release/bookgraph serve (database in $dir)"
-RUST_LOG=${RUST_LOG:-info} target/release/bookgraph serve \
+log "starting $bookgraph serve (database in $dir)"
+RUST_LOG=${RUST_LOG:-info} "$bookgraph" serve \
   --listen 127.0.0.1:0 --database "sqlite:$dir/soak.db" 2>"$dir/server.log" &
 server_pid=$!
 
@@ -57,10 +69,12 @@ if [ -z "$url" ]; then
   log "the server did not start listening within 30 s"
   exit 1
 fi
-log "server $server_pid listening on $url; soaking for ${seconds} s with ${clients} clients"
+log "server $server_pid listening on $url; soaking for ${seconds} s with ${clients} clients," \
+  "${idle_ws} idle WebSockets and ${slow_headers} slow-header connections"
 
 status=0
-node bench/soak.mjs --url "$url" --pid "$server_pid" --seconds "$seconds" --clients "$clients" || status=$?
+node bench/soak.mjs --url "$url" --pid "$server_pid" --seconds "$seconds" --clients "$clients" \
+  --idle-ws "$idle_ws" --slow-headers "$slow_headers" --server-log "$dir/server.log" || status=$?
 
 log "stopping the server (SIGTERM)"
 kill -TERM "$server_pid"

@@ -16,7 +16,9 @@ pub mod types;
 
 use std::sync::Arc;
 
-use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::parser::types::{
+    DocumentOperations, OperationDefinition, OperationType, Selection,
+};
 use async_graphql::{Request, Response, Schema};
 
 use crate::db::Db;
@@ -75,6 +77,8 @@ pub struct Operation {
     selected: Option<SelectedOperation>,
     /// What its nested lists may put in the response; also in the request's data.
     budget: Option<Arc<ResponseBudget>>,
+    /// Whether it may touch the catalogue: all but `{ __typename }` and introspection.
+    reads_catalogue: bool,
 }
 
 impl Operation {
@@ -86,6 +90,13 @@ impl Operation {
     /// in cannot run one.
     pub fn selected(&self) -> Option<&SelectedOperation> {
         self.selected.as_ref()
+    }
+
+    /// Whether the operation may read the catalogue; one that asks only about the schema
+    /// (`{ __typename }`, introspection) needs no database and no execution turn, so health
+    /// checks and schema tools are answered at once however busy the catalogue is.
+    pub fn reads_catalogue(&self) -> bool {
+        self.reads_catalogue
     }
 
     /// Whether the selected operation is of this kind.
@@ -106,6 +117,16 @@ impl Operation {
     }
 }
 
+/// Whether every root field of `operation` is `__typename`, `__schema` or `__type`.
+fn asks_only_about_the_schema(operation: &OperationDefinition) -> bool {
+    operation
+        .selection_set
+        .node
+        .items
+        .iter()
+        .all(|item| matches!(&item.node, Selection::Field(field) if field.node.name.node.starts_with("__")))
+}
+
 impl BookSchema {
     /// async-graphql's schema, for transports that drive it themselves (WebSocket).
     pub fn roots(&self) -> &RootSchema {
@@ -120,22 +141,27 @@ impl BookSchema {
                 parsed: false,
                 selected: None,
                 budget: None,
+                reads_catalogue: true,
             };
         };
-        let selected = match &document.operations {
-            DocumentOperations::Single(operation) => Some((None, operation.node.ty)),
+        let chosen = match &document.operations {
+            DocumentOperations::Single(operation) => Some((None, operation)),
             DocumentOperations::Multiple(operations) => match &request.operation_name {
                 Some(wanted) => operations
                     .iter()
                     .find(|(name, _)| name.as_str() == wanted)
-                    .map(|(name, operation)| (Some(name.to_string()), operation.node.ty)),
+                    .map(|(name, operation)| (Some(name.to_string()), operation)),
                 None if operations.len() == 1 => operations
                     .iter()
                     .next()
-                    .map(|(name, operation)| (Some(name.to_string()), operation.node.ty)),
+                    .map(|(name, operation)| (Some(name.to_string()), operation)),
                 None => None,
             },
         };
+        let reads_catalogue = chosen
+            .as_ref()
+            .is_none_or(|(_, operation)| !asks_only_about_the_schema(&operation.node));
+        let selected = chosen.map(|(name, operation)| (name, operation.node.ty));
         request.set_parsed_query(document);
         // A subscription's one request resolves every event it ever sends: a budget on it
         // would run out after enough events, however small each one is.
@@ -149,6 +175,7 @@ impl BookSchema {
             parsed: true,
             selected,
             budget,
+            reads_catalogue,
         }
     }
 
@@ -193,4 +220,41 @@ pub async fn execute(schema: &BookSchema, db: &Db, mut operation: Operation) -> 
         .extensions
         .insert("sqlStatements".to_owned(), db.statement_count().into());
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::parser::parse_query;
+    use async_graphql::parser::types::DocumentOperations;
+
+    use super::asks_only_about_the_schema;
+
+    fn only_schema(query: &str) -> bool {
+        let document = parse_query(query).expect("the document parses");
+        let operation = match &document.operations {
+            DocumentOperations::Single(operation) => operation,
+            DocumentOperations::Multiple(operations) => operations.values().next().unwrap(),
+        };
+        asks_only_about_the_schema(&operation.node)
+    }
+
+    #[test]
+    fn typename_and_introspection_ask_only_about_the_schema() {
+        assert!(only_schema("{ __typename }"));
+        assert!(only_schema("query Alive { up: __typename }"));
+        assert!(only_schema(
+            "{ __schema { types { name } } __type(name: \"Book\") { name } }"
+        ));
+    }
+
+    #[test]
+    fn any_catalogue_field_or_fragment_may_read_the_catalogue() {
+        assert!(!only_schema(
+            "{ __typename authors(first: 1) { totalCount } }"
+        ));
+        assert!(!only_schema(
+            "{ ...Root } fragment Root on Query { __typename }"
+        ));
+        assert!(!only_schema("{ ... on Query { __typename } }"));
+    }
 }

@@ -109,8 +109,9 @@ async fn execute(state: &AppState, format: ResponseFormat, operation: Operation)
         // Waiting for a turn counts against the time limit; the permit is returned when
         // the response is built, so at most a few results are in memory at once.
         // Mutations queue for the one writer instead and answer small results: a turn held
-        // while waiting there would keep reads waiting behind writes.
-        let _turn = if operation.is(OperationType::Mutation) {
+        // while waiting there would keep reads waiting behind writes. Operations that ask
+        // only about the schema need no turn either.
+        let _turn = if operation.is(OperationType::Mutation) || !operation.reads_catalogue() {
             None
         } else {
             Some(state.executions.acquire().await)

@@ -45,7 +45,9 @@ impl Operations {
             return stream::once(async { Reply::Refused(refused.errors) }).boxed();
         }
         let is_subscription = operation.is(OperationType::Subscription);
-        let is_mutation = operation.is(OperationType::Mutation);
+        // Mutations queue for the writer, and schema questions need no database: neither
+        // takes a turn.
+        let takes_turn = !operation.is(OperationType::Mutation) && operation.reads_catalogue();
         // A scope per operation: its statements and rows are its own, whatever ran on
         // the connection before. A subscription's events each start it afresh.
         let db = self.db.scoped();
@@ -74,10 +76,10 @@ impl Operations {
         let (time_limit, executions) = (self.time_limit, Arc::clone(&self.executions));
         stream::once(async move {
             let running = async {
-                let _turn = if is_mutation {
-                    None
-                } else {
+                let _turn = if takes_turn {
                     Some(executions.acquire().await)
+                } else {
+                    None
                 };
                 replies.next().await
             };

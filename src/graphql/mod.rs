@@ -75,6 +75,8 @@ pub struct Operation {
     selected: Option<SelectedOperation>,
     /// What its nested lists may put in the response; also in the request's data.
     budget: Option<Arc<ResponseBudget>>,
+    /// Whether the response says how many SQL statements the operation ran.
+    reports_sql_statements: bool,
 }
 
 impl Operation {
@@ -100,6 +102,13 @@ impl Operation {
         self.budget.clone()
     }
 
+    /// Has the response say in `extensions.sqlStatements` how many SQL statements the
+    /// operation ran. Off unless a client asks: it is a figure of our internals, for tests
+    /// and benchmarks, and clients that never asked should not come to depend on it.
+    pub fn report_sql_statements(&mut self) {
+        self.reports_sql_statements = true;
+    }
+
     /// The request, its parsed document kept on it so execution does not parse it again.
     pub fn into_request(self) -> Request {
         self.request
@@ -120,6 +129,7 @@ impl BookSchema {
                 parsed: false,
                 selected: None,
                 budget: None,
+                reports_sql_statements: false,
             };
         };
         let selected = match &document.operations {
@@ -149,6 +159,7 @@ impl BookSchema {
             parsed: true,
             selected,
             budget,
+            reports_sql_statements: false,
         }
     }
 
@@ -169,10 +180,12 @@ impl BookSchema {
 }
 
 /// Runs one operation with loaders of its own, so batching spans the whole request and a
-/// write is visible to the very next one. The response's `extensions.sqlStatements` says
-/// how many SQL statements the request ran.
+/// write is visible to the very next one. When the operation was asked to
+/// ([`Operation::report_sql_statements`]), the response's `extensions.sqlStatements` says
+/// how many SQL statements it ran.
 pub async fn execute(schema: &BookSchema, db: &Db, mut operation: Operation) -> Response {
     let db = db.scoped();
+    let reports_sql_statements = operation.reports_sql_statements;
     let mut response = match schema.refusal(&mut operation) {
         Some(refused) => refused,
         None => {
@@ -189,8 +202,10 @@ pub async fn execute(schema: &BookSchema, db: &Db, mut operation: Operation) -> 
             response
         }
     };
-    response
-        .extensions
-        .insert("sqlStatements".to_owned(), db.statement_count().into());
+    if reports_sql_statements {
+        response
+            .extensions
+            .insert("sqlStatements".to_owned(), db.statement_count().into());
+    }
     response
 }

@@ -4,6 +4,7 @@
 mod access;
 mod body;
 mod connections;
+mod diagnostics;
 mod documents;
 mod graphiql;
 mod graphql;
@@ -187,7 +188,13 @@ fn cors_layer(origins: &[HeaderValue]) -> Option<CorsLayer> {
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(origins.iter().cloned()))
             .allow_methods([Method::GET, Method::POST])
-            .allow_headers([CONTENT_TYPE, ACCEPT, AUTHORIZATION, observe::REQUEST_ID])
+            .allow_headers([
+                CONTENT_TYPE,
+                ACCEPT,
+                AUTHORIZATION,
+                observe::REQUEST_ID,
+                diagnostics::DIAGNOSTICS,
+            ])
             .expose_headers([observe::REQUEST_ID])
             .max_age(Duration::from_secs(3600)),
     )

@@ -4,6 +4,7 @@
 mod batch;
 pub mod budget;
 pub mod connection;
+mod cursor_lists;
 mod documents;
 pub mod ids;
 pub mod inputs;

@@ -6,8 +6,8 @@ mod body;
 mod connections;
 mod diagnostics;
 mod documents;
+mod endpoint;
 mod graphiql;
-mod graphql;
 mod health;
 mod incoming;
 mod negotiate;
@@ -157,7 +157,7 @@ pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .route("/", get(graphiql::page))
         .route("/assets/graphiql/{file}", get(graphiql::asset))
-        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql", get(endpoint::get).post(endpoint::post))
         .route("/graphql/ws", get(websocket::upgrade))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))

@@ -142,13 +142,16 @@ impl TestApp {
 
     /// POSTs `query` with `variables`; returns the whole JSON response, which must be 200.
     pub async fn post_graphql(&self, query: &str, variables: Value) -> Value {
-        let response = self
+        let request = self
             .client
             .post(self.url("/graphql"))
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .expect("request reaches the server");
+            .json(&json!({ "query": query, "variables": variables }));
+        Self::answer_200(query, request).await
+    }
+
+    /// The JSON answer to `request`, which sends `query` and must be answered with 200.
+    async fn answer_200(query: &str, request: reqwest::RequestBuilder) -> Value {
+        let response = request.send().await.expect("request reaches the server");
         let status = response.status();
         let body: Value = response.json().await.expect("JSON response");
         assert_eq!(status, 200, "status of {query}: {body}");
@@ -186,18 +189,12 @@ impl TestApp {
     /// POSTs `query` asking for diagnostics (`x-bookgraph-diagnostics: sql`); returns the
     /// whole JSON response, which must be 200.
     pub async fn post_graphql_diagnosed(&self, query: &str) -> Value {
-        let response = self
+        let request = self
             .client
             .post(self.url("/graphql"))
             .header(DIAGNOSTICS, "sql")
-            .json(&json!({ "query": query }))
-            .send()
-            .await
-            .expect("request reaches the server");
-        let status = response.status();
-        let body: Value = response.json().await.expect("JSON response");
-        assert_eq!(status, 200, "status of {query}: {body}");
-        body
+            .json(&json!({ "query": query }));
+        Self::answer_200(query, request).await
     }
 
     /// How many SQL statements answering `query` took, as the response says when asked.

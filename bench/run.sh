@@ -128,10 +128,13 @@ body() {
   jq -cn --arg q "$1" --argjson v "${variables:-"{}"}" '{query: $q, variables: $v}'
 }
 
-# post BODY: the server's JSON answer.
-post() { curl -sf -H 'content-type: application/json' --data-binary "$1" "$url"; }
+# post BODY [CURL ARGS…]: the server's JSON answer.
+post() { curl -sf -H 'content-type: application/json' "${@:2}" --data-binary "$1" "$url"; }
 
-statements() { post "$1" | jq -r '.extensions.sqlStatements // "?"'; }
+# statements BODY: the SQL statements it ran, which the server says only when asked.
+statements() {
+  post "$1" -H 'x-bookgraph-diagnostics: sql' | jq -r '.extensions.sqlStatements // "?"'
+}
 
 # Comparisons with other services run beside us, interleaved: bench/versus-node.sh.
 

@@ -277,9 +277,54 @@ impl<'a> Walk<'a> {
 
 #[cfg(test)]
 mod tests {
-    use async_graphql::parser::parse_query;
+    use std::collections::BTreeSet;
+
+    use async_graphql::parser::types::{BaseType, TypeKind, TypeSystemDefinition};
+    use async_graphql::parser::{parse_query, parse_schema};
 
     use super::*;
+
+    #[test]
+    fn list_fields_are_every_field_of_the_schema_returning_a_list_or_connection() {
+        let schema = parse_schema(crate::graphql::sdl()).expect("our SDL parses");
+        let (mut lists, mut singles) = (BTreeSet::new(), BTreeSet::new());
+        for definition in &schema.definitions {
+            let TypeSystemDefinition::Type(ty) = definition else {
+                continue;
+            };
+            let TypeKind::Object(object) = &ty.node.kind else {
+                continue;
+            };
+            // A connection's `edges` and `nodes` are its page, counted once at the field
+            // returning the connection.
+            if ty.node.name.node.ends_with("Connection") {
+                continue;
+            }
+            for field in &object.fields {
+                let returns_list = match &field.node.ty.node.base {
+                    BaseType::List(_) => true,
+                    BaseType::Named(name) => name.ends_with("Connection"),
+                };
+                let name = field.node.name.node.to_string();
+                if returns_list {
+                    lists.insert(name);
+                } else {
+                    singles.insert(name);
+                }
+            }
+        }
+        let listed: BTreeSet<String> = LIST_FIELDS.iter().map(|&name| name.to_owned()).collect();
+        assert_eq!(
+            lists, listed,
+            "LIST_FIELDS names every list field, and only those"
+        );
+        // Fields are matched by name alone, whatever their parent type.
+        assert!(
+            lists.is_disjoint(&singles),
+            "a list field shares its name with a single one: {:?}",
+            lists.intersection(&singles).collect::<Vec<_>>()
+        );
+    }
 
     fn check_query(query: &str, variables: serde_json::Value) -> Result<(), String> {
         let document = parse_query(query).expect("test queries parse");

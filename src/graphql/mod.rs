@@ -4,6 +4,7 @@
 mod batch;
 pub mod budget;
 pub mod connection;
+mod cursor_lists;
 mod documents;
 pub mod ids;
 pub mod inputs;
@@ -79,6 +80,8 @@ pub struct Operation {
     budget: Option<Arc<ResponseBudget>>,
     /// Whether it may touch the catalogue: all but `{ __typename }` and introspection.
     reads_catalogue: bool,
+    /// Whether the response says how many SQL statements the operation ran.
+    reports_sql_statements: bool,
 }
 
 impl Operation {
@@ -109,6 +112,13 @@ impl Operation {
     /// for subscriptions and for documents that do not parse.
     pub fn budget(&self) -> Option<Arc<ResponseBudget>> {
         self.budget.clone()
+    }
+
+    /// Has the response say in `extensions.sqlStatements` how many SQL statements the
+    /// operation ran. Off unless a client asks: it is a figure of our internals, for tests
+    /// and benchmarks, and clients that never asked should not come to depend on it.
+    pub fn report_sql_statements(&mut self) {
+        self.reports_sql_statements = true;
     }
 
     /// The request, its parsed document kept on it so execution does not parse it again.
@@ -142,6 +152,7 @@ impl BookSchema {
                 selected: None,
                 budget: None,
                 reads_catalogue: true,
+                reports_sql_statements: false,
             };
         };
         let chosen = match &document.operations {
@@ -176,6 +187,7 @@ impl BookSchema {
             selected,
             budget,
             reads_catalogue,
+            reports_sql_statements: false,
         }
     }
 
@@ -196,10 +208,12 @@ impl BookSchema {
 }
 
 /// Runs one operation with loaders of its own, so batching spans the whole request and a
-/// write is visible to the very next one. The response's `extensions.sqlStatements` says
-/// how many SQL statements the request ran.
+/// write is visible to the very next one. When the operation was asked to
+/// ([`Operation::report_sql_statements`]), the response's `extensions.sqlStatements` says
+/// how many SQL statements it ran.
 pub async fn execute(schema: &BookSchema, db: &Db, mut operation: Operation) -> Response {
     let db = db.scoped();
+    let reports_sql_statements = operation.reports_sql_statements;
     let mut response = match schema.refusal(&mut operation) {
         Some(refused) => refused,
         None => {
@@ -216,9 +230,11 @@ pub async fn execute(schema: &BookSchema, db: &Db, mut operation: Operation) -> 
             response
         }
     };
-    response
-        .extensions
-        .insert("sqlStatements".to_owned(), db.statement_count().into());
+    if reports_sql_statements {
+        response
+            .extensions
+            .insert("sqlStatements".to_owned(), db.statement_count().into());
+    }
     response
 }
 

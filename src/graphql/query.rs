@@ -64,7 +64,7 @@ impl QueryRoot {
     ) -> ClientResult<Connection<Author>> {
         let order = order_by.unwrap_or_default();
         let filter = filter.unwrap_or_default().parse()?;
-        let list = format!("authors/{:?}/{:?}", order.field, order.direction);
+        let list = order.cursor_list();
         let page = page_args(&list, first, after.as_deref())?;
         let db = ctx.data_unchecked::<Db>();
         let rows = db::authors::page(
@@ -88,7 +88,7 @@ impl QueryRoot {
     ) -> ClientResult<Connection<Book>> {
         let order = order_by.unwrap_or_default();
         let filter = filter.unwrap_or_default().parse()?;
-        let list = format!("books/{:?}/{:?}", order.field, order.direction);
+        let list = order.cursor_list();
         let page = page_args(&list, first, after.as_deref())?;
         let db = ctx.data_unchecked::<Db>();
         let rows = db::books::page(db, &filter, order.direction.descending(), &page);
@@ -108,7 +108,7 @@ impl QueryRoot {
     ) -> ClientResult<Connection<Publisher>> {
         let order = order_by.unwrap_or_default();
         let filter = filter.unwrap_or_default().parse()?;
-        let list = format!("publishers/{:?}/{:?}", order.field, order.direction);
+        let list = order.cursor_list();
         let page = page_args(&list, first, after.as_deref())?;
         let db = ctx.data_unchecked::<Db>();
         let rows = db::publishers::page(

@@ -4,9 +4,10 @@
 mod access;
 mod body;
 mod connections;
+mod diagnostics;
 mod documents;
+mod endpoint;
 mod graphiql;
-mod graphql;
 mod health;
 mod incoming;
 mod negotiate;
@@ -156,7 +157,7 @@ pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .route("/", get(graphiql::page))
         .route("/assets/graphiql/{file}", get(graphiql::asset))
-        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql", get(endpoint::get).post(endpoint::post))
         .route("/graphql/ws", get(websocket::upgrade))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
@@ -187,7 +188,13 @@ fn cors_layer(origins: &[HeaderValue]) -> Option<CorsLayer> {
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(origins.iter().cloned()))
             .allow_methods([Method::GET, Method::POST])
-            .allow_headers([CONTENT_TYPE, ACCEPT, AUTHORIZATION, observe::REQUEST_ID])
+            .allow_headers([
+                CONTENT_TYPE,
+                ACCEPT,
+                AUTHORIZATION,
+                observe::REQUEST_ID,
+                diagnostics::DIAGNOSTICS,
+            ])
             .expose_headers([observe::REQUEST_ID])
             .max_age(Duration::from_secs(3600)),
     )

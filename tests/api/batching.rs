@@ -1,9 +1,11 @@
 //! Batching, proven by counting: a request's SQL statements depend on the query's depth,
-//! never on how many rows it returns.
+//! never on how many rows it returns. The count is in the response only when asked for.
 
 use std::fmt::Write as _;
 
-use crate::helpers::TestApp;
+use serde_json::json;
+
+use crate::helpers::{DIAGNOSTICS, TestApp};
 
 /// 150 authors with 1–3 books each, each book with 1–3 of 12 publishers.
 fn catalogue_csv() -> String {
@@ -63,4 +65,47 @@ async fn a_lookup_by_id_batches_with_its_siblings() {
         .map(|id| format!("b{id}: book(id: {id}) {{ title author {{ name }} }} "))
         .collect();
     assert_eq!(app.statements_for(&format!("{{ {aliases} }}")).await, 2);
+}
+
+#[tokio::test]
+async fn the_statement_count_is_given_only_to_requests_that_ask_for_it() {
+    let app = TestApp::spawn().await;
+    let query = "{ authors(first: 2) { nodes { name } } }";
+
+    let plain = app.post_graphql(query, json!({})).await;
+    let asked = app.post_graphql_diagnosed(query).await;
+
+    assert!(plain.get("extensions").is_none(), "{plain}");
+    assert_eq!(asked["extensions"]["sqlStatements"], 1, "{asked}");
+    assert_eq!(plain["data"], asked["data"]);
+}
+
+#[tokio::test]
+async fn a_request_error_carries_no_extensions_unless_asked() {
+    let app = TestApp::spawn().await;
+    let query = "{ noSuchField }";
+
+    let plain = app.post_graphql(query, json!({})).await;
+    let asked = app.post_graphql_diagnosed(query).await;
+
+    assert!(plain["errors"].is_array(), "{plain}");
+    assert!(plain.get("extensions").is_none(), "{plain}");
+    assert_eq!(asked["extensions"]["sqlStatements"], 0, "{asked}");
+}
+
+#[tokio::test]
+async fn get_gives_the_statement_count_when_asked_too() {
+    let app = TestApp::spawn().await;
+    let response: serde_json::Value = app
+        .client()
+        .get(app.url("/graphql"))
+        .query(&[("query", "{ authors(first: 2) { nodes { name } } }")])
+        .header(DIAGNOSTICS, "sql")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(response["extensions"]["sqlStatements"], 1, "{response}");
 }

@@ -23,6 +23,9 @@ use tokio::sync::oneshot;
 /// The tutorial's data, as shipped in `data/`.
 pub const TUTORIAL_CSV: &str = include_str!("../../data/author_book_publisher.csv");
 
+/// The request header asking for diagnostics in a response's `extensions`.
+pub const DIAGNOSTICS: &str = "x-bookgraph-diagnostics";
+
 /// A running bookgraph server with its own database.
 pub struct TestApp {
     /// Where the server listens.
@@ -139,13 +142,16 @@ impl TestApp {
 
     /// POSTs `query` with `variables`; returns the whole JSON response, which must be 200.
     pub async fn post_graphql(&self, query: &str, variables: Value) -> Value {
-        let response = self
+        let request = self
             .client
             .post(self.url("/graphql"))
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .expect("request reaches the server");
+            .json(&json!({ "query": query, "variables": variables }));
+        Self::answer_200(query, request).await
+    }
+
+    /// The JSON answer to `request`, which sends `query` and must be answered with 200.
+    async fn answer_200(query: &str, request: reqwest::RequestBuilder) -> Value {
+        let response = request.send().await.expect("request reaches the server");
         let status = response.status();
         let body: Value = response.json().await.expect("JSON response");
         assert_eq!(status, 200, "status of {query}: {body}");
@@ -180,9 +186,20 @@ impl TestApp {
             .collect()
     }
 
-    /// How many SQL statements answering `query` took.
+    /// POSTs `query` asking for diagnostics (`x-bookgraph-diagnostics: sql`); returns the
+    /// whole JSON response, which must be 200.
+    pub async fn post_graphql_diagnosed(&self, query: &str) -> Value {
+        let request = self
+            .client
+            .post(self.url("/graphql"))
+            .header(DIAGNOSTICS, "sql")
+            .json(&json!({ "query": query }));
+        Self::answer_200(query, request).await
+    }
+
+    /// How many SQL statements answering `query` took, as the response says when asked.
     pub async fn statements_for(&self, query: &str) -> u64 {
-        let response = self.post_graphql(query, json!({})).await;
+        let response = self.post_graphql_diagnosed(query).await;
         assert!(response.get("errors").is_none(), "errors in {response}");
         response["extensions"]["sqlStatements"]
             .as_u64()

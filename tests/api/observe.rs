@@ -1,8 +1,8 @@
 //! What an operator sees: metrics, request ids and CORS.
 
-use reqwest::header::{ACCESS_CONTROL_ALLOW_ORIGIN, ORIGIN};
+use reqwest::header::{ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_ORIGIN, ORIGIN};
 
-use crate::helpers::TestApp;
+use crate::helpers::{DIAGNOSTICS, TestApp};
 
 async fn metrics(app: &TestApp) -> String {
     let response = app.client().get(app.url("/metrics")).send().await.unwrap();
@@ -178,4 +178,27 @@ async fn cors_allows_configured_origins_only() {
             assert_eq!(header.unwrap(), origin);
         }
     }
+}
+
+#[tokio::test]
+async fn a_page_of_an_allowed_origin_may_ask_for_diagnostics() {
+    let app = TestApp::spawn_configured(|state| {
+        state.with_cors_origins(vec!["https://app.example.com".parse().unwrap()])
+    })
+    .await;
+    let preflight = app
+        .client()
+        .request(reqwest::Method::OPTIONS, app.url("/graphql"))
+        .header(ORIGIN, "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", DIAGNOSTICS)
+        .send()
+        .await
+        .unwrap();
+    let allowed = preflight
+        .headers()
+        .get(ACCESS_CONTROL_ALLOW_HEADERS)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    assert!(allowed.contains(DIAGNOSTICS), "{:?}", preflight.headers());
 }

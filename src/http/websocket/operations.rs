@@ -14,7 +14,7 @@ use crate::db::Db;
 use crate::graphql::loaders::spawned_loaders;
 use crate::graphql::{BookSchema, Operation};
 use crate::http::access::Denied;
-use crate::http::graphql::is_request_error;
+use crate::http::endpoint::is_request_error;
 
 /// What an operation sends back.
 pub enum Reply {

@@ -16,7 +16,7 @@ use super::access::Denied;
 use super::incoming::{GetParams, PostBody, Rejection};
 use super::negotiate::ResponseFormat;
 use super::observe::GraphqlOutcome;
-use super::{AppState, body};
+use super::{AppState, body, diagnostics};
 use crate::graphql::{self, Operation};
 
 /// A GraphQL request in a JSON body.
@@ -49,7 +49,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
             {
                 return refuse_write(format, denied, &operation);
             }
-            execute(&state, format, operation).await
+            execute(&state, format, &headers, operation).await
         }
         Err(rejection) => rejection_response(format, rejection),
     }
@@ -83,7 +83,7 @@ pub async fn get(
             .insert(ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, format, operation).await
+    execute(&state, format, &headers, operation).await
 }
 
 /// A mutation refused by write access: nothing ran.
@@ -103,7 +103,15 @@ fn operation_label(operation: &Operation) -> String {
         .unwrap_or_else(|| "anonymous".to_owned())
 }
 
-async fn execute(state: &AppState, format: ResponseFormat, operation: Operation) -> Response {
+async fn execute(
+    state: &AppState,
+    format: ResponseFormat,
+    headers: &HeaderMap,
+    mut operation: Operation,
+) -> Response {
+    if diagnostics::wants_sql_statements(headers) {
+        operation.report_sql_statements();
+    }
     let label = operation_label(&operation);
     let running = async {
         // Waiting for a turn counts against the time limit; the permit is returned when
@@ -137,7 +145,10 @@ async fn execute(state: &AppState, format: ResponseFormat, operation: Operation)
             ResponseFormat::GraphqlResponseJson => StatusCode::BAD_REQUEST,
             ResponseFormat::Json => StatusCode::OK,
         };
-        let body = json!({ "errors": response.errors, "extensions": response.extensions });
+        let mut body = json!({ "errors": response.errors });
+        if !response.extensions.is_empty() {
+            body["extensions"] = json!(response.extensions);
+        }
         return with_outcome(
             json_response(format, status, body.to_string()),
             label,

@@ -561,6 +561,10 @@ impl writer::Store for SqliteStore {
         Some(&self.file)
     }
 
+    fn over_network(&self) -> bool {
+        false
+    }
+
     fn outage(&self, error: &sqlx::Error) -> Option<&'static str> {
         if matches!(error, sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed) {
             return Some("the database does not answer");
@@ -621,6 +625,10 @@ impl writer::Store for PostgresStore {
 
     fn file(&self) -> Option<&std::path::Path> {
         None
+    }
+
+    fn over_network(&self) -> bool {
+        true
     }
 
     fn outage(&self, error: &sqlx::Error) -> Option<&'static str> {

@@ -65,6 +65,8 @@ pub(super) trait Store: Send + Sync + 'static {
     fn fans_out(&self) -> bool;
     /// The file the connection writes to, when it is one.
     fn file(&self) -> Option<&Path>;
+    /// Whether the connection is a socket (which the writer's runtime must then watch).
+    fn over_network(&self) -> bool;
     /// Why no write can succeed now, when `error` says so (the disk is full, the database
     /// is read-only or does not answer) rather than blaming the write itself.
     fn outage(&self, error: &sqlx::Error) -> Option<&'static str>;
@@ -140,9 +142,14 @@ impl Writer {
         // A thread of its own, not a task among the requests': every statement is a round
         // trip to the connection, and each wake-up would otherwise wait its turn behind
         // the request tasks queued on the runtime's workers, with the write lock held.
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
+        let mut runtime = tokio::runtime::Builder::new_current_thread();
+        runtime.enable_time();
+        // Without sockets to watch (SQLite), the thread sleeps on a futex between round
+        // trips rather than in epoll, and is woken without a write to an eventfd.
+        if task.store.over_network() {
+            runtime.enable_io();
+        }
+        let runtime = runtime.build()?;
         std::thread::Builder::new()
             .name("bookgraph-writer".into())
             .spawn(move || runtime.block_on(task.run(incoming)))?;

@@ -65,11 +65,18 @@ pub async fn import_csv(db: &Db, input: impl Read) -> Result<ImportSummary> {
     written
 }
 
+/// What the reader of the file hands the writer.
+enum Batch {
+    Entries(Vec<CatalogueEntry>),
+    /// The whole file was read: only then may the import commit.
+    End,
+}
+
 /// Parses `reader`'s records into batches for [`add_batches`], stopping at the first bad
 /// one (sent as the last batch) or when the writer stops listening.
 async fn send_batches<R: Read>(
     mut reader: csv::Reader<CsvInput<R>>,
-    batches: mpsc::Sender<Result<Vec<CatalogueEntry>>>,
+    batches: mpsc::Sender<Result<Batch>>,
 ) {
     let mut batch = Vec::with_capacity(ENTRIES_PER_BATCH);
     let mut record = csv::StringRecord::new();
@@ -91,11 +98,12 @@ async fn send_batches<R: Read>(
         };
         if batch.len() == ENTRIES_PER_BATCH || (!more && !batch.is_empty()) {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(ENTRIES_PER_BATCH));
-            if batches.send(Ok(full)).await.is_err() {
+            if batches.send(Ok(Batch::Entries(full))).await.is_err() {
                 return;
             }
         }
         if !more {
+            let _ = batches.send(Ok(Batch::End)).await;
             return;
         }
     }
@@ -104,14 +112,23 @@ async fn send_batches<R: Read>(
 /// Adds every batch that arrives, in one write transaction.
 async fn add_batches(
     tx: &mut WriteTx,
-    mut incoming: mpsc::Receiver<Result<Vec<CatalogueEntry>>>,
+    mut incoming: mpsc::Receiver<Result<Batch>>,
 ) -> Result<ImportSummary> {
     let mut adder = BulkAdder::load(tx).await?;
     let mut summary = ImportSummary::default();
-    while let Some(batch) = incoming.recv().await {
-        let batch = batch?;
-        let created = adder.add(tx, &batch).await?;
-        summary.add(batch.len(), created);
+    loop {
+        // A reader that stops without saying the file ended (it panicked) must not leave
+        // half a file committed.
+        let batch = incoming.recv().await.unwrap_or(Err(Error::Internal(
+            "the import stopped before the end of its file",
+        )))?;
+        match batch {
+            Batch::Entries(entries) => {
+                let created = adder.add(tx, &entries).await?;
+                summary.add(entries.len(), created);
+            }
+            Batch::End => break,
+        }
     }
     adder.finish(tx).await?;
     Ok(summary)

@@ -182,7 +182,7 @@ impl Db {
         let counters = Counters::default();
         let events = Events::default();
         Ok(Db {
-            writer: Writer::start(store, writer, events.clone(), counters.clone())?,
+            writer: Writer::start(store, Some(writer), events.clone(), counters.clone())?,
             readers,
             counters,
             backend: Backend::Sqlite(file),
@@ -221,8 +221,11 @@ impl Db {
         let counters = Counters::default();
         let events = Events::default();
         let listener = notify::Listener::start(url, events.clone()).await?;
+        // A socket answers on the runtime it was opened on: the writer opens its own on
+        // its thread, so its round trips do not wait on this runtime's busy workers.
+        writer.close().await?;
         Ok(Db {
-            writer: Writer::start(store, writer, events.clone(), counters.clone())?,
+            writer: Writer::start(store, None, events.clone(), counters.clone())?,
             readers,
             counters,
             backend: Backend::Postgres,
@@ -645,6 +648,7 @@ impl writer::Store for PostgresStore {
             Some("53") => Some("the database server is out of disk, memory or connections"),
             Some("08") => Some("the connection to the database server failed"),
             Some("57") => Some("the database server is shutting down or restarting"),
+            _ if code == "55P03" => Some("another process holds the database's write lock"),
             _ if code == "25006" => Some("the database is read-only"),
             _ => None,
         }

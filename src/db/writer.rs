@@ -25,9 +25,15 @@ use super::{Counters, WriteTx};
 use crate::error::{Error, Result};
 use crate::events::{Event, Events};
 
-/// Writes committed together at most; enough to drain the queue of a few hundred clients
-/// in a handful of commits, few enough that the first caller's answer is not held long.
+/// Writes taken into one transaction at most; enough to drain the queue of a few hundred
+/// clients in a handful of commits, few enough that the first caller's answer is not held
+/// long.
 const MAX_GROUP: usize = 256;
+
+/// How long a transaction keeps taking writes queued behind it. Every write of a group is
+/// answered at its commit, and on PostgreSQL the group holds the lock every replica writes
+/// under: a steady stream of writes must not keep it open.
+const MAX_GROUP_TIME: Duration = Duration::from_millis(50);
 
 /// Writes waiting beyond the one running; callers wait their turn to queue past this.
 const QUEUE_DEPTH: usize = 4096;
@@ -121,10 +127,11 @@ impl Health {
 }
 
 impl Writer {
-    /// Starts the writer on `conn`, an open, migrated connection to `store`.
+    /// Starts the writer on `conn`, an open, migrated connection to `store`, or on one it
+    /// opens itself at the first write.
     pub(super) fn start(
         store: Arc<dyn Store>,
-        conn: AnyConnection,
+        conn: Option<AnyConnection>,
         events: Events,
         counters: Counters,
     ) -> Result<Writer> {
@@ -133,7 +140,7 @@ impl Writer {
         let health = Arc::new(Health::default());
         let task = WriterTask {
             store,
-            conn: Some(conn),
+            conn,
             events,
             counters,
             identity,
@@ -246,7 +253,7 @@ impl<T: Send + 'static, S: Step<T>> Job for Queued<T, S> {
         tx.counters = counters;
         Box::pin(async move {
             // A panicking step must not take the writer, and every later write, with it.
-            let outcome = AssertUnwindSafe(step(tx))
+            let outcome = AssertUnwindSafe(async move { step(tx).await })
                 .catch_unwind()
                 .await
                 .unwrap_or(Err(Error::Internal("a write step panicked")));
@@ -346,6 +353,10 @@ impl WriterTask {
         first: Box<dyn Job>,
         incoming: &mut mpsc::Receiver<Message>,
     ) -> Option<oneshot::Sender<()>> {
+        if first.abandoned() {
+            return None;
+        }
+        let started = Instant::now();
         let mut tx = match self.begin().await {
             Ok(tx) => tx,
             Err(error) => {
@@ -362,41 +373,63 @@ impl WriterTask {
         let mut next = Some(first);
         let mut closing = None;
         if let Err(error) = execute(&mut tx.conn, "savepoint write").await {
+            let error = self.outage_seen(error);
             if let Some(job) = next {
-                job.refuse(Error::Internal("the write could not start"));
+                job.refuse(error.copy_for_another_caller());
             }
             self.fail(tx, kept, error).await;
             return closing;
         }
         // Each job runs in the savepoint `write`. Ending one job's savepoint and opening
-        // the next one's is one round trip to the connection, not two.
+        // the next one's is one round trip to the connection; the commit ends the last.
+        let mut taken = 1;
         while let Some(job) = next.take() {
             let ran = if job.abandoned() {
                 None
             } else {
                 Some(job.run(&mut tx).await)
             };
-            if kept.len() < MAX_GROUP && closing.is_none() {
+            if taken < MAX_GROUP && started.elapsed() < MAX_GROUP_TIME && closing.is_none() {
                 match incoming.try_recv() {
-                    Ok(Message::Write(job)) => next = Some(job),
+                    Ok(Message::Write(job)) => {
+                        taken += 1;
+                        next = Some(job);
+                    }
                     Ok(Message::Close(done)) => closing = Some(done),
                     Err(_) => {}
                 }
             }
-            let failed = matches!(ran, Some(Ran::Failed(..)));
-            let boundary = match (failed, next.is_some()) {
-                (false, true) => "release write; savepoint write",
-                (false, false) => "release write",
-                (true, true) => "rollback to write; release write; savepoint write",
-                (true, false) => "rollback to write; release write",
-            };
-            if let Err(error) = execute(&mut tx.conn, boundary).await {
-                let error = self.outage_seen(error);
-                match ran {
-                    Some(Ran::Kept(answer)) => answer(Err(error.copy_for_another_caller())),
-                    Some(Ran::Failed(_, answer)) => answer(error.copy_for_another_caller()),
-                    None => {}
+            let boundary = match (&ran, next.is_some()) {
+                // A job that did not run left the savepoint empty: the next one uses it.
+                (None, _) | (Some(Ran::Kept(_)), false) => None,
+                (Some(Ran::Kept(_)), true) => Some("release write; savepoint write"),
+                (Some(Ran::Failed(..)), true) => {
+                    Some("rollback to write; release write; savepoint write")
                 }
+                (Some(Ran::Failed(..)), false) => Some("rollback to write"),
+            };
+            if let Some(boundary) = boundary
+                && let Err(error) = execute(&mut tx.conn, boundary).await
+            {
+                // A step's own error can say why the savepoint is gone: SQLite rolls back
+                // the whole transaction on some failures (I/O, a full disk).
+                let error = match ran {
+                    Some(Ran::Failed(failure, answer)) => {
+                        let failure = self.outage_seen(failure);
+                        let error = match failure {
+                            Error::Unavailable(_) => failure,
+                            _ => self.outage_seen(error),
+                        };
+                        answer(error.copy_for_another_caller());
+                        error
+                    }
+                    Some(Ran::Kept(answer)) => {
+                        let error = self.outage_seen(error);
+                        answer(Err(error.copy_for_another_caller()));
+                        error
+                    }
+                    None => self.outage_seen(error),
+                };
                 if let Some(job) = next {
                     job.refuse(error.copy_for_another_caller());
                 }
@@ -472,11 +505,7 @@ impl WriterTask {
     async fn fail(&mut self, tx: WriteTx, kept: Kept, error: Error) {
         let error = self.outage_seen(error);
         tracing::error!(%error, writes = kept.len(), "a write transaction failed and was rolled back");
-        let mut conn = tx.conn;
-        self.conn = match execute(&mut conn, "rollback").await {
-            Ok(()) => Some(conn),
-            Err(_) => restore(conn).await,
-        };
+        self.conn = restore(tx.conn).await;
         for answer in kept {
             answer(Err(error.copy_for_another_caller()));
         }
@@ -500,9 +529,13 @@ async fn execute(conn: &mut AnyConnection, statement: &'static str) -> Result<()
 /// `conn` back in autocommit mode, or `None` when even a rollback fails: then it is closed
 /// and the next write opens a fresh one.
 async fn restore(mut conn: AnyConnection) -> Option<AnyConnection> {
-    if execute(&mut conn, "rollback").await.is_ok() {
-        return Some(conn);
+    match execute(&mut conn, "rollback").await {
+        // The database answered: the connection is sound, with no transaction open
+        // (rolled back now, or none was: "no transaction is active").
+        Ok(()) | Err(Error::Db(sqlx::Error::Database(_))) => Some(conn),
+        Err(_) => {
+            let _ = conn.close().await;
+            None
+        }
     }
-    let _ = conn.close().await;
-    None
 }

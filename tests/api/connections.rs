@@ -120,26 +120,7 @@ async fn a_connection_past_the_cap_waits_until_another_closes() {
     let first = TcpStream::connect(address).await.unwrap();
     let _second = TcpStream::connect(address).await.unwrap();
 
-    let waiting = app
-        .client()
-        .get(&health)
-        .timeout(Duration::from_millis(500))
-        .send()
-        .await;
-    assert!(
-        waiting.is_err(),
-        "a third connection is not served: {waiting:?}"
-    );
-
-    drop(first);
-    let served = app
-        .client()
-        .get(&health)
-        .timeout(Duration::from_secs(5))
-        .send()
-        .await
-        .expect("served once a place is free");
-    assert_eq!(served.status(), 200);
+    assert_waits_while(&app, &health, first, "a third connection").await;
 }
 
 #[tokio::test]
@@ -162,25 +143,34 @@ async fn an_open_websocket_keeps_its_place_under_the_cap() {
         .await
         .expect("upgraded");
 
+    assert_waits_while(
+        &app,
+        &health,
+        socket,
+        "the WebSocket holding the only place",
+    )
+    .await;
+}
+
+/// A request to `health` is not served while `holder` keeps the last place open, and is
+/// once `holder` is dropped.
+async fn assert_waits_while(app: &TestApp, health: &str, holder: impl Sized, what: &str) {
     let waiting = app
         .client()
-        .get(&health)
+        .get(health)
         .timeout(Duration::from_millis(500))
         .send()
         .await;
-    assert!(
-        waiting.is_err(),
-        "the WebSocket holds the only place: {waiting:?}"
-    );
+    assert!(waiting.is_err(), "served beside {what}: {waiting:?}");
 
-    drop(socket);
+    drop(holder);
     let served = app
         .client()
-        .get(&health)
+        .get(health)
         .timeout(Duration::from_secs(5))
         .send()
         .await
-        .expect("served once the WebSocket has closed");
+        .unwrap_or_else(|error| panic!("not served once {what} closed: {error}"));
     assert_eq!(served.status(), 200);
 }
 

@@ -8,9 +8,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use async_graphql::{Response, SelectionField, Value};
+use async_graphql::{Response, Value};
 
-use super::limits::LIST_FIELDS;
 use crate::error::{Error, Result};
 
 /// The values one operation's nested lists may still add to its response.
@@ -29,16 +28,9 @@ impl ResponseBudget {
         }
     }
 
-    /// Charges the `items` that the nested list `field` resolved to, each with every value
-    /// its selection holds; past the limit the list is refused.
-    pub fn charge(&self, items: usize, field: SelectionField<'_>) -> Result<()> {
-        // Walking the selection costs about what it charges, so an empty list walks nothing.
-        if items == 0 {
-            return Ok(());
-        }
-        let values = u64::try_from(items)
-            .unwrap_or(u64::MAX)
-            .saturating_mul(values_per_item(field));
+    /// Charges `values` more to the response (see `types`); past the limit the list that
+    /// adds them is refused.
+    pub fn charge(&self, values: u64) -> Result<()> {
         let before = self
             .spent
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |spent| {
@@ -74,20 +66,4 @@ impl ResponseBudget {
             self.limit
         )
     }
-}
-
-/// The values one item of `list` puts in the response: the item, and each field it selects
-/// (every alias, through fragments), down through nested objects. A nested list counts as
-/// one value here; its items are charged when it resolves, per parent. Fields that `@skip`
-/// or `@include` would leave out count too: over-counting only ever refuses early.
-fn values_per_item(list: SelectionField<'_>) -> u64 {
-    list.selection_set()
-        .map(|field| {
-            if LIST_FIELDS.contains(&field.name()) {
-                1
-            } else {
-                values_per_item(field)
-            }
-        })
-        .fold(1, u64::saturating_add)
 }

@@ -3,7 +3,7 @@
 use async_graphql::{OutputType, SimpleObject};
 
 use super::ids::encode_cursor;
-use super::types::{Author, Book, Publisher};
+use super::types::{Author, Book, List, Publisher};
 use crate::db::pages::Page;
 
 /// Relay cursor pagination state.
@@ -40,11 +40,12 @@ pub struct Connection<T>
 where
     T: OutputType,
     Edge<T>: OutputType,
+    List<T>: OutputType,
 {
     /// The items with their cursors.
     pub edges: Vec<Edge<T>>,
     /// The items alone.
-    pub nodes: Vec<T>,
+    pub nodes: List<T>,
     /// Where this page lies.
     pub page_info: PageInfo,
     /// How many items match the filter, over all pages.
@@ -55,6 +56,7 @@ impl<T> Connection<T>
 where
     T: OutputType + Clone,
     Edge<T>: OutputType,
+    List<T>: OutputType,
 {
     /// The connection of `page`, a page of the list named `list` (which cursors carry).
     /// Edges, each with a cursor and a copy of its node, are built only when `with_edges`
@@ -89,7 +91,7 @@ where
             Vec::new()
         };
         Connection {
-            nodes,
+            nodes: List(nodes),
             edges,
             page_info: PageInfo {
                 has_next_page: page.has_next_page,

@@ -10,7 +10,7 @@ use super::inputs::{
     AuthorFilter, AuthorOrder, BookFilter, BookOrder, PublisherFilter, PublisherOrder,
 };
 use super::loaders::{Authors, Books, ById, Loaders, Publishers, Table};
-use super::types::{Author, Book, Publisher};
+use super::types::{Author, Book, List, Publisher};
 use crate::db::pages::{Page, PageArgs};
 use crate::db::{self, Db};
 use crate::error::{ClientResult, Result};
@@ -155,6 +155,7 @@ async fn connection<R, T>(
 where
     T: OutputType + Clone + From<R>,
     Edge<T>: OutputType,
+    List<T>: OutputType,
 {
     let selected = ctx.look_ahead();
     let total = async {

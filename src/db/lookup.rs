@@ -84,10 +84,12 @@ impl Children {
         );
         let order = format!("{}, {}", self.parent, self.order);
         let mut query = Sql::new(format_args!(
-            "{} select {} {}",
+            "{} select {}",
             dialect.with_ids(),
-            dialect.as_text(&dialect.aggregate(&pair, Some(&order))),
-            self.all_rows,
+            dialect.as_text(&format!(
+                "({})",
+                dialect.select_ordered(&pair, self.all_rows, &order)
+            )),
         ));
         query.bind_ids(parent_ids);
         let pairs: Vec<(i64, R)> = query.fetch_json(db).await?;
@@ -113,10 +115,10 @@ impl Children {
     ) -> Result<Vec<ChildrenOf<R>>> {
         let dialect = db.dialect();
         let child = format!("{}({})", dialect.array(), self.columns);
-        let children = format!(
-            "select {} from ({}) as c",
-            dialect.aggregate(&child, Some(self.order)),
-            self.first_rows,
+        let children = dialect.select_ordered(
+            &child,
+            &format!("from ({}) as c", self.first_rows),
+            self.order,
         );
         let family = format!(
             "{}(parent.id, {})",

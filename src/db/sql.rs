@@ -46,6 +46,22 @@ impl Dialect {
         }
     }
 
+    /// A select of one JSON value: the array of `element` over the rows of `rows` (a `from …`
+    /// clause, with its `where`), in `order`; `[]` when there are none. On SQLite the value
+    /// is JSON text, to pass through [`Dialect::nested`] inside another JSON value.
+    pub(super) fn select_ordered(self, element: &str, rows: &str, order: &str) -> String {
+        match self {
+            // `json_group_array(… order by …)` sorts into a temporary index of its own even
+            // when the rows already come in order; rows ordered by a subquery (by an index,
+            // often, which sorts nothing) reach `group_concat` in that order.
+            Dialect::Sqlite => format!(
+                "select '[' || coalesce(group_concat(e, ','), '') || ']' \
+                 from (select {element} as e {rows} order by {order})"
+            ),
+            Dialect::Postgres => format!("select {} {rows}", self.aggregate(element, Some(order))),
+        }
+    }
+
     /// The JSON value a scalar `subquery` returns, as part of another JSON value. SQLite
     /// does not carry JSON's subtype out of a subquery, so without `json(…)` it would be
     /// embedded as a string.

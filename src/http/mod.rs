@@ -4,6 +4,7 @@
 mod access;
 mod body;
 mod caching;
+mod catalogue;
 mod connections;
 mod diagnostics;
 mod documents;
@@ -173,6 +174,8 @@ pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .route("/", get(graphiql::page))
         .route("/assets/graphiql/{file}", get(graphiql::asset))
+        .route("/catalogue", get(catalogue::page))
+        .route("/assets/catalogue/{version}/{file}", get(catalogue::asset))
         .route("/graphql", get(endpoint::get).post(endpoint::post))
         .route("/graphql/ws", get(websocket::upgrade))
         .route("/health", get(health::health))

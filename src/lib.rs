@@ -6,8 +6,9 @@
 //!   runs SQL.
 //! - [`events`]: committed changes, announced to subscribers.
 //! - [`graphql`]: the schema, its types and per-request DataLoaders; no HTTP.
-//! - [`http`]: the axum router and the accept loop serving it, GraphQL over HTTP and over
-//!   WebSocket, write access and health probes.
+//! - [`http`]: the axum router and the accept loop serving it, GraphQL over HTTP (reads
+//!   cacheable) and over WebSocket, write access, health probes, GraphiQL and the catalogue
+//!   page.
 //! - [`import`]: CSV into the catalogue, all or nothing.
 //! - [`export`]: the catalogue back out as CSV.
 //! - [`generate`]: deterministic synthetic catalogues for benchmarks.

@@ -76,6 +76,11 @@ pub struct ServeArgs {
     pub cors_origins: Vec<String>,
     #[command(flatten)]
     pub writes: WriteArgs,
+    /// How long, in seconds, clients and caches may reuse the response to a query sent with
+    /// GET /graphql without asking again (`Cache-Control: max-age`). 0 has them revalidate
+    /// every time (`no-cache`): an unchanged answer then costs a 304 and no body.
+    #[arg(long, env = "BOOKGRAPH_CACHE_MAX_AGE", default_value_t = 0)]
+    pub cache_max_age: u64,
 }
 
 /// Who may run mutations. Only one of these may be given. The switches also take their

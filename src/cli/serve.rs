@@ -47,7 +47,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_request_timeout(Duration::from_secs(args.limits.request_timeout))
         .with_cors_origins(cors_origins(&args.cors_origins)?)
         .with_write_access(write_access)
-        .with_socket_limits(args.limits.socket_limits());
+        .with_socket_limits(args.limits.socket_limits())
+        .with_cache_max_age(Duration::from_secs(args.cache_max_age));
     if let Some(path) = &args.trusted_documents {
         state = state.with_trusted_documents(read_trusted_documents(path)?);
         tracing::info!(documents = %path.display(), "running trusted documents only");

@@ -13,6 +13,7 @@ pub mod pages;
 pub mod publishers;
 mod sql;
 mod stats;
+mod version;
 mod writer;
 
 pub use stats::DbStats;
@@ -550,10 +551,10 @@ impl writer::Store for SqliteStore {
 
     fn before_commit<'a>(
         &'a self,
-        _: &'a mut AnyConnection,
+        conn: &'a mut AnyConnection,
         _: &'a [Event],
     ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async { Ok(()) })
+        Box::pin(version::replace(conn, Dialect::Sqlite))
     }
 
     fn fans_out(&self) -> bool {
@@ -619,7 +620,10 @@ impl writer::Store for PostgresStore {
         conn: &'a mut AnyConnection,
         events: &'a [Event],
     ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(notify::announce(conn, events))
+        Box::pin(async move {
+            notify::announce(conn, events).await?;
+            version::replace(conn, Dialect::Postgres).await
+        })
     }
 
     fn fans_out(&self) -> bool {

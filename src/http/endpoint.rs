@@ -11,8 +11,10 @@ use axum::http::header::{ALLOW, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use tokio::time::Instant;
 
 use super::access::Denied;
+use super::caching::{self, RequestKey};
 use super::incoming::{GetParams, PostBody, Rejection};
 use super::negotiate::ResponseFormat;
 use super::observe::GraphqlOutcome;
@@ -49,27 +51,37 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
             {
                 return refuse_write(format, denied, &operation);
             }
-            execute(&state, format, &headers, operation).await
+            execute(&state, format, &headers, operation, deadline(&state)).await
         }
         Err(rejection) => rejection_response(format, rejection),
     }
 }
 
 /// A GraphQL query in the URL; mutations are refused, since GET must not change anything.
+/// Successful queries are tagged for HTTP caching (`caching`); every other answer says not
+/// to keep it.
 pub async fn get(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(query_string): RawQuery,
 ) -> Response {
-    let Some(format) = ResponseFormat::negotiate(&headers) else {
+    let mut response = get_query(&state, &headers, query_string.as_deref()).await;
+    caching::no_store_unless_tagged(&mut response);
+    response
+}
+
+async fn get_query(state: &AppState, headers: &HeaderMap, query_string: Option<&str>) -> Response {
+    let Some(format) = ResponseFormat::negotiate(headers) else {
         return not_acceptable();
     };
-    let request = GetParams::parse(query_string.as_deref().unwrap_or_default())
+    let request = GetParams::parse(query_string.unwrap_or_default())
         .and_then(|params| params.into_request(&state.documents));
     let request = match request {
         Ok(request) => request,
         Err(rejection) => return rejection_response(format, rejection),
     };
+    let key = RequestKey::of(&request, format);
+    let deadline = deadline(state);
     let operation = state.schema.operation(request);
     if operation.is(OperationType::Mutation) {
         let rejection = Rejection {
@@ -83,7 +95,58 @@ pub async fn get(
             .insert(ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, format, &headers, operation).await
+    if diagnostics::wants_sql_statements(headers) {
+        // Statement counts are no part of the catalogue's data: nothing to tag.
+        return execute(state, format, headers, operation, deadline).await;
+    }
+    execute_tagged(state, format, headers, key, operation, deadline).await
+}
+
+/// Runs a query and tags its response, or answers 304 without running it when the client
+/// already holds the response it would get (see `caching` for why that is sound).
+async fn execute_tagged(
+    state: &AppState,
+    format: ResponseFormat,
+    headers: &HeaderMap,
+    key: RequestKey,
+    mut operation: Operation,
+    deadline: Instant,
+) -> Response {
+    let version = if operation.reads_catalogue() {
+        // Within the request's time limit: what is left of it goes to the operation.
+        match tokio::time::timeout_at(deadline, state.db.data_version()).await {
+            Ok(Ok(version)) => Some(version),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "the data version could not be read: the response is not tagged");
+                None
+            }
+            Err(_) => None,
+        }
+    } else {
+        Some(caching::SCHEMA_ONLY.to_owned())
+    };
+    let Some(etag) = version.map(|version| key.etag(&version)) else {
+        return execute(state, format, headers, operation, deadline).await;
+    };
+    // A request the limits now refuse runs, to be told so, whatever it was answered before.
+    if caching::none_match_names(headers, &etag) && state.schema.refusal(&mut operation).is_none() {
+        let label = operation_label(&operation);
+        return with_outcome(
+            caching::not_modified(etag, state.cache),
+            label,
+            "not_modified",
+        );
+    }
+    let mut response = execute(state, format, headers, operation, deadline).await;
+    let succeeded = response.status() == StatusCode::OK
+        && response
+            .extensions()
+            .get::<GraphqlOutcome>()
+            .is_some_and(|outcome| outcome.outcome == "ok");
+    if succeeded {
+        caching::tag(&mut response, etag, state.cache);
+    }
+    response
 }
 
 /// A mutation refused by write access: nothing ran.
@@ -103,11 +166,17 @@ fn operation_label(operation: &Operation) -> String {
         .unwrap_or_else(|| "anonymous".to_owned())
 }
 
+/// When a request that arrives now must have been answered.
+fn deadline(state: &AppState) -> Instant {
+    Instant::now() + state.request_timeout
+}
+
 async fn execute(
     state: &AppState,
     format: ResponseFormat,
     headers: &HeaderMap,
     mut operation: Operation,
+    deadline: Instant,
 ) -> Response {
     if diagnostics::wants_sql_statements(headers) {
         operation.report_sql_statements();
@@ -127,7 +196,7 @@ async fn execute(
         graphql::execute(&state.schema, &state.db, operation).await
     };
     // Dropping the request on time-out rolls back any write it had begun.
-    let Ok(response) = tokio::time::timeout(state.request_timeout, running).await else {
+    let Ok(response) = tokio::time::timeout_at(deadline, running).await else {
         let rejection = Rejection {
             status: StatusCode::SERVICE_UNAVAILABLE,
             message: format!(

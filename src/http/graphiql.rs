@@ -28,9 +28,16 @@ const PAGE: &str = concat!(
 <link rel="stylesheet" href="/assets/graphiql/graphiql.min.css?v="#,
     asset_version!(),
     r#"">
-<style>html, body, #graphiql { height: 100%; margin: 0; }</style>
+<style>
+html, body { height: 100%; margin: 0; }
+body { display: flex; flex-direction: column; }
+#graphiql { flex: 1; min-height: 0; }
+.bookgraph-nav { padding: 4px 12px; font: 14px system-ui, sans-serif; background: #1d2430; }
+.bookgraph-nav a { color: #cfe0ff; }
+</style>
 </head>
 <body>
+<nav class="bookgraph-nav"><a href="/catalogue">The catalogue as a web page</a></nav>
 <div id="graphiql">Loading GraphiQL…</div>
 <noscript>GraphiQL needs JavaScript. The GraphQL endpoint is /graphql.</noscript>
 <script type="application/graphql" id="examples">

@@ -3,6 +3,8 @@
 
 mod access;
 mod body;
+mod caching;
+mod catalogue;
 mod connections;
 mod diagnostics;
 mod documents;
@@ -22,7 +24,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use axum::Router;
-use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware;
 use axum::routing::get;
@@ -33,6 +35,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::db::Db;
 use crate::graphql::BookSchema;
+use caching::CachePolicy;
 use documents::Documents;
 use observe::RequestMetrics;
 
@@ -71,6 +74,8 @@ pub struct AppState {
     executions: Arc<Semaphore>,
     /// Open WebSocket connections.
     sockets: websocket::Sockets,
+    /// How long query responses over GET may be reused without revalidating.
+    cache: CachePolicy,
 }
 
 impl AppState {
@@ -86,6 +91,18 @@ impl AppState {
             executions: Arc::new(Semaphore::new(concurrent_executions())),
             sockets: websocket::Sockets::new(MAX_WEBSOCKETS),
             write_access: WriteAccess::Local,
+            cache: CachePolicy::default(),
+        }
+    }
+
+    /// The same, letting clients and caches reuse a query's response over GET for
+    /// `max_age` without asking again; zero (the default) has them revalidate every time.
+    pub fn with_cache_max_age(self, max_age: Duration) -> Self {
+        AppState {
+            cache: CachePolicy {
+                max_age: Some(max_age),
+            },
+            ..self
         }
     }
 
@@ -157,6 +174,8 @@ pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .route("/", get(graphiql::page))
         .route("/assets/graphiql/{file}", get(graphiql::asset))
+        .route("/catalogue", get(catalogue::page))
+        .route("/assets/catalogue/{version}/{file}", get(catalogue::asset))
         .route("/graphql", get(endpoint::get).post(endpoint::post))
         .route("/graphql/ws", get(websocket::upgrade))
         .route("/health", get(health::health))
@@ -192,10 +211,11 @@ fn cors_layer(origins: &[HeaderValue]) -> Option<CorsLayer> {
                 CONTENT_TYPE,
                 ACCEPT,
                 AUTHORIZATION,
+                IF_NONE_MATCH,
                 observe::REQUEST_ID,
                 diagnostics::DIAGNOSTICS,
             ])
-            .expose_headers([observe::REQUEST_ID])
+            .expose_headers([observe::REQUEST_ID, ETAG])
             .max_age(Duration::from_secs(3600)),
     )
 }

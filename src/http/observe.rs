@@ -34,7 +34,8 @@ const LATENCY_BOUNDS: &[f64] = &[
 pub struct GraphqlOutcome {
     /// The operation's name, "anonymous" when it has none.
     pub operation: String,
-    /// "ok", "error" (GraphQL errors in the response) or "rejected" (never executed).
+    /// "ok", "error" (GraphQL errors in the response), "rejected" (never executed) or
+    /// "not_modified" (a GET whose client holds the current response: 304, never executed).
     pub outcome: &'static str,
 }
 

@@ -5,6 +5,7 @@ mod auth;
 mod batching;
 mod bodies;
 mod browser;
+mod caching;
 mod cli;
 mod clients;
 mod connections;

@@ -1,0 +1,38 @@
+//! The catalogue's data version: a token that every write transaction replaces just before
+//! it commits, in the same transaction, so that a reader can tell whether the catalogue
+//! changed since it last looked, whoever wrote (this server, `bookgraph import` in another
+//! process, another replica). HTTP caching builds its ETags on it; nothing else reads it.
+//!
+//! Replaced in the writer's commit path rather than by triggers on every table: one
+//! statement per transaction instead of one per row written (an import writes millions),
+//! and every write of ours goes through the writer. Writes made behind bookgraph's back
+//! (an `sqlite3` session) do not change it.
+
+use sqlx::AnyConnection;
+
+use super::Db;
+use super::sql::Dialect;
+use crate::error::Result;
+
+/// Gives the data version a new random token; runs in the write transaction, so the token
+/// changes exactly when, and only if, the transaction's changes are committed.
+pub(super) async fn replace(conn: &mut AnyConnection, dialect: Dialect) -> Result<()> {
+    let statement = match dialect {
+        Dialect::Sqlite => "update data_version set token = lower(hex(randomblob(16)))",
+        Dialect::Postgres => "update data_version set token = gen_random_uuid()::text",
+    };
+    sqlx::query(statement).execute(conn).await?;
+    Ok(())
+}
+
+impl Db {
+    /// The catalogue's data version now. A response built from reads that all began after
+    /// this was read reflects the catalogue at this version, or at a later one, in which
+    /// case the version has changed by the time anyone asks again.
+    pub async fn data_version(&self) -> Result<String> {
+        let token = sqlx::query_scalar("select token from data_version")
+            .fetch_one(self.read())
+            .await?;
+        Ok(token)
+    }
+}

@@ -1,9 +1,36 @@
 //! The crate's one error type, and the single place where it becomes a GraphQL error.
-//! Nothing else decides which `extensions.code` a client sees.
+//! Every `extensions.code` a client can see is a [`Code`]; which code an [`Error`] gets is
+//! decided here, in [`Error::code`], and nowhere else.
 
+mod code;
+
+use std::fmt;
 use std::sync::Arc;
 
 use async_graphql::ErrorExtensions as _;
+
+pub use code::Code;
+
+/// A kind of row of the catalogue, as errors name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    /// A row of `author`.
+    Author,
+    /// A row of `book`.
+    Book,
+    /// A row of `publisher`.
+    Publisher,
+}
+
+impl fmt::Display for Entity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Entity::Author => "author",
+            Entity::Book => "book",
+            Entity::Publisher => "publisher",
+        })
+    }
+}
 
 /// Everything that can go wrong inside bookgraph.
 #[derive(Debug, thiserror::Error)]
@@ -19,8 +46,8 @@ pub enum Error {
     /// The id names no row.
     #[error("{what} {id} does not exist")]
     NotFound {
-        /// What kind of row: "author", "book", "publisher".
-        what: &'static str,
+        /// What kind of row.
+        what: Entity,
         /// The id asked for.
         id: i64,
     },
@@ -68,6 +95,15 @@ pub enum Error {
     /// A file could not be read or written.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// A record could not be written as CSV for a reason other than I/O.
+    #[error("{0}")]
+    CsvWrite(String),
+    /// The catalogue to open is not there: no database file, or no tables in the database.
+    #[error("{0}")]
+    NoCatalogue(String),
+    /// The database, or the listener for its change notifications, is not serving now.
+    #[error("{0}")]
+    NotReady(&'static str),
     /// No write can succeed now (the disk is full, the database is read-only, gone or not
     /// answering); the same write may succeed later.
     #[error("writes are unavailable: {0}")]
@@ -133,42 +169,67 @@ impl From<Arc<Error>> for ClientError {
     }
 }
 
-impl From<ClientError> for async_graphql::Error {
-    fn from(ClientError(error): ClientError) -> Self {
-        let (code, message) = match &*error {
-            Error::BadInput { .. } | Error::Csv { .. } => ("BAD_USER_INPUT", error.to_string()),
-            Error::NotFound { .. } => ("NOT_FOUND", error.to_string()),
-            Error::TooLarge(_) => ("QUERY_TOO_COMPLEX", error.to_string()),
-            Error::Unavailable(_) => {
-                return async_graphql::Error::new(error.to_string()).extend_with(
-                    |_, extensions| {
-                        extensions.set("code", "UNAVAILABLE");
-                        extensions.set("retryable", true);
-                    },
-                );
-            }
-            Error::FellBehind { .. } => ("FELL_BEHIND", error.to_string()),
-            Error::Conflict { existing_id, .. } => {
-                let existing_id = *existing_id;
-                return async_graphql::Error::new(error.to_string()).extend_with(
-                    |_, extensions| {
-                        extensions.set("code", "CONFLICT");
-                        if let Some(id) = existing_id {
-                            extensions.set("existingId", id.to_string());
-                        }
-                    },
-                );
-            }
+impl Error {
+    /// The `extensions.code` a client receives for this error: the one mapping from
+    /// errors to codes.
+    pub fn code(&self) -> Code {
+        match self {
+            Error::BadInput { .. } | Error::Csv { .. } => Code::BadUserInput,
+            Error::NotFound { .. } => Code::NotFound,
+            Error::TooLarge(_) => Code::QueryTooComplex,
+            Error::Unavailable(_) => Code::Unavailable,
+            Error::FellBehind { .. } => Code::FellBehind,
+            Error::Conflict { .. } => Code::Conflict,
             Error::Db(_)
             | Error::Migrate(_)
             | Error::Inconsistent(_)
             | Error::Report(_)
             | Error::Io(_)
-            | Error::Internal(_) => {
-                tracing::error!(error = %error, "internal error while resolving a request");
-                ("INTERNAL_SERVER_ERROR", "internal server error".to_owned())
-            }
+            | Error::CsvWrite(_)
+            | Error::NoCatalogue(_)
+            | Error::NotReady(_)
+            | Error::Internal(_) => Code::InternalServerError,
+        }
+    }
+}
+
+impl From<ClientError> for async_graphql::Error {
+    fn from(ClientError(error): ClientError) -> Self {
+        let code = error.code();
+        let message = if code == Code::InternalServerError {
+            tracing::error!(error = %error, "internal error while resolving a request");
+            "internal server error".to_owned()
+        } else {
+            error.to_string()
         };
-        async_graphql::Error::new(message).extend_with(|_, extensions| extensions.set("code", code))
+        async_graphql::Error::new(message).extend_with(|_, extensions| {
+            extensions.set("code", code);
+            match &*error {
+                Error::Unavailable(_) => extensions.set("retryable", true),
+                Error::Conflict {
+                    existing_id: Some(id),
+                    ..
+                } => extensions.set("existingId", id.to_string()),
+                _ => {}
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_found_names_the_entity_and_id_with_its_code() {
+        let error = async_graphql::Error::from(ClientError::from(Error::NotFound {
+            what: Entity::Publisher,
+            id: 7,
+        }));
+        assert_eq!(error.message, "publisher 7 does not exist");
+        let code = error
+            .extensions
+            .and_then(|extensions| extensions.get("code").cloned());
+        assert_eq!(code, Some(async_graphql::Value::from("NOT_FOUND")));
     }
 }

@@ -30,6 +30,6 @@ pub async fn export_csv(db: &Db, output: impl Write, mut progress: impl FnMut())
 fn write_error(error: csv::Error) -> Error {
     match error.into_kind() {
         csv::ErrorKind::Io(io) => Error::Io(io),
-        other => Error::Io(std::io::Error::other(format!("{other:?}"))),
+        other => Error::CsvWrite(format!("{other:?}")),
     }
 }

@@ -158,7 +158,11 @@ fn suffix(n: u64) -> String {
 }
 
 fn csv_error(error: csv::Error) -> crate::Error {
-    crate::Error::Io(std::io::Error::other(error.to_string()))
+    let message = error.to_string();
+    match error.into_kind() {
+        csv::ErrorKind::Io(io) => crate::Error::Io(io),
+        _ => crate::Error::CsvWrite(message),
+    }
 }
 
 #[cfg(test)]

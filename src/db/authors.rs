@@ -5,7 +5,7 @@ use super::models::{AuthorRow, ChildrenOf};
 use super::pages::{Page, PageArgs, SortColumn, SortKind, fetch_page};
 use super::sql::Sql;
 use super::{Db, WriteTx, books, find_or_insert, push_contains};
-use crate::error::{Error, Result};
+use crate::error::{Entity, Error, Result};
 use crate::events::Event;
 use crate::names::Name;
 
@@ -173,7 +173,10 @@ async fn find(tx: &mut WriteTx, id: i64) -> Result<AuthorRow> {
         .bind(id)
         .fetch_optional(tx.conn())
         .await?
-        .ok_or(Error::NotFound { what: "author", id })
+        .ok_or(Error::NotFound {
+            what: Entity::Author,
+            id,
+        })
 }
 
 /// The id of another author than `except` with this name (ignoring case), if any.

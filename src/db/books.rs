@@ -5,7 +5,7 @@ use super::models::{BookRow, ChildrenOf};
 use super::pages::{Page, PageArgs, SortColumn, SortKind, fetch_page};
 use super::sql::Sql;
 use super::{Db, WriteTx, push_contains, push_id_list};
-use crate::error::{Error, Result};
+use crate::error::{Entity, Error, Result};
 use crate::events::Event;
 use crate::names::Name;
 
@@ -177,7 +177,10 @@ pub(super) async fn find(tx: &mut WriteTx, id: i64) -> Result<BookRow> {
         .bind(id)
         .fetch_optional(tx.conn())
         .await?
-        .ok_or(Error::NotFound { what: "book", id })
+        .ok_or(Error::NotFound {
+            what: Entity::Book,
+            id,
+        })
 }
 
 /// Retitles a book and/or moves it to another author. The author may not already have a
@@ -200,7 +203,7 @@ pub async fn update(
         .await?;
     if author.is_none() {
         return Err(Error::NotFound {
-            what: "author",
+            what: Entity::Author,
             id: author_id,
         });
     }

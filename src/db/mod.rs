@@ -145,9 +145,9 @@ impl Db {
         let file = options.get_filename().to_owned();
         let exists = file.exists();
         if open.must_exist && !exists {
-            return Err(Error::Io(std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                format!("no database file at {}", file.display()),
+            return Err(Error::NoCatalogue(format!(
+                "no database file at {}",
+                file.display()
             )));
         }
         if !exists {
@@ -208,10 +208,9 @@ impl Db {
         .fetch_one(&mut writer)
         .await?;
         if must_exist && migrated == 0 {
-            return Err(Error::Io(std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "no bookgraph catalogue in this database yet",
-            )));
+            return Err(Error::NoCatalogue(
+                "no bookgraph catalogue in this database yet".to_owned(),
+            ));
         }
         // Replicas starting together would race to create the tables; the migrator's own
         // lock (an advisory lock on PostgreSQL) lets one migrate and the others wait.
@@ -362,10 +361,9 @@ impl Db {
         if let Some(listener) = &self.listener
             && !listener.is_connected()
         {
-            return Err(Error::Io(std::io::Error::new(
-                std::io::ErrorKind::NotConnected,
+            return Err(Error::NotReady(
                 "the change notification listener is not connected",
-            )));
+            ));
         }
         let Backend::Sqlite(file) = self.backend.clone() else {
             return Ok(());
@@ -405,10 +403,7 @@ fn check_header(path: &std::path::Path) -> std::io::Result<()> {
 async fn answer_in_time<T>(answer: impl Future<Output = sqlx::Result<T>>) -> Result<T> {
     match tokio::time::timeout(CHECK_TIMEOUT, answer).await {
         Ok(answer) => Ok(answer?),
-        Err(_) => Err(Error::Io(std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            "the database did not answer in time",
-        ))),
+        Err(_) => Err(Error::NotReady("the database did not answer in time")),
     }
 }
 

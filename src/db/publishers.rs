@@ -5,7 +5,7 @@ use super::models::{ChildrenOf, PublisherCounts, PublisherRow};
 use super::pages::{Page, PageArgs, SortColumn, SortKind, fetch_page};
 use super::sql::Sql;
 use super::{Db, WriteTx, books, find_or_insert, push_contains};
-use crate::error::{Error, Result};
+use crate::error::{Entity, Error, Result};
 use crate::events::Event;
 use crate::names::Name;
 
@@ -187,7 +187,7 @@ pub(super) async fn find(tx: &mut WriteTx, id: i64) -> Result<PublisherRow> {
         .fetch_optional(tx.conn())
         .await?
         .ok_or(Error::NotFound {
-            what: "publisher",
+            what: Entity::Publisher,
             id,
         })
 }

@@ -11,6 +11,8 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{Name, ServerError, Value, Variables};
 
+use crate::error::Code;
+
 /// The bounds an operation must stay within.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -60,12 +62,7 @@ pub fn refusal(
     limits: &Limits,
 ) -> Option<ServerError> {
     let message = check(document, variables, limits).err()?;
-    let mut error = ServerError::new(message, None);
-    error
-        .extensions
-        .get_or_insert_with(Default::default)
-        .set("code", "QUERY_TOO_COMPLEX");
-    Some(error)
+    Some(Code::QueryTooComplex.server_error(message))
 }
 
 /// Checks every operation of `document`; the error says which limit and by how much.

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use futures_util::TryStreamExt as _;
 
 use super::incoming::Rejection;
+use crate::error::Code;
 
 /// Largest request body accepted; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -45,7 +46,7 @@ fn too_large() -> Rejection {
     Rejection {
         status: StatusCode::PAYLOAD_TOO_LARGE,
         message: format!("the body is larger than {MAX_BODY_BYTES} bytes"),
-        code: "BAD_REQUEST",
+        code: Code::BadRequest,
     }
 }
 

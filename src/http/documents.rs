@@ -7,6 +7,8 @@ use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 
+use crate::error::Code;
+
 /// Documents the automatic cache keeps at most.
 const APQ_MAX_ENTRIES: usize = 1000;
 /// Bytes of documents the automatic cache keeps at most, so hostile registrations cannot
@@ -52,12 +54,12 @@ impl Refusal {
     }
 
     /// The `extensions.code` of the error.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Refusal::Missing | Refusal::UnsupportedVersion => "BAD_REQUEST",
-            Refusal::NotFound => "PERSISTED_QUERY_NOT_FOUND",
-            Refusal::HashMismatch => "PERSISTED_QUERY_HASH_MISMATCH",
-            Refusal::NotTrusted => "PERSISTED_QUERY_NOT_TRUSTED",
+            Refusal::Missing | Refusal::UnsupportedVersion => Code::BadRequest,
+            Refusal::NotFound => Code::PersistedQueryNotFound,
+            Refusal::HashMismatch => Code::PersistedQueryHashMismatch,
+            Refusal::NotTrusted => Code::PersistedQueryNotTrusted,
         }
     }
 }

@@ -19,6 +19,7 @@ use super::incoming::{GetParams, PostBody, Rejection};
 use super::negotiate::ResponseFormat;
 use super::observe::GraphqlOutcome;
 use super::{AppState, body, diagnostics};
+use crate::error::Code;
 use crate::graphql::{self, Operation};
 
 /// A GraphQL request in a JSON body.
@@ -39,7 +40,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
             Rejection {
                 status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 message: "POST bodies must be application/json".to_owned(),
-                code: "BAD_REQUEST",
+                code: Code::BadRequest,
             },
         );
     }
@@ -87,7 +88,7 @@ async fn get_query(state: &AppState, headers: &HeaderMap, query_string: Option<&
         let rejection = Rejection {
             status: StatusCode::METHOD_NOT_ALLOWED,
             message: "mutations must be sent with POST".to_owned(),
-            code: "BAD_REQUEST",
+            code: Code::BadRequest,
         };
         let mut response = rejection_response(format, rejection);
         response
@@ -203,7 +204,7 @@ async fn execute(
                 "the request ran longer than {} s and was stopped",
                 state.request_timeout.as_secs_f64()
             ),
-            code: "TIMEOUT",
+            code: Code::Timeout,
         };
         return with_outcome(rejection_response(format, rejection), label, "timeout");
     };
@@ -252,7 +253,7 @@ pub(super) fn is_request_error(response: &GraphqlResponse) -> bool {
 fn rejection_response(format: ResponseFormat, rejection: Rejection) -> Response {
     let body = json!({ "errors": [{
         "message": rejection.message,
-        "extensions": { "code": rejection.code },
+        "extensions": { "code": rejection.code.as_str() },
     }] });
     json_response(format, rejection.status, body.to_string())
 }

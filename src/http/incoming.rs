@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::documents::{Documents, Refusal};
+use crate::error::Code;
 
 /// Why a request cannot run, as the client is told.
 #[derive(Debug)]
@@ -16,7 +17,7 @@ pub struct Rejection {
     /// The error message.
     pub message: String,
     /// The error's `extensions.code`.
-    pub code: &'static str,
+    pub code: Code,
 }
 
 impl Rejection {
@@ -25,7 +26,7 @@ impl Rejection {
         Rejection {
             status: StatusCode::BAD_REQUEST,
             message: message.into(),
-            code: "BAD_REQUEST",
+            code: Code::BadRequest,
         }
     }
 }

@@ -11,6 +11,7 @@ use futures_util::stream::{self, BoxStream};
 use tokio::sync::Semaphore;
 
 use crate::db::Db;
+use crate::error::Code;
 use crate::graphql::loaders::spawned_loaders;
 use crate::graphql::{BookSchema, Operation};
 use crate::http::access::Denied;
@@ -109,14 +110,9 @@ fn timed_out(time_limit: Duration) -> Response {
         "the operation ran longer than {} s and was stopped",
         time_limit.as_secs_f64()
     );
-    error_response(message, "TIMEOUT")
+    error_response(message, Code::Timeout)
 }
 
-fn error_response(message: String, code: &str) -> Response {
-    let mut error = ServerError::new(message, None);
-    error
-        .extensions
-        .get_or_insert_with(Default::default)
-        .set("code", code);
-    Response::from_errors(vec![error])
+fn error_response(message: String, code: Code) -> Response {
+    Response::from_errors(vec![code.server_error(message)])
 }

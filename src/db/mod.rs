@@ -34,7 +34,7 @@ use crate::error::{Error, Result};
 use crate::events::{Event, Events};
 
 pub use writer::Step;
-use writer::{Store as _, Writer};
+use writer::{Batch, Store as _, Writer};
 
 /// How long a write waits for another process's write lock before giving up: SQLite's busy
 /// timeout, PostgreSQL's `lock_timeout` on [`WRITE_LOCK`]. Our own writes queue on the
@@ -341,6 +341,15 @@ impl Db {
         self.writer.write(self.counters.clone(), step).await
     }
 
+    /// Runs `item` as [`Db::write`] runs a step, together with the writes of its kind
+    /// queued beside it: in fewer statements than one by one, each item still kept or
+    /// rolled back alone (see [`writer::Batch`]).
+    async fn write_batched<B: Batch>(&self, item: B::Item) -> Result<B::Output> {
+        self.writer
+            .write_batched::<B>(self.counters.clone(), item)
+            .await
+    }
+
     /// Whether the database is fit to serve: a reader connection answers and, on SQLite,
     /// the file it has open is still at its path and still starts with SQLite's header.
     ///
@@ -496,6 +505,8 @@ pub struct WriteTx {
     records_events: bool,
     /// Changes of the running step, announced after commit if it is kept.
     pending: Vec<Event>,
+    /// The SQL dialect of the connection.
+    dialect: Dialect,
 }
 
 impl WriteTx {
@@ -528,6 +539,12 @@ impl writer::Store for SqliteStore {
             // Large writes (imports) would spill SQLite's default 2 MB page cache to disk
             // in the middle of their transaction; the one writer gets room.
             pragma(&mut conn, "cache_size", WRITER_CACHE_KIB).await?;
+            // A statement that changes many rows inside a savepoint (a batch of `addBook`s,
+            // with the counts its triggers keep) journals the pages it changes, so it can
+            // fail alone; past 64 KiB SQLite spills that journal to a temporary file,
+            // created, written and deleted again for every such statement. In memory it
+            // takes at most the pages one statement changes.
+            pragma(&mut conn, "temp_store", "memory").await?;
             if let Some(bytes) = self.max_size {
                 let page_size: i64 = sqlx::query_scalar("pragma page_size")
                     .fetch_one(&mut conn)
@@ -566,6 +583,10 @@ impl writer::Store for SqliteStore {
 
     fn over_network(&self) -> bool {
         false
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
     }
 
     fn outage(&self, error: &sqlx::Error) -> Option<&'static str> {
@@ -632,6 +653,10 @@ impl writer::Store for PostgresStore {
 
     fn over_network(&self) -> bool {
         true
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
     }
 
     fn outage(&self, error: &sqlx::Error) -> Option<&'static str> {

@@ -760,3 +760,6 @@ async fn restore(mut conn: AnyConnection) -> Option<AnyConnection> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

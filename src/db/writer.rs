@@ -647,6 +647,7 @@ impl WriterTask {
         .await;
         match committed {
             Ok(()) => {
+                self.counters.stats.commits.fetch_add(1, Ordering::Relaxed);
                 // Only a write that went through shows the cause of an outage is gone.
                 if !kept.is_empty() {
                     self.health.set_outage(None);

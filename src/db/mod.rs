@@ -601,9 +601,12 @@ impl writer::Store for SqliteStore {
 
     /// IMMEDIATE: a deferred transaction that reads and then writes fails at once with
     /// SQLITE_BUSY when another process wrote in between, whatever the busy timeout.
+    /// One round trip for both statements; the savepoint is not opened when `begin` fails.
     fn begin<'a>(&'a self, conn: &'a mut AnyConnection) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            sqlx::raw_sql("begin immediate").execute(conn).await?;
+            sqlx::raw_sql("begin immediate; savepoint write")
+                .execute(conn)
+                .await?;
             Ok(())
         })
     }
@@ -670,8 +673,9 @@ impl writer::Store for PostgresStore {
                 .await?;
             sqlx::query("select pg_advisory_xact_lock($1)")
                 .bind(WRITE_LOCK)
-                .execute(conn)
+                .execute(&mut *conn)
                 .await?;
+            sqlx::raw_sql("savepoint write").execute(conn).await?;
             Ok(())
         })
     }

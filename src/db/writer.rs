@@ -89,7 +89,8 @@ pub(super) trait Batch: Send + 'static {
 pub(super) trait Store: Send + Sync + 'static {
     /// A fresh write connection, ready for [`Store::begin`].
     fn connect(&self) -> BoxFuture<'_, Result<AnyConnection>>;
-    /// Starts a transaction that holds the database's write lock.
+    /// Starts a transaction that holds the database's write lock, with the savepoint
+    /// `write` open for its first write.
     fn begin<'a>(&'a self, conn: &'a mut AnyConnection) -> BoxFuture<'a, Result<()>>;
     /// Runs just before `commit`, in the transaction, with the events of every write kept.
     fn before_commit<'a>(
@@ -565,13 +566,7 @@ impl WriterTask {
         let mut events = Vec::new();
         let mut ready = VecDeque::from([first]);
         let mut closing = None;
-        if let Err(error) = execute(&mut tx.conn, "savepoint write").await {
-            let error = self.outage_seen(error);
-            refuse_all(ready, &error);
-            self.fail(tx, kept, error).await;
-            return closing;
-        }
-        // Each job runs in the savepoint `write`. Ending one job's savepoint and opening
+        // Each job runs in the savepoint `write`, which `begin` opened for the first. Ending one job's savepoint and opening
         // the next one's is one round trip to the connection; the commit ends the last.
         let mut taken = 1;
         while let Some(mut job) = ready.pop_front() {

@@ -1,10 +1,17 @@
 //! The tutorial's `add_new_book` as one composable step of a write transaction: shared by
 //! the `addBook` mutation and the CSV import, so both find-or-create exactly alike.
 
+use std::collections::HashSet;
+
+use futures_util::future::BoxFuture;
+use serde_json::json;
+
 use super::models::{AuthorRow, BookRow, PublisherRow};
+use super::sql::Dialect;
+use super::writer::Batch;
 use super::{Db, WriteTx, authors, books, publishers};
 use crate::book_entry::{AddOutcome, BookEntry};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::events::Event;
 
 /// What [`add_book`] found, created and linked.
@@ -85,8 +92,234 @@ async fn find_both(tx: &mut WriteTx, entry: &BookEntry) -> Result<(Option<i64>, 
     Ok(ids)
 }
 
-/// [`add_book`] in a transaction of its own.
+/// [`add_book`] in a write transaction, committed before this returns; entries queued
+/// beside it run together ([`AddBooks`]).
 pub async fn add_one(db: &Db, entry: BookEntry) -> Result<AddedBook> {
-    db.write(move |tx| Box::pin(async move { add_book(tx, &entry).await }))
-        .await
+    db.write_batched::<AddBooks>(entry).await
+}
+
+/// `addBook`s queued back to back, run together: four statements for the lot (look up,
+/// insert the new books, link them all, read the new books' ids), where one by one each
+/// costs three of its own.
+///
+/// Only the usual case runs together: the author and the publisher exist, and no earlier
+/// entry of the lot names the same book. The rest run alone through [`add_book`], after the
+/// lot, in order; so does every entry when a statement of the lot fails, and each then
+/// fails alone if it must.
+pub(super) struct AddBooks;
+
+impl Batch for AddBooks {
+    type Item = BookEntry;
+    type Output = AddedBook;
+
+    fn run_many<'a>(
+        tx: &'a mut WriteTx,
+        entries: &'a [BookEntry],
+    ) -> BoxFuture<'a, Result<Vec<Option<AddedBook>>>> {
+        Box::pin(add_many(tx, entries))
+    }
+
+    fn run_one<'a>(tx: &'a mut WriteTx, entry: &'a BookEntry) -> BoxFuture<'a, Result<AddedBook>> {
+        Box::pin(add_book(tx, entry))
+    }
+}
+
+/// One entry that runs with the lot: its author, its publisher, and its book when it
+/// exists already, with whether the publisher already publishes it.
+struct Planned {
+    index: usize,
+    author_id: i64,
+    publisher_id: i64,
+    book: Option<(BookRow, bool)>,
+}
+
+/// The statements of a lot answer with one value each, never a row per entry: on SQLite
+/// each row is a hand-off from the connection's thread to the writer's, which under load
+/// costs more than the row.
+#[tracing::instrument(skip_all, fields(entries = entries.len()))]
+async fn add_many(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<Vec<Option<AddedBook>>> {
+    let planned = plan(tx, entries).await?;
+    if planned.is_empty() {
+        return Ok(entries.iter().map(|_| None).collect());
+    }
+    let dialect = tx.dialect;
+    let rows = json_rows(dialect);
+    let new: Vec<_> = planned
+        .iter()
+        .filter(|planned| planned.book.is_none())
+        .map(|planned| {
+            let title = &entries[planned.index].title;
+            json!([planned.author_id, title.as_str(), title.key()])
+        })
+        .collect();
+    if !new.is_empty() {
+        let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "insert into book (author_id, title, title_key)
+             select cast(e.value ->> 0 as bigint), e.value ->> 1, e.value ->> 2 from {rows}"
+        )))
+        .bind(serde_json::Value::from(new.clone()).to_string())
+        .execute(tx.conn())
+        .await?;
+        if inserted.rows_affected() != new.len() as u64 {
+            return Err(Error::Inconsistent(
+                "a lot inserted other books than planned",
+            ));
+        }
+    }
+    // Every planned entry's book, by author and title key, now that all exist.
+    let books: String = serde_json::Value::from(
+        planned
+            .iter()
+            .map(|planned| {
+                let title = entries[planned.index].title.key();
+                json!([planned.author_id, title, planned.publisher_id])
+            })
+            .collect::<Vec<_>>(),
+    )
+    .to_string();
+    let book_of_entry = format!(
+        "from {rows} join book b
+             on b.author_id = cast(e.value ->> 0 as bigint) and b.title_key = e.value ->> 1"
+    );
+    let links = planned
+        .iter()
+        .filter(|planned| !matches!(planned.book, Some((_, true))))
+        .count();
+    let linked = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "insert into book_publisher (book_id, publisher_id)
+         select b.id, cast(e.value ->> 2 as bigint) {book_of_entry}
+         where true
+         on conflict (book_id, publisher_id) do nothing"
+    )))
+    .bind(books.clone())
+    .execute(tx.conn())
+    .await?;
+    if linked.rows_affected() != links as u64 {
+        return Err(Error::Inconsistent("a lot linked other books than planned"));
+    }
+    let ids: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "select {} {book_of_entry}",
+        dialect.as_text(&dialect.aggregate("b.id", Some("e.position")))
+    )))
+    .bind(books)
+    .fetch_one(tx.conn())
+    .await?;
+    let ids: Vec<i64> = from_json(ids)?;
+    if ids.len() != planned.len() {
+        return Err(Error::Inconsistent("a book of the lot went missing"));
+    }
+    let mut added = vec![None; entries.len()];
+    for (planned, id) in planned.into_iter().zip(ids) {
+        let (book, outcome) = match planned.book {
+            Some((book, true)) => (book, AddOutcome::AlreadyExisted),
+            Some((book, false)) => (book, AddOutcome::PublisherAdded),
+            None => {
+                let title = entries[planned.index].title.as_str().to_owned();
+                let author_id = planned.author_id;
+                (
+                    BookRow {
+                        id,
+                        author_id,
+                        title,
+                    },
+                    AddOutcome::Created,
+                )
+            }
+        };
+        match outcome {
+            AddOutcome::Created => tx.record(Event::BookAdded(book.clone())),
+            AddOutcome::PublisherAdded => tx.record(Event::BookChanged(book.clone())),
+            AddOutcome::AlreadyExisted => {}
+        }
+        added[planned.index] = Some(AddedBook {
+            book,
+            outcome,
+            author_created: false,
+            publisher_created: false,
+        });
+    }
+    Ok(added)
+}
+
+/// What the look-up found for one entry: author, publisher, book and its title, and 1
+/// when the publisher publishes the book.
+type Found = (Option<i64>, Option<i64>, Option<i64>, Option<String>, i64);
+
+/// The entries that run with the lot, as the look-up found them: one statement for all.
+async fn plan(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<Vec<Planned>> {
+    let keys: Vec<_> = entries
+        .iter()
+        .map(|entry| {
+            json!([
+                entry.author_last_name.key(),
+                entry.author_first_name.key(),
+                entry.publisher_name.key(),
+                entry.title.key(),
+            ])
+        })
+        .collect();
+    let dialect = tx.dialect;
+    let found = dialect.array().to_owned()
+        + "(a.id, p.id, b.id, b.title, case when exists (
+               select 1 from book_publisher bp where bp.book_id = b.id and bp.publisher_id = p.id
+           ) then 1 else 0 end)";
+    // Left joins on unique keys keep one row per entry, put back in order by the aggregate.
+    let found: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "select {}
+         from {rows}
+         left join author a
+             on a.last_name_key = e.value ->> 0 and a.first_name_key = e.value ->> 1
+         left join publisher p on p.name_key = e.value ->> 2
+         left join book b on b.author_id = a.id and b.title_key = e.value ->> 3",
+        dialect.as_text(&dialect.aggregate(&found, Some("e.position"))),
+        rows = json_rows(dialect),
+    )))
+    .bind(serde_json::Value::from(keys).to_string())
+    .fetch_one(tx.conn())
+    .await?;
+    let found: Vec<Found> = from_json(found)?;
+    if found.len() != entries.len() {
+        return Err(Error::Inconsistent("the look-up of a lot lost entries"));
+    }
+    let mut named = HashSet::new();
+    let mut planned = Vec::with_capacity(entries.len());
+    for (index, (entry, found)) in entries.iter().zip(found).enumerate() {
+        let (Some(author_id), Some(publisher_id), book_id, book_title, published) = found else {
+            continue;
+        };
+        // A second entry for the same book runs alone, after the first made it.
+        if !named.insert((author_id, entry.title.key())) {
+            continue;
+        }
+        let book = book_id.zip(book_title).map(|(id, title)| {
+            let book = BookRow {
+                id,
+                author_id,
+                title,
+            };
+            (book, published == 1)
+        });
+        planned.push(Planned {
+            index,
+            author_id,
+            publisher_id,
+            book,
+        });
+    }
+    Ok(planned)
+}
+
+/// The JSON array a statement returned as one value (SQL's null when it had no rows).
+fn from_json<T: serde::de::DeserializeOwned>(json: Option<String>) -> Result<T> {
+    let json = json.as_deref().unwrap_or("[]");
+    serde_json::from_str(json).map_err(|error| sqlx::Error::Decode(Box::new(error)).into())
+}
+
+/// The elements of the JSON array bound to `$1` as rows `e`, with the element in
+/// `e.value` and its place in `e.position`.
+fn json_rows(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => "(select value, key as position from json_each($1)) as e",
+        Dialect::Postgres => "json_array_elements($1::json) with ordinality as e(value, position)",
+    }
 }

@@ -13,6 +13,8 @@ const BATCH_BOUNDS: &[f64] = &[
 #[derive(Debug)]
 pub struct DbStats {
     pub(super) statements: AtomicU64,
+    /// Write transactions committed.
+    pub(super) commits: AtomicU64,
     batch_sizes: Histogram,
 }
 
@@ -20,6 +22,7 @@ impl Default for DbStats {
     fn default() -> Self {
         DbStats {
             statements: AtomicU64::new(0),
+            commits: AtomicU64::new(0),
             batch_sizes: Histogram::new(BATCH_BOUNDS),
         }
     }

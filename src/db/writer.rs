@@ -8,8 +8,11 @@
 //! its own so a failing write rolls back alone; callers hear back only once the commit
 //! that holds their change is done, and events go out after it. A write that fails for
 //! any reason leaves the connection clean (rolled back, or replaced), so the next one
-//! succeeds once the cause is gone.
+//! succeeds once the cause is gone. Writes of one kind queued back to back can run
+//! together, in a few statements for all of them ([`Batch`]).
 
+use std::any::Any;
+use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,6 +24,7 @@ use futures_util::future::BoxFuture;
 use sqlx::{AnyConnection, Connection as _};
 use tokio::sync::{mpsc, oneshot};
 
+use super::sql::Dialect;
 use super::{Counters, WriteTx};
 use crate::error::{Error, Result};
 use crate::events::{Event, Events};
@@ -54,12 +58,39 @@ impl<T, F> Step<T> for F where
 {
 }
 
+/// Writes of one kind that run together in a few statements, where one by one each would
+/// take a few of its own: every statement is a round trip to the one connection, while
+/// every other write waits.
+///
+/// Writes of the kind queued back to back run as one job. Whatever [`Batch::run_many`]
+/// leaves to run alone, and every item when it fails, runs next through
+/// [`Batch::run_one`], each in a savepoint of its own as any write: so one failing item
+/// still fails alone.
+pub(super) trait Batch: Send + 'static {
+    /// What one caller asks for.
+    type Item: Send + 'static;
+    /// What that caller gets back.
+    type Output: Send + 'static;
+    /// Runs `items` together: for each, its output, or `None` for an item to run alone.
+    /// Fails as a whole, leaving nothing of its own for the writer to keep.
+    fn run_many<'a>(
+        tx: &'a mut WriteTx,
+        items: &'a [Self::Item],
+    ) -> BoxFuture<'a, Result<Vec<Option<Self::Output>>>>;
+    /// Runs one item alone.
+    fn run_one<'a>(
+        tx: &'a mut WriteTx,
+        item: &'a Self::Item,
+    ) -> BoxFuture<'a, Result<Self::Output>>;
+}
+
 /// The database as the writer sees it: how to connect, to begin and to commit on each
 /// backend, and which of its errors mean that no write can succeed now.
 pub(super) trait Store: Send + Sync + 'static {
     /// A fresh write connection, ready for [`Store::begin`].
     fn connect(&self) -> BoxFuture<'_, Result<AnyConnection>>;
-    /// Starts a transaction that holds the database's write lock.
+    /// Starts a transaction that holds the database's write lock, with the savepoint
+    /// `write` open for its first write.
     fn begin<'a>(&'a self, conn: &'a mut AnyConnection) -> BoxFuture<'a, Result<()>>;
     /// Runs just before `commit`, in the transaction, with the events of every write kept.
     fn before_commit<'a>(
@@ -73,6 +104,8 @@ pub(super) trait Store: Send + Sync + 'static {
     fn file(&self) -> Option<&Path>;
     /// Whether the connection is a socket (which the writer's runtime must then watch).
     fn over_network(&self) -> bool;
+    /// The SQL dialect of the connection.
+    fn dialect(&self) -> Dialect;
     /// Why no write can succeed now, when `error` says so (the disk is full, the database
     /// is read-only or does not answer) rather than blaming the write itself.
     fn outage(&self, error: &sqlx::Error) -> Option<&'static str>;
@@ -182,6 +215,24 @@ impl Writer {
         answer.await.unwrap_or_else(|_| Err(closed()))
     }
 
+    /// Runs `item` in a write transaction, together with the writes of its kind queued
+    /// beside it (see [`Batch`]), committed before this returns.
+    pub(super) async fn write_batched<B: Batch>(
+        &self,
+        counters: Counters,
+        item: B::Item,
+    ) -> Result<B::Output> {
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(Batched::<B> {
+            items: vec![item],
+            callers: vec![Caller { counters, reply }],
+        });
+        if self.queue.send(Message::Write(job)).await.is_err() {
+            return Err(closed());
+        }
+        answer.await.unwrap_or_else(|_| Err(closed()))
+    }
+
     /// Whether a write transaction is running now.
     pub(super) fn is_busy(&self) -> bool {
         self.health.busy.load(Ordering::Relaxed)
@@ -216,13 +267,18 @@ const FILE_REPLACED: &str =
     "the database file was deleted or replaced while serving; writes resume after a restart";
 
 /// One queued write, type-erased so writes of any result type share the queue.
-trait Job: Send {
+trait Job: Send + Any {
     /// Whether its caller stopped waiting (a timed-out request): then it does not run.
     fn abandoned(&self) -> bool;
-    /// Runs the step; the writer keeps or rolls back its changes by what it returns.
-    fn run<'a>(self: Box<Self>, tx: &'a mut WriteTx) -> BoxFuture<'a, Ran>;
+    /// Runs the step; the writer keeps or rolls back its changes by what it returns, then
+    /// runs the jobs handed back, before any other.
+    fn run<'a>(self: Box<Self>, tx: &'a mut WriteTx) -> BoxFuture<'a, (Ran, Vec<Box<dyn Job>>)>;
     /// Answers without running.
     fn refuse(self: Box<Self>, error: Error);
+    /// Takes `next` in, to run together with this job, or gives it back.
+    fn absorb(&mut self, next: Box<dyn Job>) -> Option<Box<dyn Job>> {
+        Some(next)
+    }
 }
 
 /// A job that ran.
@@ -244,12 +300,22 @@ impl<T: Send + 'static, S: Step<T>> Job for Queued<T, S> {
         self.reply.is_closed()
     }
 
-    fn run<'a>(self: Box<Self>, tx: &'a mut WriteTx) -> BoxFuture<'a, Ran> {
+    fn run<'a>(self: Box<Self>, tx: &'a mut WriteTx) -> BoxFuture<'a, (Ran, Vec<Box<dyn Job>>)> {
+        Box::pin((*self).run_alone(tx).map(|ran| (ran, Vec::new())))
+    }
+
+    fn refuse(self: Box<Self>, error: Error) {
+        let _ = self.reply.send(Err(error));
+    }
+}
+
+impl<T: Send + 'static, S: Step<T>> Queued<T, S> {
+    fn run_alone<'a>(self, tx: &'a mut WriteTx) -> BoxFuture<'a, Ran> {
         let Queued {
             counters,
             step,
             reply,
-        } = *self;
+        } = self;
         tx.counters = counters;
         Box::pin(async move {
             // A panicking step must not take the writer, and every later write, with it.
@@ -276,9 +342,137 @@ impl<T: Send + 'static, S: Step<T>> Job for Queued<T, S> {
             }
         })
     }
+}
+
+/// `step`, with the signature of a [`Step`] given to the closure it is.
+fn as_step<T, S: Step<T>>(step: S) -> S {
+    step
+}
+
+/// Writes of one [`Batch`] kind, queued back to back, run as one job.
+struct Batched<B: Batch> {
+    items: Vec<B::Item>,
+    /// The caller of each item, in the same order.
+    callers: Vec<Caller<B>>,
+}
+
+struct Caller<B: Batch> {
+    counters: Counters,
+    reply: oneshot::Sender<Result<B::Output>>,
+}
+
+impl<B: Batch> Caller<B> {
+    /// The write of `item` for this caller as a job of its own, run through
+    /// [`Batch::run_one`].
+    fn alone(self, item: B::Item) -> Queued<B::Output, impl Step<B::Output>> {
+        Queued {
+            counters: self.counters,
+            step: as_step(move |tx| Box::pin(async move { B::run_one(tx, &item).await })),
+            reply: self.reply,
+        }
+    }
+}
+
+impl<B: Batch> Batched<B> {
+    /// Every item as a job of its own, for callers still waiting.
+    fn alone(self) -> Vec<Box<dyn Job>> {
+        self.callers
+            .into_iter()
+            .zip(self.items)
+            .filter(|(caller, _)| !caller.reply.is_closed())
+            .map(|(caller, item)| Box::new(caller.alone(item)) as Box<dyn Job>)
+            .collect()
+    }
+
+    async fn run_together(mut self, tx: &mut WriteTx) -> (Ran, Vec<Box<dyn Job>>) {
+        let waiting: Vec<bool> = self.callers.iter().map(|c| !c.reply.is_closed()).collect();
+        if waiting.iter().filter(|w| **w).count() < 2 {
+            let mut alone = self.callers.into_iter().zip(self.items);
+            return match alone.find(|(caller, _)| !caller.reply.is_closed()) {
+                Some((caller, item)) => (caller.alone(item).run_alone(tx).await, Vec::new()),
+                None => (Ran::Kept(Box::new(|_| {})), Vec::new()),
+            };
+        }
+        // Callers that stopped waiting were told their write failed: they are left out.
+        if waiting.contains(&false) {
+            let mut keep = waiting.iter();
+            self.items.retain(|_| *keep.next().unwrap_or(&false));
+            self.callers.retain(|caller| !caller.reply.is_closed());
+        }
+        let counters = self.callers[0].counters.clone();
+        let before = counters.scoped.load(Ordering::Relaxed);
+        tx.counters = counters;
+        let outcome = AssertUnwindSafe(B::run_many(tx, &self.items))
+            .catch_unwind()
+            .await
+            .unwrap_or(Err(Error::Internal("a batch of writes panicked")));
+        // Every caller's request ran these statements.
+        let ran = self.callers[0].counters.scoped.load(Ordering::Relaxed) - before;
+        for caller in &self.callers[1..] {
+            caller.counters.scoped.fetch_add(ran, Ordering::Relaxed);
+        }
+        let outputs = match outcome {
+            Ok(outputs) if outputs.len() != self.items.len() => Err(Error::Inconsistent(
+                "a batch of writes lost track of its items",
+            )),
+            // A caller that stopped waiting meanwhile must not see its write happen.
+            Ok(_) if self.callers.iter().any(|c| c.reply.is_closed()) => {
+                Err(Error::Internal("a caller stopped waiting"))
+            }
+            outcome => outcome,
+        };
+        let outputs = match outputs {
+            Ok(outputs) => outputs,
+            // Nothing of the batch stays (the writer rolls it back): each item runs
+            // alone, and fails alone if it must.
+            Err(error) => return (Ran::Failed(error, Box::new(|_| {})), self.alone()),
+        };
+        let mut answers = Vec::with_capacity(outputs.len());
+        let mut alone = Vec::new();
+        for ((caller, item), output) in self.callers.into_iter().zip(self.items).zip(outputs) {
+            match output {
+                Some(output) => answers.push((caller.reply, output)),
+                None => alone.push(Box::new(caller.alone(item)) as Box<dyn Job>),
+            }
+        }
+        let answer = Box::new(move |committed: Result<()>| {
+            for (reply, output) in answers {
+                let answer = match &committed {
+                    Ok(()) => Ok(output),
+                    Err(error) => Err(error.copy_for_another_caller()),
+                };
+                let _ = reply.send(answer);
+            }
+        });
+        (Ran::Kept(answer), alone)
+    }
+}
+
+impl<B: Batch> Job for Batched<B> {
+    fn abandoned(&self) -> bool {
+        self.callers.iter().all(|caller| caller.reply.is_closed())
+    }
+
+    fn run<'a>(self: Box<Self>, tx: &'a mut WriteTx) -> BoxFuture<'a, (Ran, Vec<Box<dyn Job>>)> {
+        Box::pin(self.run_together(tx))
+    }
 
     fn refuse(self: Box<Self>, error: Error) {
-        let _ = self.reply.send(Err(error));
+        for caller in self.callers {
+            let _ = caller.reply.send(Err(error.copy_for_another_caller()));
+        }
+    }
+
+    fn absorb(&mut self, next: Box<dyn Job>) -> Option<Box<dyn Job>> {
+        if !(&*next as &dyn Any).is::<Batched<B>>() {
+            return Some(next);
+        }
+        let next: Box<dyn Any> = next;
+        if let Ok(next) = next.downcast::<Batched<B>>() {
+            self.items.extend(next.items);
+            self.callers.extend(next.callers);
+        }
+        None
     }
 }
 
@@ -370,36 +564,31 @@ impl WriterTask {
         };
         let mut kept: Kept = Vec::new();
         let mut events = Vec::new();
-        let mut next = Some(first);
+        let mut ready = VecDeque::from([first]);
         let mut closing = None;
-        if let Err(error) = execute(&mut tx.conn, "savepoint write").await {
-            let error = self.outage_seen(error);
-            if let Some(job) = next {
-                job.refuse(error.copy_for_another_caller());
-            }
-            self.fail(tx, kept, error).await;
-            return closing;
-        }
-        // Each job runs in the savepoint `write`. Ending one job's savepoint and opening
+        // Each job runs in the savepoint `write`, which `begin` opened for the first. Ending one job's savepoint and opening
         // the next one's is one round trip to the connection; the commit ends the last.
         let mut taken = 1;
-        while let Some(job) = next.take() {
+        while let Some(mut job) = ready.pop_front() {
+            // Writes that can run together with this one join it (see `Batch`).
+            take_queued(&mut ready, incoming, &mut taken, started, &mut closing);
+            while let Some(next) = ready.pop_front() {
+                if let Some(next) = job.absorb(next) {
+                    ready.push_front(next);
+                    break;
+                }
+            }
             let ran = if job.abandoned() {
                 None
             } else {
-                Some(job.run(&mut tx).await)
-            };
-            if taken < MAX_GROUP && started.elapsed() < MAX_GROUP_TIME && closing.is_none() {
-                match incoming.try_recv() {
-                    Ok(Message::Write(job)) => {
-                        taken += 1;
-                        next = Some(job);
-                    }
-                    Ok(Message::Close(done)) => closing = Some(done),
-                    Err(_) => {}
+                let (ran, then) = job.run(&mut tx).await;
+                for job in then.into_iter().rev() {
+                    ready.push_front(job);
                 }
-            }
-            let boundary = match (&ran, next.is_some()) {
+                Some(ran)
+            };
+            take_queued(&mut ready, incoming, &mut taken, started, &mut closing);
+            let boundary = match (&ran, !ready.is_empty()) {
                 // A job that did not run left the savepoint empty: the next one uses it.
                 (None, _) | (Some(Ran::Kept(_)), false) => None,
                 (Some(Ran::Kept(_)), true) => Some("release write; savepoint write"),
@@ -430,9 +619,7 @@ impl WriterTask {
                     }
                     None => self.outage_seen(error),
                 };
-                if let Some(job) = next {
-                    job.refuse(error.copy_for_another_caller());
-                }
+                refuse_all(ready, &error);
                 self.fail(tx, kept, error).await;
                 return closing;
             }
@@ -455,6 +642,7 @@ impl WriterTask {
         .await;
         match committed {
             Ok(()) => {
+                self.counters.stats.commits.fetch_add(1, Ordering::Relaxed);
                 // Only a write that went through shows the cause of an outage is gone.
                 if !kept.is_empty() {
                     self.health.set_outage(None);
@@ -497,6 +685,7 @@ impl WriterTask {
             conn,
             counters: self.counters.clone(),
             records_events: self.store.fans_out() || self.events.has_subscribers(),
+            dialect: self.store.dialect(),
             pending: Vec::new(),
         })
     }
@@ -521,6 +710,34 @@ impl WriterTask {
     }
 }
 
+/// Moves the writes queued now into `ready`, while the group may still grow: up to
+/// [`MAX_GROUP`] taken and [`MAX_GROUP_TIME`] since it `started`, and no request to close.
+fn take_queued(
+    ready: &mut VecDeque<Box<dyn Job>>,
+    incoming: &mut mpsc::Receiver<Message>,
+    taken: &mut usize,
+    started: Instant,
+    closing: &mut Option<oneshot::Sender<()>>,
+) {
+    while *taken < MAX_GROUP && started.elapsed() < MAX_GROUP_TIME && closing.is_none() {
+        match incoming.try_recv() {
+            Ok(Message::Write(job)) => {
+                *taken += 1;
+                ready.push_back(job);
+            }
+            Ok(Message::Close(done)) => *closing = Some(done),
+            Err(_) => break,
+        }
+    }
+}
+
+/// Answers every job in `ready` with `error`, unrun.
+fn refuse_all(ready: VecDeque<Box<dyn Job>>, error: &Error) {
+    for job in ready {
+        job.refuse(error.copy_for_another_caller());
+    }
+}
+
 async fn execute(conn: &mut AnyConnection, statement: &'static str) -> Result<()> {
     sqlx::raw_sql(statement).execute(conn).await?;
     Ok(())
@@ -539,3 +756,6 @@ async fn restore(mut conn: AnyConnection) -> Option<AnyConnection> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

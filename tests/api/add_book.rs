@@ -224,3 +224,69 @@ async fn two_hundred_concurrent_calls_create_one_author_and_one_publisher() {
         })
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn calls_queued_together_get_the_outcomes_they_would_get_one_by_one() {
+    // Arrange: a book and both publishers exist; the writer is held up so the calls below
+    // queue behind it and run together.
+    let app = TestApp::spawn().await;
+    add_book(&app, "Queued", "Writer", "Old Title", "Press One").await;
+    add_book(&app, "Queued", "Writer", "Other", "Press Two").await;
+    let lock = app.hold_write_lock().await;
+    let mut calls = vec![
+        ("Queued", "Twice", "Press One", "CREATED"),
+        ("Queued", "twice", "Press One", "ALREADY_EXISTED"),
+        ("Queued", "TWICE", "Press One", "ALREADY_EXISTED"),
+        ("Queued", "Both", "Press One", "CREATED"),
+        ("Queued", "Both", "Press Two", "PUBLISHER_ADDED"),
+        ("Queued", "old title", "Press One", "ALREADY_EXISTED"),
+        ("Queued", "OLD TITLE", "Press Two", "PUBLISHER_ADDED"),
+        ("Newcomer", "Debut", "Press Two", "CREATED"),
+    ];
+    let titles: Vec<String> = (0..10).map(|n| format!("New {n}")).collect();
+    calls.extend(
+        titles
+            .iter()
+            .map(|title| ("Queued", title.as_str(), "Press One", "CREATED")),
+    );
+
+    // Act
+    let app = &app;
+    let answers = calls.iter().map(|(first, title, publisher, _)| async move {
+        add_book(app, first, "Writer", title, publisher).await
+    });
+    let (answers, ()) = tokio::join!(futures_util::future::join_all(answers), async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        lock.release().await;
+    });
+
+    // Assert: whichever call of a repeated title ran first created it.
+    let mut outcomes: Vec<(String, String)> = calls
+        .iter()
+        .zip(&answers)
+        .map(|((_, title, _, _), answer)| {
+            (
+                title.to_lowercase(),
+                answer["outcome"].as_str().unwrap_or("none").to_owned(),
+            )
+        })
+        .collect();
+    let mut expected: Vec<(String, String)> = calls
+        .iter()
+        .map(|(_, title, _, outcome)| (title.to_lowercase(), (*outcome).to_owned()))
+        .collect();
+    outcomes.sort();
+    expected.sort();
+    assert_eq!(outcomes, expected, "{answers:#?}");
+    for ((_, title, _, _), answer) in calls.iter().zip(&answers) {
+        if title.eq_ignore_ascii_case("old title") {
+            assert_eq!(
+                answer["book"]["title"], "Old Title",
+                "the stored spelling stays"
+            );
+        }
+        let newcomer = answer["book"]["author"]["name"] == "Newcomer Writer";
+        assert_eq!(answer["authorCreated"], newcomer, "{answer}");
+    }
+    crate::helpers::assert_counts_match_rows(app).await;
+}

@@ -104,7 +104,17 @@ pub(super) struct Site<'a> {
     pos: Pos,
 }
 
-impl Site<'_> {
+impl<'a> Site<'a> {
+    /// The level of the rows this field leads to, each with its parent's index among the
+    /// level's rows and its index in that parent's list (`None` under an object field).
+    fn below(self, parents: Vec<(usize, Option<usize>)>) -> Origin<'a> {
+        Origin::Below {
+            above: self.origin,
+            key: self.key,
+            parents,
+        }
+    }
+
     /// `error` as the field's error on the level's first row, where async-graphql, which
     /// resolves rows one by one, would meet it first.
     fn error(&self, scope: &Scope<'_>, error: impl Into<ClientError>) -> ServerError {
@@ -206,15 +216,13 @@ where
                 .charge(values)
                 .map_err(|error| site.error(scope, error))?;
         }
-        let origin = Origin::Below {
-            above: site.origin,
-            key: site.key,
-            parents: lists
+        let origin = site.below(
+            lists
                 .iter()
                 .enumerate()
                 .flat_map(|(parent, list)| (0..list.len()).map(move |index| (parent, Some(index))))
                 .collect(),
-        };
+        );
         let mut values = objects(scope, &nested.plan, &children, &origin)
             .await?
             .into_iter();
@@ -245,11 +253,7 @@ where
             .map(|&id| found.get(&ById::new(id)))
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| site.error(scope, Error::Inconsistent("a row's parent is missing")))?;
-        let origin = Origin::Below {
-            above: site.origin,
-            key: site.key,
-            parents: (0..rows.len()).map(|parent| (parent, None)).collect(),
-        };
+        let origin = site.below((0..rows.len()).map(|parent| (parent, None)).collect());
         objects(scope, plan, &rows, &origin).await
     })
 }

@@ -172,17 +172,21 @@ async fn graphiql_runs_a_query_in_chromium_offline() {
     let screenshot = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/graphiql.png");
     let screenshot = screenshot.to_str().expect("UTF-8 path");
     std::fs::remove_file(screenshot).ok();
-    let url = app.url("/");
-    // `run_node` blocks, and the server runs on this test's single-threaded runtime.
-    let output = tokio::task::spawn_blocking({
-        let screenshot = screenshot.to_owned();
-        move || {
-            run_node(
-                "graphiql.mjs",
-                &[&url, &screenshot],
-                ClientNeeds::NodeAndChromium,
-            )
-        }
+    run_in_chromium(
+        "graphiql.mjs",
+        vec![app.url("/"), screenshot.to_owned()],
+        Path::new(screenshot),
+    )
+    .await;
+}
+
+/// Runs `clients/<script>` with `args` in Chromium (through Node, which `run_node` may skip on
+/// a machine without them), and checks that it passed and left its `screenshot`.
+async fn run_in_chromium(script: &'static str, args: Vec<String>, screenshot: &Path) {
+    // `run_node` blocks, and the servers run on the test's single-threaded runtime.
+    let output = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_node(script, &args, ClientNeeds::NodeAndChromium)
     })
     .await
     .expect("node runs");
@@ -191,13 +195,14 @@ async fn graphiql_runs_a_query_in_chromium_offline() {
     };
     assert!(
         output.status.success(),
-        "clients/graphiql.mjs failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        "clients/{script} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
         output.status,
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr),
     );
     assert!(
-        Path::new(screenshot).exists(),
-        "no screenshot at {screenshot}"
+        screenshot.exists(),
+        "no screenshot at {}",
+        screenshot.display()
     );
 }

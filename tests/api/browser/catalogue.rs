@@ -6,8 +6,8 @@ use std::path::Path;
 use bookgraph::http::{WriteAccess, WriteToken};
 use reqwest::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY};
 
-use super::linked_urls;
-use crate::helpers::{ClientNeeds, TestApp, media_type, run_node};
+use super::{linked_urls, run_in_chromium};
+use crate::helpers::{TestApp, media_type};
 
 /// The write token of the server that asks for one.
 const TOKEN: &str = "catalogue-test-token";
@@ -119,33 +119,12 @@ async fn catalogue_works_in_chromium_offline() {
     let screenshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/catalogue");
     let screenshot = screenshots.join("catalogue.png");
     std::fs::remove_file(&screenshot).ok();
-    let args = [
+    let args = vec![
         tutorial.url("/catalogue"),
         generated.url("/catalogue"),
         guarded.url("/catalogue"),
         TOKEN.to_owned(),
         screenshots.to_str().expect("UTF-8 path").to_owned(),
     ];
-    // `run_node` blocks, and the servers run on this test's single-threaded runtime.
-    let output = tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run_node("catalogue.mjs", &args, ClientNeeds::NodeAndChromium)
-    })
-    .await
-    .expect("node runs");
-    let Some(output) = output else {
-        return;
-    };
-    assert!(
-        output.status.success(),
-        "clients/catalogue.mjs failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-    );
-    assert!(
-        screenshot.exists(),
-        "no screenshot at {}",
-        screenshot.display()
-    );
+    run_in_chromium("catalogue.mjs", args, &screenshot).await;
 }

@@ -15,9 +15,8 @@
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium, offlineContext } from './offline-chromium.mjs';
 
-const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost']);
 const STEP_TIMEOUT_MS = 20_000;
 // A hung browser must not hang `cargo test`.
 const WHOLE_RUN_TIMEOUT_MS = 180_000;
@@ -37,11 +36,7 @@ let expectFailures = false;
 let browser;
 try {
   await mkdir(screenshots, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   await tutorial();
   await generated();
   await tokenServer();
@@ -178,15 +173,7 @@ async function tokenServer() {
 
 /** A new page (in a context of its own) on `url`, failing the run on any request elsewhere. */
 async function open(url, options = { viewport: { width: 1280, height: 900 } }) {
-  const context = await browser.newContext(options);
-  await context.route('**/*', (route) => {
-    const target = route.request().url();
-    if (LOCAL_HOSTS.has(new URL(target).hostname)) {
-      return route.continue();
-    }
-    blocked.push(target);
-    return route.abort('blockedbyclient');
-  });
+  const context = await offlineContext(browser, options, blocked);
   const page = await context.newPage();
   page.setDefaultTimeout(STEP_TIMEOUT_MS);
   page.on('pageerror', (error) => problems.push(`uncaught error in the page: ${error.message}`));

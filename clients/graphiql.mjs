@@ -9,9 +9,8 @@
 
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium, offlineContext } from './offline-chromium.mjs';
 
-const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost']);
 const STEP_TIMEOUT_MS = 30_000;
 // A hung browser must not hang `cargo test`.
 const WHOLE_RUN_TIMEOUT_MS = 120_000;
@@ -28,28 +27,8 @@ const blocked = [];
 const problems = [];
 let browser;
 try {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (LOCAL_HOSTS.has(new URL(url).hostname)) {
-      return route.continue();
-    }
-    blocked.push(url);
-    return route.abort('blockedbyclient');
-  });
+  browser = await launchChromium();
+  const context = await offlineContext(browser, { viewport: { width: 1400, height: 900 } }, blocked);
   const page = await context.newPage();
   page.setDefaultTimeout(STEP_TIMEOUT_MS);
   page.on('pageerror', (error) => problems.push(`uncaught error in the page: ${error.message}`));

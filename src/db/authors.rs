@@ -124,16 +124,13 @@ pub async fn of_publishers(
     first: Option<i64>,
 ) -> Result<Vec<ChildrenOf<AuthorRow>>> {
     const AUTHORS_OF_PUBLISHERS: Children = Children {
-        all_rows: "from (select distinct bp.publisher_id, b.author_id
-                         from book_publisher bp join book b on b.id = bp.book_id
-                         where bp.publisher_id in (select id from ids)) as x
-                   join author c on c.id = x.author_id",
+        all_rows: "from publisher_author x join author c on c.id = x.author_id
+                   where x.publisher_id in (select id from ids)",
         parent: "x.publisher_id",
-        first_rows: "select a.id, a.first_name, a.last_name, a.last_name_key, a.first_name_key
-               from author a
-               where a.id in (select b.author_id from book_publisher bp join book b on b.id = bp.book_id
-                              where bp.publisher_id = parent.id)
-               order by a.last_name_key, a.first_name_key, a.id limit $2",
+        first_rows: "select a.id, a.first_name, a.last_name, x.last_name_key, x.first_name_key
+               from publisher_author x join author a on a.id = x.author_id
+               where x.publisher_id = parent.id
+               order by x.last_name_key, x.first_name_key, x.author_id limit $2",
         columns: "c.id, c.first_name, c.last_name",
         order: "c.last_name_key, c.first_name_key, c.id",
     };

@@ -212,7 +212,8 @@ impl BulkAdder {
         Ok(added.len() as u64)
     }
 
-    /// Recounts every author's books and every publisher's books and authors, and lets
+    /// Recounts every author's books, every publisher's books and authors and the
+    /// (publisher, author) pairs, and lets
     /// the triggers count again; call once, before committing.
     #[tracing::instrument(skip_all)]
     pub async fn finish(self, tx: &mut WriteTx) -> Result<()> {
@@ -221,13 +222,25 @@ impl BulkAdder {
         )
         .execute(tx.conn())
         .await?;
+        sqlx::query("delete from publisher_author")
+            .execute(tx.conn())
+            .await?;
+        sqlx::query(
+            "insert into publisher_author
+                (publisher_id, author_id, last_name_key, first_name_key, book_count)
+             select bp.publisher_id, a.id, a.last_name_key, a.first_name_key, count(*)
+             from book_publisher bp
+             join book b on b.id = bp.book_id
+             join author a on a.id = b.author_id
+             group by bp.publisher_id, a.id",
+        )
+        .execute(tx.conn())
+        .await?;
         sqlx::query(
             "update publisher set
                 book_count = (select count(*) from book_publisher bp where bp.publisher_id = publisher.id),
                 author_count = (
-                    select count(distinct b.author_id)
-                    from book_publisher bp join book b on b.id = bp.book_id
-                    where bp.publisher_id = publisher.id
+                    select count(*) from publisher_author pa where pa.publisher_id = publisher.id
                 )",
         )
         .execute(tx.conn())

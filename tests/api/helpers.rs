@@ -318,12 +318,14 @@ fn install_clients(clients: &std::path::Path) {
     });
 }
 
-/// The counts stored beside authors and publishers equal a recount from books and links.
+/// The counts stored beside authors and publishers, and the (publisher, author) pairs,
+/// equal a recount from books and links.
 pub async fn assert_counts_match_rows(app: &TestApp) {
     assert_counts_match_url(&app.database_url).await;
 }
 
-/// The counts stored in the database at `url` equal a recount from its books and links.
+/// The counts and pairs stored in the database at `url` equal a recount from its books
+/// and links.
 pub async fn assert_counts_match_url(url: &str) {
     let pool = any_pool(url).await;
     let drifted: i64 = sqlx::query_scalar(
@@ -334,12 +336,32 @@ pub async fn assert_counts_match_url(url: &str) {
              where p.book_count <> (select count(*) from book_publisher bp where bp.publisher_id = p.id)
                 or p.author_count <> (select count(distinct b.author_id)
                                       from book_publisher bp join book b on b.id = bp.book_id
-                                      where bp.publisher_id = p.id))",
+                                      where bp.publisher_id = p.id))
+          + (select count(*) from (
+                select bp.publisher_id, b.author_id, a.last_name_key, a.first_name_key, count(*)
+                from book_publisher bp
+                join book b on b.id = bp.book_id
+                join author a on a.id = b.author_id
+                group by bp.publisher_id, b.author_id, a.last_name_key, a.first_name_key
+                except
+                select publisher_id, author_id, last_name_key, first_name_key, book_count
+                from publisher_author
+            ) as missing)
+          + (select count(*) from (
+                select publisher_id, author_id, last_name_key, first_name_key, book_count
+                from publisher_author
+                except
+                select bp.publisher_id, b.author_id, a.last_name_key, a.first_name_key, count(*)
+                from book_publisher bp
+                join book b on b.id = bp.book_id
+                join author a on a.id = b.author_id
+                group by bp.publisher_id, b.author_id, a.last_name_key, a.first_name_key
+            ) as extra)",
     )
     .fetch_one(&pool)
     .await
     .unwrap();
-    assert_eq!(drifted, 0, "stored counts equal a recount from the rows");
+    assert_eq!(drifted, 0, "stored counts and pairs equal a recount from the rows");
 }
 
 /// The media type of a response with these headers, parameters dropped, lower case.

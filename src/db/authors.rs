@@ -130,7 +130,7 @@ pub async fn of_publishers(
         first_rows: "select a.id, a.first_name, a.last_name, x.last_name_key, x.first_name_key
                from publisher_author x join author a on a.id = x.author_id
                where x.publisher_id = parent.id
-               order by x.last_name_key, x.first_name_key, x.author_id limit $2",
+               order by x.last_name_key, x.first_name_key, x.author_id",
         columns: "c.id, c.first_name, c.last_name",
         order: "c.last_name_key, c.first_name_key, c.id",
     };

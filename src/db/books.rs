@@ -98,7 +98,7 @@ pub async fn of_authors(
         first_rows: "select b.id, b.author_id, b.title, b.title_key
                from book b
                where b.author_id = parent.id
-               order by b.title_key, b.id limit $2",
+               order by b.title_key, b.id",
         columns: "c.id, c.author_id, c.title",
         order: "c.title_key, c.id",
     };
@@ -119,7 +119,7 @@ pub async fn of_publishers(
         first_rows: "select b.id, b.author_id, b.title, b.title_key
                from book_publisher bp join book b on b.id = bp.book_id
                where bp.publisher_id = parent.id
-               order by b.title_key, b.id limit $2",
+               order by b.title_key, b.id",
         columns: "c.id, c.author_id, c.title",
         order: "c.title_key, c.id",
     };

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 
 use super::Db;
 use super::models::ChildrenOf;
-use super::sql::Sql;
+use super::sql::{Sql, limit};
 use crate::error::Result;
 
 /// How to find rows by their ids.
@@ -45,7 +45,7 @@ pub(super) struct Children {
     /// The parent id of a row of `all_rows`.
     pub parent: &'static str,
     /// One parent's children: a `select` of the child's columns and its sort columns for
-    /// the parent whose id is `parent.id`, in the relation's order, `limit $2`.
+    /// the parent whose id is `parent.id`, ending in the relation's `order by`.
     pub first_rows: &'static str,
     /// The columns of a child the row type reads, in its field order, qualified by `c.`.
     pub columns: &'static str,
@@ -115,22 +115,17 @@ impl Children {
     ) -> Result<Vec<ChildrenOf<R>>> {
         let dialect = db.dialect();
         let child = format!("{}({})", dialect.array(), self.columns);
-        let children = dialect.select_ordered(
+        let children = dialect.select_presorted(
             &child,
-            &format!("from ({}) as c", self.first_rows),
+            &format!("from ({} {}) as c", self.first_rows, limit(first)),
             self.order,
         );
-        let family = format!(
-            "{}(parent.id, {})",
-            dialect.array(),
-            dialect.nested(&children)
-        );
         let mut query = Sql::new(format_args!(
-            "{} select {} from ids as parent",
+            "{} {}",
             dialect.with_ids(),
-            dialect.as_text(&dialect.aggregate(&family, None)),
+            dialect.select_families(&children)
         ));
-        query.bind_ids(parent_ids).bind(first);
+        query.bind_ids(parent_ids);
         query.fetch_json(db).await
     }
 }

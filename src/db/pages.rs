@@ -7,7 +7,7 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::sql::Sql;
+use super::sql::{Sql, limit};
 
 use super::Db;
 use crate::error::{Error, Result};
@@ -122,10 +122,10 @@ where
         push_after(&mut query, order, after);
     }
     // One extra row tells whether a next page exists without a second statement.
-    query
-        .push(format_args!(" order by {order_by} limit "))
-        .push_bind(page.first + 1)
-        .push(") as t");
+    query.push(format_args!(
+        " order by {order_by} {}) as t",
+        limit(page.first + 1)
+    ));
 
     let mut rows: Vec<(T, SortKey)> = query.fetch_json(db).await?;
     let limit = usize::try_from(page.first).unwrap_or(0);

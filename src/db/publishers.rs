@@ -131,7 +131,7 @@ pub async fn of_books(
         first_rows: "select p.id, p.name, p.name_key
                from book_publisher bp join publisher p on p.id = bp.publisher_id
                where bp.book_id = parent.id
-               order by p.name_key, p.id limit $2",
+               order by p.name_key, p.id",
         columns: "c.id, c.name",
         order: "c.name_key, c.id",
     };
@@ -155,7 +155,7 @@ pub async fn of_authors(
                from publisher p
                where p.id in (select bp.publisher_id from book b join book_publisher bp on bp.book_id = b.id
                               where b.author_id = parent.id)
-               order by p.name_key, p.id limit $2",
+               order by p.name_key, p.id",
         columns: "c.id, c.name",
         order: "c.name_key, c.id",
     };

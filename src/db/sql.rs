@@ -48,28 +48,59 @@ impl Dialect {
 
     /// A select of one JSON value: the array of `element` over the rows of `rows` (a `from …`
     /// clause, with its `where`), in `order`; `[]` when there are none. On SQLite the value
-    /// is JSON text, to pass through [`Dialect::nested`] inside another JSON value.
+    /// is JSON text, which another JSON function would embed as a string.
     pub(super) fn select_ordered(self, element: &str, rows: &str, order: &str) -> String {
         match self {
             // `json_group_array(… order by …)` sorts into a temporary index of its own even
             // when the rows already come in order; rows ordered by a subquery (by an index,
             // often, which sorts nothing) reach `group_concat` in that order.
-            Dialect::Sqlite => format!(
-                "select '[' || coalesce(group_concat(e, ','), '') || ']' \
-                 from (select {element} as e {rows} order by {order})"
-            ),
+            Dialect::Sqlite => {
+                Self::concatenated(&format!("select {element} as e {rows} order by {order}"))
+            }
             Dialect::Postgres => format!("select {} {rows}", self.aggregate(element, Some(order))),
         }
     }
 
-    /// The JSON value a scalar `subquery` returns, as part of another JSON value. SQLite
-    /// does not carry JSON's subtype out of a subquery, so without `json(…)` it would be
-    /// embedded as a string.
-    pub(super) fn nested(self, subquery: &str) -> String {
+    /// [`Dialect::select_ordered`] for `rows` that already come in `order`: a subquery
+    /// with its own `order by` and `limit`. SQLite takes them as they come, which a
+    /// second `order by` would sort again in a temporary index for every parent.
+    pub(super) fn select_presorted(self, element: &str, rows: &str, order: &str) -> String {
         match self {
-            Dialect::Sqlite => format!("json(({subquery}))"),
-            Dialect::Postgres => format!("({subquery})"),
+            Dialect::Sqlite => Self::concatenated(&format!("select {element} as e {rows}")),
+            Dialect::Postgres => self.select_ordered(element, rows, order),
         }
+    }
+
+    /// The JSON array of `[parent.id, children]` for every row of `ids as parent`, as the
+    /// text column of a select; `children` selects one parent's children
+    /// ([`Dialect::select_ordered`], [`Dialect::select_presorted`]).
+    pub(super) fn select_families(self, children: &str) -> String {
+        match self {
+            // Text all the way: `json(…)` around each parent's children, which SQLite would
+            // otherwise embed as a string, parses again what SQLite has just written.
+            Dialect::Sqlite => format!(
+                "select {} from ids as parent",
+                Self::concatenated_array(&format!(
+                    "'[' || parent.id || ',' || ({children}) || ']'"
+                ))
+            ),
+            Dialect::Postgres => format!(
+                "select {} from ids as parent",
+                self.as_text(
+                    &self.aggregate(&format!("json_build_array(parent.id, ({children}))"), None)
+                )
+            ),
+        }
+    }
+
+    /// SQLite: the JSON array of the column `e` of `rows`, in the order they come.
+    fn concatenated(rows: &str) -> String {
+        format!("select {} from ({rows})", Self::concatenated_array("e"))
+    }
+
+    /// SQLite: the JSON array of the JSON texts `element` of the rows, in the order they come.
+    fn concatenated_array(element: &str) -> String {
+        format!("'[' || coalesce(group_concat({element}, ','), '') || ']'")
     }
 
     /// A JSON value as the text column a statement returns.
@@ -194,6 +225,13 @@ impl Sql {
     {
         sqlx::query_scalar_with(AssertSqlSafe(self.text), self.arguments)
     }
+}
+
+/// `limit n`, written into the statement's text: SQLite plans a bound limit with its value
+/// and so prepares the statement again whenever a new value is bound, at every execution.
+/// A statement per distinct `n` is far cheaper, and an integer cannot inject anything.
+pub(super) fn limit(n: i64) -> String {
+    format!("limit {n}")
 }
 
 #[cfg(test)]

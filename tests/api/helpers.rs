@@ -361,7 +361,10 @@ pub async fn assert_counts_match_url(url: &str) {
     .fetch_one(&pool)
     .await
     .unwrap();
-    assert_eq!(drifted, 0, "stored counts and pairs equal a recount from the rows");
+    assert_eq!(
+        drifted, 0,
+        "stored counts and pairs equal a recount from the rows"
+    );
 }
 
 /// The media type of a response with these headers, parameters dropped, lower case.

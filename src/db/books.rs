@@ -65,7 +65,10 @@ pub async fn page(
 pub async fn count(db: &Db, filter: &BookFilter) -> Result<i64> {
     let mut query = Sql::new("select count(*) from book b");
     push_filter(&mut query, filter);
-    Ok(query.build_query_scalar().fetch_one(db.read()).await?)
+    Ok(query
+        .build_query_scalar()
+        .fetch_one(&mut *db.read().await?)
+        .await?)
 }
 
 fn push_filter(query: &mut Sql, filter: &BookFilter) {

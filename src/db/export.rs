@@ -31,7 +31,7 @@ pub async fn flat_row_count(db: &Db) -> Result<i64> {
             + (select count(*) from publisher p
                where not exists (select 1 from book_publisher bp where bp.publisher_id = p.id))",
     )
-    .fetch_one(db.read())
+    .fetch_one(&mut *db.read().await?)
     .await?)
 }
 
@@ -45,6 +45,7 @@ pub async fn flat_row_count(db: &Db) -> Result<i64> {
 /// what a move between databases relies on.
 #[tracing::instrument(skip_all)]
 pub async fn for_each_flat_row(db: &Db, mut each: impl FnMut(FlatRow) -> Result<()>) -> Result<()> {
+    let mut reader = db.read().await?;
     let mut rows = sqlx::query_as::<_, FlatRow>(
         "select first_name, last_name, title, publisher from (
              select a.first_name, a.last_name, b.title, p.name as publisher,
@@ -65,7 +66,7 @@ pub async fn for_each_flat_row(db: &Db, mut each: impl FnMut(FlatRow) -> Result<
          ) as flat
          order by last_key, first_key, title_key, publisher_key",
     )
-    .fetch(db.read());
+    .fetch(&mut *reader);
     while let Some(row) = rows.try_next().await? {
         each(row)?;
     }

@@ -11,6 +11,7 @@ pub mod models;
 mod notify;
 pub mod pages;
 pub mod publishers;
+mod readers;
 mod sql;
 mod stats;
 mod version;
@@ -27,8 +28,9 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{AnyConnection, AnyPool, ConnectOptions as _, Connection as _};
+use sqlx::{AnyConnection, ConnectOptions as _, Connection as _};
 
+use readers::{Lender, Reader, Readers};
 use sql::{Dialect, Sql};
 
 use crate::error::{Error, Result};
@@ -59,11 +61,6 @@ const WRITER_CHECKPOINT_PAGES: &str = "10000";
 
 /// How often [`checkpoint_beside_writer`] looks for commits to copy.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
-
-/// How much of the database file readers map into memory: 256 MiB. Mapped pages are read
-/// in place and shared by all readers (and with the OS's cache), where each reader's own
-/// page cache would copy them, once per reader.
-const READER_MMAP_BYTES: &str = "268435456";
 
 /// The PostgreSQL advisory lock every write transaction holds: writes run one at a time
 /// across all replicas, as they do on SQLite, which is what keeps find-or-create and the
@@ -102,7 +99,7 @@ pub struct OpenOptions {
 /// clone with its own statement counter.
 #[derive(Clone, Debug)]
 pub struct Db {
-    readers: AnyPool,
+    readers: Readers,
     writer: Writer,
     counters: Counters,
     backend: Backend,
@@ -179,15 +176,7 @@ impl Db {
             .run(&mut writer)
             .await?;
         let read_only = !sqlite_writable(&mut writer).await?;
-        let readers = pool_options(readers)
-            .after_connect(|conn, _| {
-                Box::pin(async move {
-                    sqlite_pragmas(conn).await?;
-                    pragma(conn, "mmap_size", READER_MMAP_BYTES).await
-                })
-            })
-            .connect_with(url)
-            .await?;
+        let readers = Readers::Sqlite(Arc::new(Lender::new(url, readers)));
         let counters = Counters::default();
         let events = Events::default();
         tokio::spawn(checkpoint_beside_writer(
@@ -229,7 +218,7 @@ impl Db {
         sqlx::migrate!("./migrations/postgres")
             .run(&mut writer)
             .await?;
-        let readers = pool_options(readers).connect_with(options).await?;
+        let readers = Readers::Postgres(pool_options(readers).connect_with(options).await?);
         let counters = Counters::default();
         let events = Events::default();
         let listener = notify::Listener::start(url, events.clone()).await?;
@@ -299,11 +288,7 @@ impl Db {
 
     /// Connections busy now in the reader pool, and the writer's (0 or 1).
     pub fn connections_in_use(&self) -> (u32, u32) {
-        let readers = self
-            .readers
-            .size()
-            .saturating_sub(u32::try_from(self.readers.num_idle()).unwrap_or(u32::MAX));
-        (readers, u32::from(self.writer.is_busy()))
+        (self.readers.busy(), u32::from(self.writer.is_busy()))
     }
 
     /// Whether the database refused to write at start-up (a file opened read-only, say):
@@ -316,10 +301,11 @@ impl Db {
     /// PostgreSQL database as its server counts it.
     pub async fn size(&self) -> Result<u64> {
         let Backend::Sqlite(file) = &self.backend else {
-            let bytes: i64 = answer_in_time(
+            let bytes: i64 = answer_in_time(async {
                 sqlx::query_scalar("select pg_database_size(current_database())")
-                    .fetch_one(&self.readers),
-            )
+                    .fetch_one(&mut *self.readers.reader().await?)
+                    .await
+            })
             .await?;
             return Ok(u64::try_from(bytes).unwrap_or(0));
         };
@@ -340,10 +326,10 @@ impl Db {
         }
     }
 
-    /// The reader pool, counting the one statement about to run on it.
-    fn read(&self) -> &AnyPool {
+    /// A reader, counting the one statement about to run on it.
+    async fn read(&self) -> sqlx::Result<Reader<'_>> {
         self.counters.count_statement();
-        &self.readers
+        self.readers.reader().await
     }
 
     /// Runs `step` in a write transaction and commits it before returning; a failing step
@@ -378,7 +364,12 @@ impl Db {
         if let Some(reason) = self.writer.outage() {
             return Err(Error::Unavailable(reason));
         }
-        answer_in_time(sqlx::query("select 1").execute(self.read())).await?;
+        answer_in_time(async {
+            sqlx::query("select 1")
+                .execute(&mut *self.read().await?)
+                .await
+        })
+        .await?;
         if let Some(listener) = &self.listener
             && !listener.is_connected()
         {
@@ -415,7 +406,7 @@ impl Db {
 /// checkpoint here takes no lock a writer or reader waits for; the writer still
 /// checkpoints itself past [`WRITER_CHECKPOINT_PAGES`], by then mostly copied already,
 /// which also lets the log start over from its beginning.
-async fn checkpoint_beside_writer(readers: AnyPool, stats: Arc<DbStats>) {
+async fn checkpoint_beside_writer(readers: Readers, stats: Arc<DbStats>) {
     let mut copied = 0;
     while !readers.is_closed() {
         tokio::time::sleep(CHECKPOINT_EVERY).await;
@@ -426,10 +417,12 @@ async fn checkpoint_beside_writer(readers: AnyPool, stats: Arc<DbStats>) {
         copied = commits;
         // A checkpoint that cannot run now (the file is read-only, another one runs)
         // leaves the pages to the next one, or to the writer's own.
-        if let Err(error) = sqlx::query("pragma wal_checkpoint(passive)")
-            .execute(&readers)
-            .await
-        {
+        let checkpoint = async {
+            sqlx::query("pragma wal_checkpoint(passive)")
+                .execute(&mut *readers.reader().await?)
+                .await
+        };
+        if let Err(error) = checkpoint.await {
             tracing::debug!(%error, "a checkpoint beside the writer failed");
         }
     }
@@ -822,7 +815,7 @@ pub async fn is_empty(db: &Db) -> Result<bool> {
         "select (select count(*) from (select 1 from author limit 1) as a)
             + (select count(*) from (select 1 from publisher limit 1) as p)",
     )
-    .fetch_one(db.read())
+    .fetch_one(&mut *db.read().await?)
     .await?;
     Ok(rows == 0)
 }

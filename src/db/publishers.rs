@@ -87,7 +87,10 @@ pub async fn page(
 pub async fn count(db: &Db, filter: &PublisherFilter) -> Result<i64> {
     let mut query = Sql::new("select count(*) from publisher p");
     push_filter(&mut query, filter);
-    Ok(query.build_query_scalar().fetch_one(db.read()).await?)
+    Ok(query
+        .build_query_scalar()
+        .fetch_one(&mut *db.read().await?)
+        .await?)
 }
 
 fn push_filter(query: &mut Sql, filter: &PublisherFilter) {

@@ -200,7 +200,10 @@ impl Sql {
     /// Runs the statement on a reader. Its one row's one column is JSON text for a `T`;
     /// SQL null counts as an empty list.
     pub(super) async fn fetch_json<T: DeserializeOwned>(self, db: &Db) -> Result<T> {
-        let json: Option<String> = self.build_query_scalar().fetch_one(db.read()).await?;
+        let json: Option<String> = self
+            .build_query_scalar()
+            .fetch_one(&mut *db.read().await?)
+            .await?;
         let json = json.as_deref().unwrap_or("[]");
         serde_json::from_str(json).map_err(|error| sqlx::Error::Decode(Box::new(error)).into())
     }

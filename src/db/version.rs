@@ -31,7 +31,7 @@ impl Db {
     /// case the version has changed by the time anyone asks again.
     pub async fn data_version(&self) -> Result<String> {
         let token = sqlx::query_scalar("select token from data_version")
-            .fetch_one(self.read())
+            .fetch_one(&mut *self.read().await?)
             .await?;
         Ok(token)
     }

@@ -70,7 +70,7 @@ async fn a_failing_batch_leaves_nothing_and_each_item_fails_alone() {
     let results: Vec<Option<i64>> = results.into_iter().map(Result::ok).collect();
     assert_eq!(results, [Some(1), Some(2), None, Some(4)]);
     let names: Vec<String> = sqlx::query_scalar("select name from publisher order by id")
-        .fetch_all(db.read())
+        .fetch_all(&mut *db.read().await.unwrap())
         .await
         .expect("the publishers");
     assert_eq!(names, ["1", "2", "4"], "the failed batch's row is gone");

@@ -7,13 +7,12 @@
 //! - [`events`]: committed changes, announced to subscribers.
 //! - [`graphql`]: the schema, its types and per-request DataLoaders; no HTTP.
 //! - [`http`]: the axum router and the accept loop serving it, GraphQL over HTTP (reads
-//!   cacheable) and over WebSocket, write access, health probes, GraphiQL and the catalogue
-//!   page.
+//!   cacheable) and over WebSocket, write access, health probes, metrics, GraphiQL and the
+//!   catalogue page.
 //! - [`import`]: CSV into the catalogue, all or nothing.
 //! - [`export`]: the catalogue back out as CSV.
 //! - [`generate`]: deterministic synthetic catalogues for benchmarks.
 //! - [`report`]: the tutorial's text report, gathered through the schema.
-//! - [`metrics`]: counters and histograms in Prometheus' text format.
 //! - [`cli`]: the `bookgraph` command line.
 //! - [`error`]: the one error type and its single mapping to GraphQL error codes.
 
@@ -27,7 +26,6 @@ pub mod generate;
 pub mod graphql;
 pub mod http;
 pub mod import;
-pub mod metrics;
 pub mod names;
 pub mod report;
 

@@ -125,7 +125,7 @@ struct Counters {
 impl Counters {
     fn count_statement(&self) {
         self.scoped.fetch_add(1, Ordering::Relaxed);
-        self.stats.statements.fetch_add(1, Ordering::Relaxed);
+        self.stats.count_statement();
     }
 }
 

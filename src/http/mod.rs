@@ -12,6 +12,7 @@ mod endpoint;
 mod graphiql;
 mod health;
 mod incoming;
+mod metrics;
 mod negotiate;
 mod observe;
 mod websocket;
@@ -38,6 +39,7 @@ use crate::graphql::BookSchema;
 use caching::CachePolicy;
 use documents::Documents;
 use observe::RequestMetrics;
+use prometheus_client::registry::Registry;
 
 pub use access::{InvalidToken, WriteAccess, WriteToken};
 pub use connections::ConnectionLimits;
@@ -68,6 +70,8 @@ pub struct AppState {
     documents: Arc<Documents>,
     request_timeout: Duration,
     metrics: Arc<RequestMetrics>,
+    /// Everything `/metrics` reports that lives as long as the server.
+    registry: Arc<Registry>,
     cors_origins: Vec<HeaderValue>,
     write_access: WriteAccess,
     /// Turns to execute a GraphQL request.
@@ -81,12 +85,15 @@ pub struct AppState {
 impl AppState {
     /// State serving `schema` over `db`, with automatic persisted queries.
     pub fn new(schema: BookSchema, db: Db) -> Self {
+        let metrics = Arc::new(RequestMetrics::default());
+        let registry = Arc::new(metrics::registry(&metrics, db.stats()));
         AppState {
             schema,
             db,
             documents: Arc::default(),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            metrics: Arc::default(),
+            metrics,
+            registry,
             cors_origins: Vec::new(),
             executions: Arc::new(Semaphore::new(concurrent_executions())),
             sockets: websocket::Sockets::new(MAX_WEBSOCKETS),
@@ -180,7 +187,7 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql/ws", get(websocket::upgrade))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
-        .route("/metrics", get(observe::metrics))
+        .route("/metrics", get(metrics::metrics))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             observe::observe,

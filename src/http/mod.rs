@@ -34,6 +34,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
+use crate::config;
 use crate::db::Db;
 use crate::graphql::BookSchema;
 use caching::CachePolicy;
@@ -48,8 +49,6 @@ pub use websocket::SocketLimits;
 /// WebSocket connections open at once; each holds a task and its subscriptions' buffers,
 /// so past this many a new one is refused (503) rather than starving the rest.
 const MAX_WEBSOCKETS: usize = 1024;
-/// Longest a GraphQL request runs unless configured otherwise.
-const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// GraphQL requests executed at once: two per core keeps the cores busy while one waits
 /// for the database, and bounds the memory that many large responses built together would take.
 /// More requests queue, each within its time limit.
@@ -91,7 +90,7 @@ impl AppState {
             schema,
             db,
             documents: Arc::default(),
-            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            request_timeout: config::REQUEST_TIMEOUT,
             metrics,
             registry,
             cors_origins: Vec::new(),

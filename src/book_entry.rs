@@ -157,8 +157,7 @@ impl CatalogueEntry {
 }
 
 /// What recording a book entry changed.
-#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "AddBookOutcome")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AddOutcome {
     /// A new book was created and linked to the publisher.
     Created,

@@ -3,6 +3,9 @@
 
 mod args;
 mod commands;
+mod database;
+mod progress;
+mod redact;
 mod serve;
 
 use clap::{Parser, Subcommand, ValueEnum};

@@ -9,6 +9,7 @@ use clap::builder::{BoolishValueParser, TypedValueParser};
 use clap::error::ErrorKind;
 use clap::{Args, ValueEnum};
 
+use crate::config;
 use crate::graphql::limits::Limits;
 use crate::http::{ConnectionLimits, SocketLimits, WriteToken};
 
@@ -157,7 +158,7 @@ pub struct LimitArgs {
     #[arg(long, env = "BOOKGRAPH_MAX_RESPONSE_VALUES", default_value_t = Limits::default().max_response_values)]
     pub max_response_values: u64,
     /// Longest a GraphQL request may run, in seconds.
-    #[arg(long, env = "BOOKGRAPH_REQUEST_TIMEOUT", default_value_t = 10)]
+    #[arg(long, env = "BOOKGRAPH_REQUEST_TIMEOUT", default_value_t = config::REQUEST_TIMEOUT.as_secs())]
     pub request_timeout: u64,
     /// Connections open at once, WebSockets included; more wait until one closes. Keep the
     /// open-files limit (`ulimit -n`) above it plus the database's connections.

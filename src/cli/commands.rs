@@ -5,16 +5,16 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context as _, bail};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{AddBookArgs, Cli, Command, DatabaseArgs, ExportArgs, ReportArgs, ReportFormat};
+use super::database::{import_file, open};
+use super::progress::progress_bar;
+use super::{AddBookArgs, Cli, Command, ExportArgs, ReportArgs, ReportFormat};
 use crate::book_entry::{AddOutcome, BookEntry};
-use crate::db::{self, Db, OpenOptions};
+use crate::db;
 use crate::export::export_csv;
 use crate::generate::generate_csv;
 use crate::graphql;
 use crate::graphql::limits::Limits;
-use crate::import::{ImportSummary, import_csv};
 use crate::report;
 
 /// Runs the command `cli` names.
@@ -54,18 +54,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Opens the catalogue; only commands that write may create it.
-pub(super) async fn open(database: &DatabaseArgs, create: bool) -> anyhow::Result<Db> {
-    let options = OpenOptions {
-        must_exist: !create,
-        readers: database.pool_size,
-        max_size: database.max_database_mib.map(|mib| mib << 20),
-    };
-    Db::open_with(&database.url, options)
-        .await
-        .with_context(|| format!("opening database {}", db::without_password(&database.url)))
-}
-
 /// The file to write to, or standard output for none or `-`, and its name for people.
 fn output_file(file: Option<&Path>) -> anyhow::Result<(Box<dyn Write>, String)> {
     match file.filter(|path| path.as_os_str() != "-") {
@@ -79,26 +67,6 @@ fn output_file(file: Option<&Path>) -> anyhow::Result<(Box<dyn Write>, String)> 
             "standard output".to_owned(),
         )),
     }
-}
-
-/// A progress bar on stderr that only shows when stderr is a terminal.
-fn progress_bar(len: u64, template: &str) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template(template) {
-        bar.set_style(style);
-    }
-    bar
-}
-
-pub(super) async fn import_file(db: &Db, path: &Path) -> anyhow::Result<ImportSummary> {
-    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let size = file.metadata().map(|metadata| metadata.len()).unwrap_or(0);
-    let bar = progress_bar(size, "importing {bar:40} {bytes}/{total_bytes} {eta}");
-    let summary = import_csv(db, std::io::BufReader::new(bar.wrap_read(file)))
-        .await
-        .with_context(|| format!("importing {}", path.display()));
-    bar.finish_and_clear();
-    summary
 }
 
 async fn export(args: ExportArgs) -> anyhow::Result<()> {

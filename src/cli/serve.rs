@@ -9,7 +9,8 @@ use anyhow::{Context as _, bail};
 use axum::http::HeaderValue;
 use tokio::net::TcpListener;
 
-use super::commands::{import_file, open};
+use super::database::{import_file, open};
+use super::redact::without_password;
 use super::{ServeArgs, WriteArgs};
 use crate::db::{self, Db};
 use crate::graphql;
@@ -23,14 +24,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let db = open(&args.database, true).await?;
     if db::is_empty(&db).await? {
         tracing::warn!(
-            database = %db::without_password(&args.database.url),
+            database = %without_password(&args.database.url),
             "the catalogue is empty: loading it with the tutorial's data (or --seed)"
         );
         seed(&db, args.seed.as_deref()).await?;
     }
     if db.is_read_only() && write_access != WriteAccess::ReadOnly {
         tracing::warn!(
-            database = %db::without_password(&args.database.url),
+            database = %without_password(&args.database.url),
             "the database cannot be written to: serving it read-only, as with --read-only"
         );
         write_access = WriteAccess::ReadOnly;

@@ -6,13 +6,13 @@ use std::collections::HashSet;
 use futures_util::future::BoxFuture;
 use serde_json::json;
 
+use super::events::Event;
 use super::models::{AuthorRow, BookRow, PublisherRow};
 use super::sql::Dialect;
 use super::writer::Batch;
 use super::{Db, WriteTx, authors, books, publishers};
 use crate::book_entry::{AddOutcome, BookEntry};
 use crate::error::{Error, Result};
-use crate::events::Event;
 
 /// What [`add_book`] found, created and linked.
 #[derive(Debug, Clone, PartialEq, Eq)]

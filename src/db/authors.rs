@@ -1,12 +1,12 @@
 //! Statements that read and write the `author` table.
 
+use super::events::Event;
 use super::lookup::{ById, Children};
 use super::models::{AuthorRow, ChildrenOf};
 use super::pages::{Page, PageArgs, SortColumn, SortKind, fetch_page};
 use super::sql::Sql;
 use super::{Db, WriteTx, books, find_or_insert, push_contains};
 use crate::error::{Entity, Error, Result};
-use crate::events::Event;
 use crate::names::Name;
 
 /// What authors can be ordered by.

@@ -1,12 +1,12 @@
 //! Statements that read and write the `book` and `book_publisher` tables.
 
+use super::events::Event;
 use super::lookup::{ById, Children};
 use super::models::{BookRow, ChildrenOf};
 use super::pages::{Page, PageArgs, SortColumn, SortKind, fetch_page};
 use super::sql::Sql;
 use super::{Db, WriteTx, push_contains, push_id_list};
 use crate::error::{Entity, Error, Result};
-use crate::events::Event;
 use crate::names::Name;
 
 /// Which books a list holds; every condition given must hold.

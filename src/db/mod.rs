@@ -5,6 +5,7 @@ pub mod add_book;
 pub mod authors;
 pub mod books;
 pub mod bulk;
+pub mod events;
 pub mod export;
 mod lookup;
 pub mod models;
@@ -34,7 +35,7 @@ use readers::{Lender, Reader, Readers};
 use sql::{Dialect, Sql};
 
 use crate::error::{Error, Result};
-use crate::events::{Event, Events};
+use events::{Event, Events};
 
 pub use writer::Step;
 use writer::{Batch, Store as _, Writer};
@@ -122,7 +123,7 @@ struct Counters {
 impl Counters {
     fn count_statement(&self) {
         self.scoped.fetch_add(1, Ordering::Relaxed);
-        self.stats.statements.fetch_add(1, Ordering::Relaxed);
+        self.stats.count_statement();
     }
 }
 
@@ -449,37 +450,6 @@ async fn answer_in_time<T>(answer: impl Future<Output = sqlx::Result<T>>) -> Res
         Ok(answer) => Ok(answer?),
         Err(_) => Err(Error::NotReady("the database did not answer in time")),
     }
-}
-
-/// `url` with its password, if any, replaced by `***`, fit for messages and logs: the
-/// password of the authority and any `password` query parameter. A URL that does not parse
-/// might hide a password anywhere, so it is not shown at all.
-pub fn without_password(url: &str) -> String {
-    if url.starts_with("sqlite:") {
-        return url.to_owned();
-    }
-    let Ok(mut parsed) = url::Url::parse(url) else {
-        return "(a database URL that does not parse)".to_owned();
-    };
-    if parsed.password().is_some() {
-        let _ = parsed.set_password(Some("***"));
-    }
-    let is_password = |key: &str| key.eq_ignore_ascii_case("password");
-    if parsed.query_pairs().any(|(key, _)| is_password(&key)) {
-        let pairs: Vec<(String, String)> = parsed
-            .query_pairs()
-            .map(|(key, value)| {
-                let value = if is_password(&key) {
-                    "***".into()
-                } else {
-                    value
-                };
-                (key.into_owned(), value.into_owned())
-            })
-            .collect();
-        parsed.query_pairs_mut().clear().extend_pairs(pairs);
-    }
-    parsed.to_string()
 }
 
 fn is_postgres(url: &str) -> bool {
@@ -818,39 +788,4 @@ pub async fn is_empty(db: &Db) -> Result<bool> {
     .fetch_one(&mut *db.read().await?)
     .await?;
     Ok(rows == 0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::without_password;
-
-    #[test]
-    fn passwords_never_reach_messages() {
-        assert_eq!(
-            without_password("postgres://app:s3cr%40t:x@db.internal:5432/books?sslmode=require"),
-            "postgres://app:***@db.internal:5432/books?sslmode=require"
-        );
-        assert_eq!(
-            without_password("postgres://app@db/books?sslmode=require&password=s3cret"),
-            "postgres://app@db/books?sslmode=require&password=***"
-        );
-        for unparseable in [
-            "postgres://app:pa/ss@db/books",
-            "host=db user=app password=s3cret",
-        ] {
-            let shown = without_password(unparseable);
-            assert!(
-                !shown.contains("ss") && !shown.contains("s3cret"),
-                "{shown}"
-            );
-        }
-        assert_eq!(
-            without_password("postgres://app@db/books"),
-            "postgres://app@db/books"
-        );
-        assert_eq!(
-            without_password("sqlite:data/bookgraph.db"),
-            "sqlite:data/bookgraph.db"
-        );
-    }
 }

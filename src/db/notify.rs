@@ -10,8 +10,8 @@ use sqlx::AnyConnection;
 use sqlx::postgres::PgListener;
 use tokio::task::JoinHandle;
 
+use super::events::{Event, Events};
 use crate::error::Result;
-use crate::events::{Event, Events};
 
 /// The channel every bookgraph process on a database listens on.
 const CHANNEL: &str = "bookgraph_events";

@@ -1,12 +1,12 @@
 //! Statements that read and write the `publisher` table and its derived counts.
 
+use super::events::Event;
 use super::lookup::{ById, Children};
 use super::models::{ChildrenOf, PublisherCounts, PublisherRow};
 use super::pages::{Page, PageArgs, SortColumn, SortKind, fetch_page};
 use super::sql::Sql;
 use super::{Db, WriteTx, books, find_or_insert, push_contains};
 use crate::error::{Entity, Error, Result};
-use crate::events::Event;
 use crate::names::Name;
 
 /// What publishers can be ordered by.

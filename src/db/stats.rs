@@ -1,19 +1,21 @@
 //! Process-wide statistics of the data layer, for `/metrics`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
-use crate::metrics::{Histogram, single};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 /// Batch sizes worth telling apart, from single lookups to the largest batch allowed.
-const BATCH_BOUNDS: &[f64] = &[
+const BATCH_BOUNDS: [f64; 10] = [
     1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 500.0, 1000.0, 10000.0,
 ];
 
 /// What the data layer has done since the process started.
 #[derive(Debug)]
 pub struct DbStats {
-    pub(super) statements: AtomicU64,
-    /// Write transactions committed.
+    statements: Counter,
+    /// Write transactions committed; read by the checkpointer, not exported.
     pub(super) commits: AtomicU64,
     batch_sizes: Histogram,
 }
@@ -21,7 +23,7 @@ pub struct DbStats {
 impl Default for DbStats {
     fn default() -> Self {
         DbStats {
-            statements: AtomicU64::new(0),
+            statements: Counter::default(),
             commits: AtomicU64::new(0),
             batch_sizes: Histogram::new(BATCH_BOUNDS),
         }
@@ -29,6 +31,11 @@ impl Default for DbStats {
 }
 
 impl DbStats {
+    /// Counts one SQL statement executed.
+    pub(super) fn count_statement(&self) {
+        self.statements.inc();
+    }
+
     /// Records the number of keys one DataLoader batch looked up.
     pub fn observe_batch(&self, keys: usize) {
         #[expect(
@@ -38,19 +45,18 @@ impl DbStats {
         self.batch_sizes.observe(keys as f64);
     }
 
-    /// Appends the statistics in Prometheus' text format.
-    pub fn write(&self, out: &mut String) {
-        single(
-            out,
-            "bookgraph_sql_statements_total",
-            "SQL statements executed.",
-            "counter",
-            self.statements.load(Ordering::Relaxed),
+    /// Registers the statistics with `registry`; they keep counting into it.
+    pub fn register(&self, registry: &mut Registry) {
+        // prometheus-client adds `_total` to a counter's name and a full stop to its help.
+        registry.register(
+            "bookgraph_sql_statements",
+            "SQL statements executed",
+            self.statements.clone(),
         );
-        self.batch_sizes.write(
-            out,
+        registry.register(
             "bookgraph_dataloader_batch_size",
-            "Keys per DataLoader batch.",
+            "Keys per DataLoader batch",
+            self.batch_sizes.clone(),
         );
     }
 }

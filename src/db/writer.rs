@@ -24,10 +24,10 @@ use futures_util::future::BoxFuture;
 use sqlx::{AnyConnection, Connection as _};
 use tokio::sync::{mpsc, oneshot};
 
+use super::events::{Event, Events};
 use super::sql::Dialect;
 use super::{Counters, WriteTx};
 use crate::error::{Error, Result};
-use crate::events::{Event, Events};
 
 /// Writes taken into one transaction at most; enough to drain the queue of a few hundred
 /// clients in a handful of commits, few enough that the first caller's answer is not held

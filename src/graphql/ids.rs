@@ -6,11 +6,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
+use crate::config::MAX_PAGE_SIZE;
 use crate::db::pages::SortKey;
 use crate::error::{Error, Result};
-
-/// Largest `first` a list field accepts.
-pub const MAX_FIRST: i32 = 100;
 
 /// The database key an `ID` names. "3" and the literal 3 both name key 3; anything that is
 /// not an integer in the one spelling [`to_id`] gives is refused: "+3", "03" and " 3" would
@@ -40,12 +38,12 @@ pub fn page_first(first: Option<i32>, default: i32) -> Result<i64> {
 }
 
 fn checked_first(first: i32) -> Result<i64> {
-    if (0..=MAX_FIRST).contains(&first) {
+    if (0..=MAX_PAGE_SIZE).contains(&first) {
         Ok(i64::from(first))
     } else {
         Err(Error::bad_input(
             "first",
-            format!("must be between 0 and {MAX_FIRST}, got {first}"),
+            format!("must be between 0 and {MAX_PAGE_SIZE}, got {first}"),
         ))
     }
 }

@@ -11,6 +11,7 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{Name, ServerError, Value, Variables};
 
+use crate::config;
 use crate::error::Code;
 
 /// The bounds an operation must stay within.
@@ -19,7 +20,7 @@ pub struct Limits {
     /// Deepest field nesting.
     pub max_depth: usize,
     /// Highest estimated cost: each field costs 1, and a list field multiplies the cost
-    /// of what it selects by its `first` (20 when not given).
+    /// of what it selects by its `first` ([`config::PAGE_SIZE`] when not given).
     pub max_complexity: u64,
     /// Most aliased fields.
     pub max_aliases: usize,
@@ -44,7 +45,7 @@ impl Default for Limits {
 
 /// How many items a list field without `first` is assumed to return: the connections'
 /// default page size, and a fair guess for nested lists.
-const ASSUMED_LIST_LENGTH: u64 = 20;
+const ASSUMED_LIST_LENGTH: u64 = config::PAGE_SIZE as u64;
 
 /// List fields of the schema; only these multiply what they select.
 pub(super) const LIST_FIELDS: [&str; 3] = ["authors", "books", "publishers"];

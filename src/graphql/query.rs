@@ -11,12 +11,10 @@ use super::inputs::{
 };
 use super::loaders::{Authors, Books, ById, Loaders, Publishers, Table};
 use super::types::{Author, Book, List, Publisher};
+use crate::config;
 use crate::db::pages::{Page, PageArgs};
 use crate::db::{self, Db};
 use crate::error::{ClientResult, Result};
-
-/// Items per page when `first` is not given.
-const DEFAULT_FIRST: i32 = 20;
 
 /// Entry points for reading the catalogue.
 pub struct QueryRoot;
@@ -55,7 +53,11 @@ impl QueryRoot {
     async fn authors(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20, desc = "Page size, 0 to 100.")] first: Option<i32>,
+        #[graphql(
+            default_with = "Some(config::PAGE_SIZE)",
+            desc = "Page size, 0 to 100."
+        )]
+        first: Option<i32>,
         #[graphql(desc = "Start after the item with this cursor.")] after: Option<String>,
         #[graphql(desc = "Only authors matching this.")] filter: Option<AuthorFilter>,
         #[graphql(desc = "Order of the items; by name when omitted.")] order_by: Option<
@@ -81,7 +83,11 @@ impl QueryRoot {
     async fn books(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20, desc = "Page size, 0 to 100.")] first: Option<i32>,
+        #[graphql(
+            default_with = "Some(config::PAGE_SIZE)",
+            desc = "Page size, 0 to 100."
+        )]
+        first: Option<i32>,
         #[graphql(desc = "Start after the item with this cursor.")] after: Option<String>,
         #[graphql(desc = "Only books matching this.")] filter: Option<BookFilter>,
         #[graphql(desc = "Order of the items; by title when omitted.")] order_by: Option<BookOrder>,
@@ -99,7 +105,11 @@ impl QueryRoot {
     async fn publishers(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20, desc = "Page size, 0 to 100.")] first: Option<i32>,
+        #[graphql(
+            default_with = "Some(config::PAGE_SIZE)",
+            desc = "Page size, 0 to 100."
+        )]
+        first: Option<i32>,
         #[graphql(desc = "Start after the item with this cursor.")] after: Option<String>,
         #[graphql(desc = "Only publishers matching this.")] filter: Option<PublisherFilter>,
         #[graphql(desc = "Order of the items; by name when omitted.")] order_by: Option<
@@ -135,7 +145,7 @@ where
 
 fn page_args(list: &str, first: Option<i32>, after: Option<&str>) -> Result<PageArgs> {
     Ok(PageArgs {
-        first: page_first(first, DEFAULT_FIRST)?,
+        first: page_first(first, config::PAGE_SIZE)?,
         after: after
             .map(|cursor| decode_cursor(list, cursor))
             .transpose()?,

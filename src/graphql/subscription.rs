@@ -10,8 +10,8 @@ use tokio::sync::broadcast::error::RecvError;
 use super::ids::to_id;
 use super::types::{Author, Book, Publisher};
 use crate::db::Db;
+use crate::db::events::Event;
 use crate::error::{ClientError, Error};
-use crate::events::Event;
 
 /// Changes to the catalogue, announced once their transaction has committed. A call that
 /// changed nothing (`addBook` answering `ALREADY_EXISTED`) or was rolled back announces

@@ -12,6 +12,7 @@ mod endpoint;
 mod graphiql;
 mod health;
 mod incoming;
+mod metrics;
 mod negotiate;
 mod observe;
 mod websocket;
@@ -33,11 +34,13 @@ use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
+use crate::config;
 use crate::db::Db;
 use crate::graphql::BookSchema;
 use caching::CachePolicy;
 use documents::Documents;
 use observe::RequestMetrics;
+use prometheus_client::registry::Registry;
 
 pub use access::{InvalidToken, WriteAccess, WriteToken};
 pub use connections::ConnectionLimits;
@@ -46,8 +49,6 @@ pub use websocket::SocketLimits;
 /// WebSocket connections open at once; each holds a task and its subscriptions' buffers,
 /// so past this many a new one is refused (503) rather than starving the rest.
 const MAX_WEBSOCKETS: usize = 1024;
-/// Longest a GraphQL request runs unless configured otherwise.
-const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// GraphQL requests executed at once: two per core keeps the cores busy while one waits
 /// for the database, and bounds the memory that many large responses built together would take.
 /// More requests queue, each within its time limit.
@@ -68,6 +69,8 @@ pub struct AppState {
     documents: Arc<Documents>,
     request_timeout: Duration,
     metrics: Arc<RequestMetrics>,
+    /// Everything `/metrics` reports that lives as long as the server.
+    registry: Arc<Registry>,
     cors_origins: Vec<HeaderValue>,
     write_access: WriteAccess,
     /// Turns to execute a GraphQL request.
@@ -81,12 +84,15 @@ pub struct AppState {
 impl AppState {
     /// State serving `schema` over `db`, with automatic persisted queries.
     pub fn new(schema: BookSchema, db: Db) -> Self {
+        let metrics = Arc::new(RequestMetrics::default());
+        let registry = Arc::new(metrics::registry(&metrics, db.stats()));
         AppState {
             schema,
             db,
             documents: Arc::default(),
-            request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            metrics: Arc::default(),
+            request_timeout: config::REQUEST_TIMEOUT,
+            metrics,
+            registry,
             cors_origins: Vec::new(),
             executions: Arc::new(Semaphore::new(concurrent_executions())),
             sockets: websocket::Sockets::new(MAX_WEBSOCKETS),
@@ -180,7 +186,7 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql/ws", get(websocket::upgrade))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
-        .route("/metrics", get(observe::metrics))
+        .route("/metrics", get(metrics::metrics))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             observe::observe,

@@ -1,20 +1,23 @@
 //! Every request, observed: a request id, one log line (operation, status, duration) and
 //! the request metrics behind `/metrics`.
 
-use std::collections::HashMap;
-use std::fmt::Write as _;
+use std::collections::HashSet;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, header::CONTENT_TYPE};
+use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 use tracing::Instrument as _;
 
 use super::AppState;
-use crate::metrics::{Histogram, header, single};
 
 /// The header carrying the request id, in and out.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -24,7 +27,7 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const MAX_OPERATION_LABELS: usize = 100;
 
 /// Request latency buckets, in seconds.
-const LATENCY_BOUNDS: &[f64] = &[
+const LATENCY_BOUNDS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 
@@ -39,10 +42,19 @@ pub struct GraphqlOutcome {
     pub outcome: &'static str,
 }
 
+/// The labels of `bookgraph_requests_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    operation: String,
+    outcome: &'static str,
+}
+
 /// Request counters and latencies since the process started.
 #[derive(Debug)]
 pub struct RequestMetrics {
-    requests: Mutex<HashMap<(String, &'static str), u64>>,
+    requests: Family<RequestLabels, Counter>,
+    /// Operation names counted apart so far, at most [`MAX_OPERATION_LABELS`].
+    operations: Mutex<HashSet<String>>,
     latency: Histogram,
     started_ids: AtomicU64,
     id_prefix: String,
@@ -54,7 +66,8 @@ impl Default for RequestMetrics {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.as_secs());
         RequestMetrics {
-            requests: Mutex::default(),
+            requests: Family::default(),
+            operations: Mutex::default(),
             latency: Histogram::new(LATENCY_BOUNDS),
             started_ids: AtomicU64::new(0),
             id_prefix: format!("{started:x}"),
@@ -70,45 +83,42 @@ impl RequestMetrics {
 
     fn record(&self, outcome: &GraphqlOutcome, seconds: f64) {
         self.latency.observe(seconds);
-        let mut requests = self
-            .requests
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let known = requests
-            .keys()
-            .any(|(operation, _)| *operation == outcome.operation);
-        let operation = if known || requests.len() < MAX_OPERATION_LABELS {
-            outcome.operation.clone()
-        } else {
-            "other".to_owned()
+        let labels = RequestLabels {
+            operation: self.operation_label(&outcome.operation),
+            outcome: outcome.outcome,
         };
-        *requests.entry((operation, outcome.outcome)).or_default() += 1;
+        self.requests.get_or_create(&labels).inc();
     }
 
-    fn write(&self, out: &mut String) {
-        header(
-            out,
-            "bookgraph_requests_total",
-            "GraphQL requests by operation and outcome.",
-            "counter",
-        );
-        let requests = self
-            .requests
+    /// `operation` itself while it is one of the first [`MAX_OPERATION_LABELS`] names seen,
+    /// "other" after that.
+    fn operation_label(&self, operation: &str) -> String {
+        let mut operations = self
+            .operations
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut rows: Vec<_> = requests.iter().collect();
-        rows.sort();
-        for ((operation, outcome), count) in rows {
-            let operation = operation.replace('\\', "\\\\").replace('"', "\\\"");
-            let _ = writeln!(
-                out,
-                "bookgraph_requests_total{{operation=\"{operation}\",outcome=\"{outcome}\"}} {count}"
-            );
+        if operations.contains(operation) {
+            return operation.to_owned();
         }
-        self.latency.write(
-            out,
+        if operations.len() < MAX_OPERATION_LABELS {
+            operations.insert(operation.to_owned());
+            return operation.to_owned();
+        }
+        "other".to_owned()
+    }
+
+    /// Registers the request metrics with `registry`; they keep counting into it.
+    pub fn register(&self, registry: &mut Registry) {
+        // prometheus-client adds `_total` to a counter's name and a full stop to its help.
+        registry.register(
+            "bookgraph_requests",
+            "GraphQL requests by operation and outcome",
+            self.requests.clone(),
+        );
+        registry.register(
             "bookgraph_request_duration_seconds",
-            "GraphQL request latency.",
+            "GraphQL request latency",
+            self.latency.clone(),
         );
     }
 }
@@ -167,43 +177,6 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
     response
 }
 
-/// `GET /metrics` in Prometheus' text format.
-pub async fn metrics(State(state): State<AppState>) -> Response {
-    let mut out = String::new();
-    state.metrics.write(&mut out);
-    state.db.stats().write(&mut out);
-    let (readers, writer) = state.db.connections_in_use();
-    header(
-        &mut out,
-        "bookgraph_db_connections_in_use",
-        "Database connections in use, by pool.",
-        "gauge",
-    );
-    let _ = writeln!(
-        out,
-        "bookgraph_db_connections_in_use{{pool=\"readers\"}} {readers}"
-    );
-    let _ = writeln!(
-        out,
-        "bookgraph_db_connections_in_use{{pool=\"writer\"}} {writer}"
-    );
-    // A database that cannot answer still gets its other metrics out.
-    if let Ok(size) = state.db.size().await {
-        single(
-            &mut out,
-            "bookgraph_database_size_bytes",
-            "Bytes the database takes: the SQLite file and its write-ahead log, or the PostgreSQL database.",
-            "gauge",
-            size,
-        );
-    }
-    (
-        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        out,
-    )
-        .into_response()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,5 +199,19 @@ mod tests {
         for (id, safe) in cases {
             assert_eq!(is_safe_id(id), safe, "{id:?}");
         }
+    }
+
+    #[test]
+    fn operations_beyond_the_first_hundred_names_are_counted_as_other() {
+        let metrics = RequestMetrics::default();
+        for n in 0..MAX_OPERATION_LABELS {
+            assert_eq!(metrics.operation_label(&format!("Op{n}")), format!("Op{n}"));
+        }
+        assert_eq!(metrics.operation_label("Late"), "other");
+        assert_eq!(
+            metrics.operation_label("Op0"),
+            "Op0",
+            "a name counted apart stays apart"
+        );
     }
 }

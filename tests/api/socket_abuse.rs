@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use bookgraph::events::Event;
+use bookgraph::db::events::Event;
 use bookgraph::http::SocketLimits;
 use serde_json::{Value, json};
 

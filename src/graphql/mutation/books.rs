@@ -1,6 +1,6 @@
 //! Mutations of books and their publishers, `addBook` (the tutorial's `add_new_book`) first.
 
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 
 use super::{parse_name, write};
 use crate::book_entry::{AddOutcome, BookEntry};
@@ -31,11 +31,33 @@ pub struct AddBookPayload {
     /// The book, as stored.
     pub book: Book,
     /// Whether the book or its link to the publisher is new.
-    pub outcome: AddOutcome,
+    pub outcome: AddBookOutcome,
     /// Whether the author was created by this call.
     pub author_created: bool,
     /// Whether the publisher was created by this call.
     pub publisher_created: bool,
+}
+
+/// What recording a book entry changed.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddBookOutcome {
+    /// A new book was created and linked to the publisher.
+    Created,
+    /// The author already had a book of this title; the publisher was added to it.
+    PublisherAdded,
+    /// That book was already published by that publisher; nothing changed.
+    AlreadyExisted,
+}
+
+/// The data layer's outcome, as the schema names it; `book_entry` knows nothing of GraphQL.
+impl From<AddOutcome> for AddBookOutcome {
+    fn from(outcome: AddOutcome) -> Self {
+        match outcome {
+            AddOutcome::Created => AddBookOutcome::Created,
+            AddOutcome::PublisherAdded => AddBookOutcome::PublisherAdded,
+            AddOutcome::AlreadyExisted => AddBookOutcome::AlreadyExisted,
+        }
+    }
 }
 
 /// Mutations of books.
@@ -64,7 +86,7 @@ impl BookMutations {
         let added = db::add_book::add_one(ctx.data_unchecked::<Db>(), entry).await?;
         Ok(AddBookPayload {
             book: Book(added.book),
-            outcome: added.outcome,
+            outcome: added.outcome.into(),
             author_created: added.author_created,
             publisher_created: added.publisher_created,
         })

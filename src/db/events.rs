@@ -1,12 +1,12 @@
 //! Changes to the catalogue, announced to subscribers once their transaction has committed.
 //! Write transactions collect events as they change rows; a rolled-back transaction, or one
 //! that changed nothing, announces nothing. On PostgreSQL the events of every process on the
-//! database arrive here, relayed by `db`'s listener.
+//! database arrive here, relayed by the listener in `notify`.
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-use crate::db::models::{AuthorRow, BookRow, PublisherRow};
+use super::models::{AuthorRow, BookRow, PublisherRow};
 
 /// Events kept for a subscriber that falls behind; one that falls further is ended.
 const BACKLOG: usize = 1024;

@@ -73,13 +73,15 @@ start() {
 # drive SECONDS TAG: W1 on every endpoint at once, the clients split evenly; prints the
 # summed req/s and errors.
 drive() {
-  local per=$((clients / ${#endpoints[@]})) n=0
+  local per=$((clients / ${#endpoints[@]})) n=0 drivers=()
   for endpoint in "${endpoints[@]}"; do
     "$load" --url "$endpoint" --workload w1 --concurrency "$per" --seconds "$1" \
       --max-book-id "$books" --tag "$2-$n" >"$work/result-$n.json" &
+    drivers+=($!)
     n=$((n + 1))
   done
-  wait
+  # Only the drivers: a bare `wait` would wait for the servers too.
+  wait "${drivers[@]}"
   jq -s -r '"\(map(.rps) | add) \(map(.errors) | add)"' "$work"/result-*.json
   rm -f "$work"/result-*.json
 }

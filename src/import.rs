@@ -60,7 +60,7 @@ pub async fn import_csv(db: &Db, input: impl Read) -> Result<ImportSummary> {
         });
     }
     let (batches, incoming) = mpsc::channel(1);
-    let written = db.write(move |tx| Box::pin(add_batches(tx, incoming)));
+    let written = db.write_alone(move |tx| Box::pin(add_batches(tx, incoming)));
     let (written, ()) = tokio::join!(written, send_batches(reader, batches));
     written
 }

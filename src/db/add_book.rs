@@ -138,24 +138,39 @@ struct Planned {
 /// costs more than the row.
 #[tracing::instrument(skip_all, fields(entries = entries.len()))]
 async fn add_many(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<Vec<Option<AddedBook>>> {
-    let planned = plan(tx, entries).await?;
+    let mut planned = plan(tx, entries).await?;
     if planned.is_empty() {
         return Ok(entries.iter().map(|_| None).collect());
     }
     let dialect = tx.dialect;
     let rows = json_rows(dialect);
-    let new: Vec<_> = planned
+    // On PostgreSQL other replicas write beside this lot: its rows are locked in the order
+    // every writer takes them (authors by id as the books go in, then publishers and their
+    // pairs as the links go in; migrations/postgres/0005), so two lots wait for each other
+    // one way round instead of deadlocking. SQLite's one writer keeps the callers' order.
+    if dialect == Dialect::Postgres {
+        planned.sort_by_key(|planned| (planned.publisher_id, planned.author_id));
+    }
+    let mut new: Vec<_> = planned
         .iter()
         .filter(|planned| planned.book.is_none())
         .map(|planned| {
             let title = &entries[planned.index].title;
-            json!([planned.author_id, title.as_str(), title.key()])
+            (
+                planned.author_id,
+                json!([planned.author_id, title.as_str(), title.key()]),
+            )
         })
         .collect();
+    if dialect == Dialect::Postgres {
+        new.sort_by_key(|(author_id, _)| *author_id);
+    }
+    let new: Vec<_> = new.into_iter().map(|(_, row)| row).collect();
     if !new.is_empty() {
         let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
             "insert into book (author_id, title, title_key)
-             select cast(e.value ->> 0 as bigint), e.value ->> 1, e.value ->> 2 from {rows}"
+             select cast(e.value ->> 0 as bigint), e.value ->> 1, e.value ->> 2 from {rows}
+             order by e.position"
         )))
         .bind(serde_json::Value::from(new.clone()).to_string())
         .execute(tx.conn())
@@ -189,6 +204,7 @@ async fn add_many(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<Vec<Option<
         "insert into book_publisher (book_id, publisher_id)
          select b.id, cast(e.value ->> 2 as bigint) {book_of_entry}
          where true
+         order by e.position
          on conflict (book_id, publisher_id) do nothing"
     )))
     .bind(books.clone())

@@ -4,7 +4,7 @@ use super::events::Event;
 use super::lookup::{ById, Children};
 use super::models::{BookRow, ChildrenOf};
 use super::pages::{Page, PageArgs, SortColumn, SortKind, fetch_page};
-use super::sql::Sql;
+use super::sql::{Dialect, Sql};
 use super::{Db, WriteTx, push_contains, push_id_list};
 use crate::error::{Entity, Error, Result};
 use crate::names::Name;
@@ -176,7 +176,23 @@ pub async fn link_publisher(tx: &mut WriteTx, book_id: i64, publisher_id: i64) -
 
 /// The book with this id, if any.
 pub(super) async fn find(tx: &mut WriteTx, id: i64) -> Result<BookRow> {
-    sqlx::query_as("select id, author_id, title from book where id = $1")
+    find_locking(tx, id, "").await
+}
+
+/// The book with this id, if any, which no other transaction may change, delete or link
+/// until this one ends: a rule over the book's links, read and then acted on, stays true
+/// until commit. SQLite's one writer needs no lock.
+async fn find_locked(tx: &mut WriteTx, id: i64) -> Result<BookRow> {
+    let lock = match tx.dialect {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => " for no key update",
+    };
+    find_locking(tx, id, lock).await
+}
+
+async fn find_locking(tx: &mut WriteTx, id: i64, lock: &'static str) -> Result<BookRow> {
+    let statement = format!("select id, author_id, title from book where id = $1{lock}");
+    sqlx::query_as(sqlx::AssertSqlSafe(statement))
         .bind(id)
         .fetch_optional(tx.conn())
         .await?
@@ -306,7 +322,9 @@ pub async fn remove_publisher(
     book_id: i64,
     publisher_id: i64,
 ) -> Result<BookRow> {
-    let book = find(tx, book_id).await?;
+    // Locked: two replicas removing the book's last two publishers at once would each see
+    // the other's still there, and leave the book with none.
+    let book = find_locked(tx, book_id).await?;
     super::publishers::find(tx, publisher_id).await?;
     let publishers: Vec<i64> =
         sqlx::query_scalar("select publisher_id from book_publisher where book_id = $1")

@@ -41,7 +41,8 @@ pub struct BulkAdder {
 
 impl BulkAdder {
     /// Reads the keys already in the catalogue. The transaction holds the write lock, so
-    /// nobody else can add rows while this map is in use.
+    /// nobody else can add rows while this map is in use: SQLite's, or on PostgreSQL
+    /// [`super::WRITE_LOCK`] held exclusively ([`super::Db::write_alone`]).
     /// Also switches the count triggers off for this transaction; [`BulkAdder::finish`]
     /// recounts and switches them back on.
     #[tracing::instrument(skip_all)]

@@ -13,6 +13,7 @@ mod notify;
 pub mod pages;
 pub mod publishers;
 mod readers;
+mod retry;
 mod sql;
 mod stats;
 mod version;
@@ -41,9 +42,9 @@ pub use writer::Step;
 use writer::{Batch, Store as _, Writer};
 
 /// How long a write waits for another process's write lock before giving up: SQLite's busy
-/// timeout, PostgreSQL's `lock_timeout` on [`WRITE_LOCK`]. Our own writes queue on the
-/// single writer instead, so this only matters while another process (an import, another
-/// replica) writes.
+/// timeout, PostgreSQL's `lock_timeout` (on [`WRITE_LOCK`] and on rows). Our own writes
+/// queue on the single writer instead, so this only matters while another process (an
+/// import, another replica) writes.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long [`Db::check`] waits for the database to answer.
@@ -63,10 +64,12 @@ const WRITER_CHECKPOINT_PAGES: &str = "10000";
 /// How often [`checkpoint_beside_writer`] looks for commits to copy.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
-/// The PostgreSQL advisory lock every write transaction holds: writes run one at a time
-/// across all replicas, as they do on SQLite, which is what keeps find-or-create and the
-/// stored counts right without retry loops. The number is arbitrary but fixed; other
-/// programs that write to the same database take it too.
+/// The PostgreSQL advisory lock of bookgraph's writes. Every write transaction holds it in
+/// shared mode, so writers on every replica run side by side, kept right by row locks and
+/// the count triggers' lock order (`migrations/postgres/0005_concurrent_writers.sql`); a
+/// bulk import holds it exclusively ([`Db::write_alone`]), since its triggers stand
+/// aside until it recounts. The number is arbitrary but fixed; other programs that write
+/// to the same database take it too, shared for ordinary writes.
 pub const WRITE_LOCK: i64 = 0x626f_6f6b_6772_6170;
 
 /// Which database a handle runs on.
@@ -95,9 +98,10 @@ pub struct OpenOptions {
 /// SQLite allows one writer at a time. Funnelling every write through one connection,
 /// owned by one task that commits the writes queued behind it together (see
 /// [`writer`]), makes concurrent `addBook` calls queue in memory (cheap, fair) instead of
-/// busy-waiting on the file lock. PostgreSQL gets the same shape, plus an advisory lock
-/// that orders the writers of several processes. Cloning is cheap; [`Db::scoped`] gives a
-/// clone with its own statement counter.
+/// busy-waiting on the file lock. PostgreSQL gets the same shape, one writer per replica;
+/// the writers of several replicas run side by side, ordered only where they touch the same
+/// rows (see [`WRITE_LOCK`]). Cloning is cheap; [`Db::scoped`] gives a clone with its own
+/// statement counter.
 #[derive(Clone, Debug)]
 pub struct Db {
     readers: Readers,
@@ -335,18 +339,45 @@ impl Db {
 
     /// Runs `step` in a write transaction and commits it before returning; a failing step
     /// changes nothing. Writes queue behind one writer, which commits the steps queued
-    /// together, each in a savepoint of its own (see [`writer`]).
-    pub async fn write<T: Send + 'static>(&self, step: impl Step<T>) -> Result<T> {
-        self.writer.write(self.counters.clone(), step).await
+    /// together, each in a savepoint of its own (see [`writer`]). On PostgreSQL a step that
+    /// loses a race with another replica's write runs again, a few times (see [`retry`]),
+    /// which is why it must be `Clone`: each run starts from the step as it was given.
+    pub async fn write<T: Send + 'static>(&self, step: impl Step<T> + Clone) -> Result<T> {
+        self.retrying(|| self.writer.write(self.counters.clone(), step.clone()))
+            .await
+    }
+
+    /// Runs `step` once, as [`Db::write`] runs it, but with no other write beside it on any
+    /// replica (on PostgreSQL, [`WRITE_LOCK`] held exclusively): for an import, whose count
+    /// triggers stand aside until it recounts, and which reads its file as it goes, so
+    /// cannot start again.
+    pub async fn write_alone<T: Send + 'static>(&self, step: impl Step<T>) -> Result<T> {
+        self.writer.write_alone(self.counters.clone(), step).await
     }
 
     /// Runs `item` as [`Db::write`] runs a step, together with the writes of its kind
     /// queued beside it: in fewer statements than one by one, each item still kept or
     /// rolled back alone (see [`writer::Batch`]).
-    async fn write_batched<B: Batch>(&self, item: B::Item) -> Result<B::Output> {
-        self.writer
-            .write_batched::<B>(self.counters.clone(), item)
-            .await
+    async fn write_batched<B: Batch>(&self, item: B::Item) -> Result<B::Output>
+    where
+        B::Item: Clone,
+    {
+        self.retrying(|| {
+            self.writer
+                .write_batched::<B>(self.counters.clone(), item.clone())
+        })
+        .await
+    }
+
+    /// `attempt`'s outcome, run again after a lost race on PostgreSQL; once on SQLite.
+    async fn retrying<T, F>(&self, mut attempt: impl FnMut() -> F) -> Result<T>
+    where
+        F: std::future::Future<Output = Result<T>>,
+    {
+        match self.backend {
+            Backend::Sqlite(_) => attempt().await,
+            Backend::Postgres => retry::retrying(attempt).await,
+        }
     }
 
     /// Whether the database is fit to serve: a reader connection answers and, on SQLite,
@@ -561,7 +592,8 @@ impl writer::Store for SqliteStore {
     /// IMMEDIATE: a deferred transaction that reads and then writes fails at once with
     /// SQLITE_BUSY when another process wrote in between, whatever the busy timeout.
     /// One round trip for both statements; the savepoint is not opened when `begin` fails.
-    fn begin<'a>(&'a self, conn: &'a mut AnyConnection) -> BoxFuture<'a, Result<()>> {
+    /// Every write is alone here: SQLite's write lock admits one writer.
+    fn begin<'a>(&'a self, conn: &'a mut AnyConnection, _: bool) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             sqlx::raw_sql("begin immediate; savepoint write")
                 .execute(conn)
@@ -607,6 +639,12 @@ impl writer::Store for SqliteStore {
             _ => None,
         }
     }
+
+    /// Grouped: the one writer holds the file's lock either way, and a commit per group
+    /// instead of per write is most of what SQLite's writes cost.
+    fn one_write_per_transaction(&self) -> bool {
+        false
+    }
 }
 
 /// The PostgreSQL database, as the writer sees it.
@@ -619,22 +657,23 @@ impl writer::Store for PostgresStore {
         Box::pin(async move { Ok(AnyConnection::connect_with(&self.options).await?) })
     }
 
-    /// Holds [`WRITE_LOCK`] until commit or rollback, waiting for it at most
-    /// [`BUSY_TIMEOUT`].
-    fn begin<'a>(&'a self, conn: &'a mut AnyConnection) -> BoxFuture<'a, Result<()>> {
+    /// Holds [`WRITE_LOCK`] until commit or rollback, in shared mode or, `alone`,
+    /// exclusively, waiting for it at most [`BUSY_TIMEOUT`] (behind an import, or an
+    /// import behind the writes in flight); one round trip for all four statements.
+    fn begin<'a>(&'a self, conn: &'a mut AnyConnection, alone: bool) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
+            let lock = if alone {
+                "pg_advisory_xact_lock"
+            } else {
+                "pg_advisory_xact_lock_shared"
+            };
             let begin = format!(
-                "begin; set local lock_timeout = {}",
+                "begin; set local lock_timeout = {}; select {lock}({WRITE_LOCK}); savepoint write",
                 BUSY_TIMEOUT.as_millis()
             );
             sqlx::raw_sql(sqlx::AssertSqlSafe(begin))
                 .execute(&mut *conn)
                 .await?;
-            sqlx::query("select pg_advisory_xact_lock($1)")
-                .bind(WRITE_LOCK)
-                .execute(&mut *conn)
-                .await?;
-            sqlx::raw_sql("savepoint write").execute(conn).await?;
             Ok(())
         })
     }
@@ -686,6 +725,16 @@ impl writer::Store for PostgresStore {
             _ if code == "25006" => Some("the database is read-only"),
             _ => None,
         }
+    }
+
+    /// Alone: a transaction holds the row locks of all its writes until it commits, in
+    /// whatever order they came, and another replica's transaction taking the same rows in
+    /// another order would deadlock with it (PostgreSQL finds out only after its
+    /// `deadlock_timeout`, a second by default, stalling both). One write takes its rows
+    /// in the triggers' order (migrations/postgres/0005), and a lot of `addBook`s sorts
+    /// them, so writes wait for each other's commits instead.
+    fn one_write_per_transaction(&self) -> bool {
+        true
     }
 }
 

@@ -1,6 +1,14 @@
 //! Changes fanned out across processes through PostgreSQL's `LISTEN/NOTIFY`: a write
 //! transaction notifies before it commits (PostgreSQL delivers on commit, or never), and
 //! every process, the writer's own included, relays what it hears to its subscribers.
+//!
+//! Order without a lock shared by all writers: PostgreSQL appends a transaction's
+//! notifications to its one queue as it commits, so every listener hears transactions in
+//! the order they committed, and each one's notifications in the order sent. Two writes to
+//! the same row cannot commit out of order: the second waits for the first's row lock
+//! until the first has committed. (Every write transaction also replaces the one
+//! `data_version` row just before it commits, so commits are in fact one at a time.) So
+//! each change is heard once, by every replica, after every earlier change to its rows.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

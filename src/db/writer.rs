@@ -35,8 +35,8 @@ use crate::error::{Error, Result};
 const MAX_GROUP: usize = 256;
 
 /// How long a transaction keeps taking writes queued behind it. Every write of a group is
-/// answered at its commit, and on PostgreSQL the group holds the lock every replica writes
-/// under: a steady stream of writes must not keep it open.
+/// answered at its commit, and the group holds its locks until then: a steady stream of
+/// writes must not keep it open.
 const MAX_GROUP_TIME: Duration = Duration::from_millis(50);
 
 /// Writes waiting beyond the one running; callers wait their turn to queue past this.
@@ -90,8 +90,9 @@ pub(super) trait Store: Send + Sync + 'static {
     /// A fresh write connection, ready for [`Store::begin`].
     fn connect(&self) -> BoxFuture<'_, Result<AnyConnection>>;
     /// Starts a transaction that holds the database's write lock, with the savepoint
-    /// `write` open for its first write.
-    fn begin<'a>(&'a self, conn: &'a mut AnyConnection) -> BoxFuture<'a, Result<()>>;
+    /// `write` open for its first write; `alone`: a lock that no other writer, of any
+    /// process, holds meanwhile (see [`Writer::write_alone`]).
+    fn begin<'a>(&'a self, conn: &'a mut AnyConnection, alone: bool) -> BoxFuture<'a, Result<()>>;
     /// Runs just before `commit`, in the transaction, with the events of every write kept.
     fn before_commit<'a>(
         &'a self,
@@ -109,6 +110,9 @@ pub(super) trait Store: Send + Sync + 'static {
     /// Why no write can succeed now, when `error` says so (the disk is full, the database
     /// is read-only or does not answer) rather than blaming the write itself.
     fn outage(&self, error: &sqlx::Error) -> Option<&'static str>;
+    /// Whether each write (one job: a step, or a lot of [`Batch`] items) commits in a
+    /// transaction of its own rather than in a group with the writes queued behind it.
+    fn one_write_per_transaction(&self) -> bool;
 }
 
 /// `error`, as [`Error::Unavailable`] when `store` says it is an outage.
@@ -178,6 +182,7 @@ impl Writer {
             counters,
             identity,
             health: Arc::clone(&health),
+            backlog: VecDeque::new(),
         };
         // A thread of its own, not a task among the requests': every statement is a round
         // trip to the connection, and each wake-up would otherwise wait its turn behind
@@ -203,11 +208,31 @@ impl Writer {
         counters: Counters,
         step: impl Step<T>,
     ) -> Result<T> {
+        self.queue_step(counters, step, false).await
+    }
+
+    /// Runs `step` as [`Writer::write`] does, in a transaction that no other writer, in
+    /// this process or another, writes beside (an import, whose triggers stand aside).
+    pub(super) async fn write_alone<T: Send + 'static>(
+        &self,
+        counters: Counters,
+        step: impl Step<T>,
+    ) -> Result<T> {
+        self.queue_step(counters, step, true).await
+    }
+
+    async fn queue_step<T: Send + 'static>(
+        &self,
+        counters: Counters,
+        step: impl Step<T>,
+        alone: bool,
+    ) -> Result<T> {
         let (reply, answer) = oneshot::channel();
         let job = Box::new(Queued {
             counters,
             step,
             reply,
+            alone,
         });
         if self.queue.send(Message::Write(job)).await.is_err() {
             return Err(closed());
@@ -275,6 +300,11 @@ trait Job: Send + Any {
     fn run<'a>(self: Box<Self>, tx: &'a mut WriteTx) -> BoxFuture<'a, (Ran, Vec<Box<dyn Job>>)>;
     /// Answers without running.
     fn refuse(self: Box<Self>, error: Error);
+    /// Whether the job must run alone, excluding every other writer (see
+    /// [`Writer::write_alone`]).
+    fn alone(&self) -> bool {
+        false
+    }
     /// Takes `next` in, to run together with this job, or gives it back.
     fn absorb(&mut self, next: Box<dyn Job>) -> Option<Box<dyn Job>> {
         Some(next)
@@ -293,6 +323,7 @@ struct Queued<T, S> {
     counters: Counters,
     step: S,
     reply: oneshot::Sender<Result<T>>,
+    alone: bool,
 }
 
 impl<T: Send + 'static, S: Step<T>> Job for Queued<T, S> {
@@ -307,6 +338,10 @@ impl<T: Send + 'static, S: Step<T>> Job for Queued<T, S> {
     fn refuse(self: Box<Self>, error: Error) {
         let _ = self.reply.send(Err(error));
     }
+
+    fn alone(&self) -> bool {
+        self.alone
+    }
 }
 
 impl<T: Send + 'static, S: Step<T>> Queued<T, S> {
@@ -315,6 +350,7 @@ impl<T: Send + 'static, S: Step<T>> Queued<T, S> {
             counters,
             step,
             reply,
+            alone: _,
         } = self;
         tx.counters = counters;
         Box::pin(async move {
@@ -369,6 +405,7 @@ impl<B: Batch> Caller<B> {
             counters: self.counters,
             step: as_step(move |tx| Box::pin(async move { B::run_one(tx, &item).await })),
             reply: self.reply,
+            alone: false,
         }
     }
 }
@@ -509,6 +546,9 @@ struct WriterTask {
     counters: Counters,
     identity: Option<FileIdentity>,
     health: Arc<Health>,
+    /// Writes taken from the queue that a transaction left for the next one (see
+    /// [`Store::one_write_per_transaction`]); they run before any still queued.
+    backlog: VecDeque<Box<dyn Job>>,
 }
 
 /// Callers of the writes kept so far in a transaction, told once it commits or fails.
@@ -516,7 +556,14 @@ type Kept = Vec<Box<dyn FnOnce(Result<()>) + Send>>;
 
 impl WriterTask {
     async fn run(mut self, mut incoming: mpsc::Receiver<Message>) {
-        while let Some(message) = incoming.recv().await {
+        loop {
+            let message = match self.backlog.pop_front() {
+                Some(job) => Message::Write(job),
+                None => match incoming.recv().await {
+                    Some(message) => message,
+                    None => return,
+                },
+            };
             match message {
                 Message::Write(first) => {
                     self.health.busy.store(true, Ordering::Relaxed);
@@ -551,7 +598,10 @@ impl WriterTask {
             return None;
         }
         let started = Instant::now();
-        let mut tx = match self.begin().await {
+        // A job to run alone is the first of its transaction: it is queued through
+        // `write_alone` (never absorbed into a batch), and SQLite's one writer already
+        // excludes every other.
+        let mut tx = match self.begin(first.alone()).await {
             Ok(tx) => tx,
             Err(error) => {
                 let error = self.outage_seen(error);
@@ -564,12 +614,16 @@ impl WriterTask {
         };
         let mut kept: Kept = Vec::new();
         let mut events = Vec::new();
-        let mut ready = VecDeque::from([first]);
+        let mut ready: VecDeque<_> = std::iter::once(first)
+            .chain(self.backlog.drain(..))
+            .collect();
         let mut closing = None;
+        // Set once the transaction takes no more writes: those ready then wait for the next.
+        let mut sealed = false;
         // Each job runs in the savepoint `write`, which `begin` opened for the first. Ending one job's savepoint and opening
         // the next one's is one round trip to the connection; the commit ends the last.
         let mut taken = 1;
-        while let Some(mut job) = ready.pop_front() {
+        while !sealed && let Some(mut job) = ready.pop_front() {
             // Writes that can run together with this one join it (see `Batch`).
             take_queued(&mut ready, incoming, &mut taken, started, &mut closing);
             while let Some(next) = ready.pop_front() {
@@ -587,8 +641,11 @@ impl WriterTask {
                 }
                 Some(ran)
             };
-            take_queued(&mut ready, incoming, &mut taken, started, &mut closing);
-            let boundary = match (&ran, !ready.is_empty()) {
+            sealed = self.store.one_write_per_transaction();
+            if !sealed {
+                take_queued(&mut ready, incoming, &mut taken, started, &mut closing);
+            }
+            let boundary = match (&ran, !sealed && !ready.is_empty()) {
                 // A job that did not run left the savepoint empty: the next one uses it.
                 (None, _) | (Some(Ran::Kept(_)), false) => None,
                 (Some(Ran::Kept(_)), true) => Some("release write; savepoint write"),
@@ -635,6 +692,7 @@ impl WriterTask {
                 None => {}
             }
         }
+        self.backlog = ready;
         let committed = async {
             self.store.before_commit(&mut tx.conn, &events).await?;
             execute(&mut tx.conn, "commit").await
@@ -661,7 +719,7 @@ impl WriterTask {
     }
 
     /// The connection in a new write transaction, reconnecting if the last one was lost.
-    async fn begin(&mut self) -> Result<WriteTx> {
+    async fn begin(&mut self, alone: bool) -> Result<WriteTx> {
         if let Some(identity) = &self.identity
             && !identity.still_there()
         {
@@ -677,7 +735,7 @@ impl WriterTask {
             Some(conn) => conn,
             None => self.store.connect().await?,
         };
-        if let Err(error) = self.store.begin(&mut conn).await {
+        if let Err(error) = self.store.begin(&mut conn, alone).await {
             self.conn = restore(conn).await;
             return Err(error);
         }

@@ -26,7 +26,8 @@ fn parse_name(field: &str, raw: &str, max_chars: usize) -> Result<Name> {
     Name::parse(raw, max_chars).map_err(|error| Error::bad_input(field, error.to_string()))
 }
 
-/// Runs `step` as one write transaction on the request's database.
-async fn write<T: Send + 'static>(ctx: &Context<'_>, step: impl Step<T>) -> Result<T> {
+/// Runs `step` as one write transaction on the request's database (again, on PostgreSQL,
+/// if it lost a race with another replica: so it must be `Clone`).
+async fn write<T: Send + 'static>(ctx: &Context<'_>, step: impl Step<T> + Clone) -> Result<T> {
     ctx.data_unchecked::<Db>().write(step).await
 }

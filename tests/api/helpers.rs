@@ -506,7 +506,8 @@ pub fn stdout(output: &std::process::Output) -> String {
 }
 
 /// Another process's write transaction, holding the database's write lock (SQLite's, or
-/// bookgraph's advisory lock on PostgreSQL) until it is released or dropped.
+/// bookgraph's advisory lock on PostgreSQL, taken exclusively as an import takes it) until
+/// it is released or dropped.
 pub struct WriteLock(sqlx::AnyConnection);
 
 impl WriteLock {

@@ -8,6 +8,7 @@ mod browser;
 mod caching;
 mod cli;
 mod clients;
+mod concurrent_writes;
 mod connections;
 mod faults;
 mod fuzz;

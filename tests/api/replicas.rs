@@ -24,7 +24,7 @@ const ADD_BOOK: &str = "mutation($input: AddBookInput!) {
 }";
 
 /// The PostgreSQL server to test against, or `None` after saying the test is skipped.
-fn postgres(test: &str) -> Option<String> {
+pub(crate) fn postgres(test: &str) -> Option<String> {
     let admin = postgres_admin_url();
     if admin.is_none() {
         eprintln!("{test}: skipped, set {POSTGRES_ENV} to a PostgreSQL URL to run it");
@@ -39,7 +39,7 @@ fn replica(url: &str) -> Server {
 
 /// Starts two replicas on one new PostgreSQL database at the same moment: both find it
 /// empty, both migrate and seed it with the tutorial's data.
-async fn two_replicas(admin: &str) -> (TestDatabase, Server, Server) {
+pub(crate) async fn two_replicas(admin: &str) -> (TestDatabase, Server, Server) {
     let database = TestDatabase::postgres(admin).await;
     let (a, b) = std::thread::scope(|scope| {
         let a = scope.spawn(|| replica(&database.url));
@@ -49,7 +49,12 @@ async fn two_replicas(admin: &str) -> (TestDatabase, Server, Server) {
     (database, a, b)
 }
 
-async fn post(client: &reqwest::Client, server: &Server, query: &str, variables: Value) -> Value {
+pub(crate) async fn post(
+    client: &reqwest::Client,
+    server: &Server,
+    query: &str,
+    variables: Value,
+) -> Value {
     let response = client
         .post(server.url("/graphql"))
         .json(&json!({ "query": query, "variables": variables }))

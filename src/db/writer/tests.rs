@@ -52,7 +52,7 @@ async fn a_failing_batch_leaves_nothing_and_each_item_fails_alone() {
         .expect("the catalogue opens");
     // Hold the writer inside a group so the items below queue up behind it together.
     let (go, wait) = oneshot::channel::<()>();
-    let holder = db.write(move |_| {
+    let holder = db.write_alone(move |_| {
         Box::pin(async move {
             let _ = wait.await;
             Ok(())

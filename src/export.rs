@@ -9,7 +9,7 @@ use crate::import::HEADER;
 
 /// Writes the catalogue as CSV (header first, RFC 4180 quoting) to `output`, calling
 /// `progress` after each row; returns the number of data rows.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn export_csv(db: &Db, output: impl Write, mut progress: impl FnMut()) -> Result<u64> {
     let mut writer = csv::Writer::from_writer(output);
     writer.write_record(HEADER).map_err(write_error)?;

@@ -49,7 +49,7 @@ pub const MAX_RECORD_BYTES: u64 = 64 * 1024;
 ///
 /// The file is read and checked here, a batch at a time, while the writer adds the batches
 /// in one transaction: a bad line anywhere rolls back everything before it.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn import_csv(db: &Db, input: impl Read) -> Result<ImportSummary> {
     let mut reader = csv_reader(input);
     let header = reader.headers().map_err(|error| csv_error(error, 1))?;

@@ -80,7 +80,7 @@ const AUTHOR_TREE: &str = "query ReportAuthors($after: String) {
 }";
 
 /// Gathers the report from the catalogue in `db`.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn gather(schema: &BookSchema, db: &Db) -> Result<Report> {
     let by_books: Vec<CountedPublisher> =
         all_nodes(schema, db, PUBLISHERS_BY, json!({ "field": "BOOK_COUNT" })).await?;

@@ -29,7 +29,7 @@ pub struct AddedBook {
 
 /// Finds or creates the author, the publisher and the author's book of that title, and
 /// links the book to the publisher. The caller owns the transaction and its commit.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn add_book(tx: &mut WriteTx, entry: &BookEntry) -> Result<AddedBook> {
     let (author_id, publisher_id) = find_both(tx, entry).await?;
     let (author_id, author_created) = match author_id {
@@ -136,7 +136,7 @@ struct Planned {
 /// The statements of a lot answer with one value each, never a row per entry: on SQLite
 /// each row is a hand-off from the connection's thread to the writer's, which under load
 /// costs more than the row.
-#[tracing::instrument(skip_all, fields(entries = entries.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(entries = entries.len()))]
 async fn add_many(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<Vec<Option<AddedBook>>> {
     let mut planned = plan(tx, entries).await?;
     if planned.is_empty() {

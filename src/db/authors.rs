@@ -52,7 +52,7 @@ impl AuthorOrder {
 }
 
 /// The authors with these ids, in no particular order; unknown ids are skipped.
-#[tracing::instrument(skip_all, fields(ids = ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(ids = ids.len()))]
 pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<AuthorRow>> {
     const AUTHORS_BY_ID: ById = ById {
         table: "author",
@@ -62,7 +62,7 @@ pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<AuthorRow>> {
 }
 
 /// One page of authors matching `filter`.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn page(
     db: &Db,
     filter: &AuthorFilter,
@@ -88,7 +88,7 @@ pub async fn page(
 }
 
 /// How many authors match `filter`.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn count(db: &Db, filter: &AuthorFilter) -> Result<i64> {
     let mut query = Sql::new("select count(*) from author a");
     push_filter(&mut query, filter);
@@ -110,7 +110,7 @@ fn push_filter(query: &mut Sql, filter: &AuthorFilter) {
 }
 
 /// `(author id, number of books)` for those of `ids` that exist.
-#[tracing::instrument(skip_all, fields(ids = ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(ids = ids.len()))]
 pub async fn book_counts(db: &Db, ids: &[i64]) -> Result<Vec<(i64, i64)>> {
     const BOOK_COUNTS_BY_ID: ById = ById {
         table: "author",
@@ -120,7 +120,7 @@ pub async fn book_counts(db: &Db, ids: &[i64]) -> Result<Vec<(i64, i64)>> {
 }
 
 /// The distinct authors of each publisher's books, by name, at most `first` per publisher.
-#[tracing::instrument(skip_all, fields(publishers = publisher_ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(publishers = publisher_ids.len()))]
 pub async fn of_publishers(
     db: &Db,
     publisher_ids: &[i64],
@@ -142,7 +142,7 @@ pub async fn of_publishers(
 
 /// The author with this name, created if missing; `true` when it was created. An existing
 /// author keeps its own spelling.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn find_or_create(tx: &mut WriteTx, first: &Name, last: &Name) -> Result<(i64, bool)> {
     let find = || {
         let mut query = Sql::new("select id from author where last_name_key = ");
@@ -203,7 +203,7 @@ fn name_taken(first: &Name, last: &Name, existing: i64) -> Error {
 }
 
 /// Creates an author; a name already taken (ignoring case) is a conflict naming its owner.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create(tx: &mut WriteTx, first: &Name, last: &Name) -> Result<AuthorRow> {
     let (id, created) = find_or_create(tx, first, last).await?;
     if !created {
@@ -220,7 +220,7 @@ pub async fn create(tx: &mut WriteTx, first: &Name, last: &Name) -> Result<Autho
 
 /// Renames an author; a missing part keeps its current value. Announced only when the
 /// spelling changes.
-#[tracing::instrument(skip_all, fields(id))]
+#[tracing::instrument(level = "debug", skip_all, fields(id))]
 pub async fn rename(
     tx: &mut WriteTx,
     id: i64,
@@ -258,7 +258,7 @@ pub async fn rename(
 
 /// Deletes an author. One with books is a conflict unless `cascade`, which deletes the
 /// books (and their links) too; returns how many books went.
-#[tracing::instrument(skip_all, fields(id))]
+#[tracing::instrument(level = "debug", skip_all, fields(id))]
 pub async fn delete(tx: &mut WriteTx, id: i64, cascade: bool) -> Result<u64> {
     find(tx, id).await?;
     let books: Vec<i64> = sqlx::query_scalar("select id from book where author_id = $1")

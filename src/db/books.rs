@@ -29,7 +29,7 @@ pub fn title_order(descending: bool) -> Vec<SortColumn> {
 }
 
 /// The books with these ids, in no particular order; unknown ids are skipped.
-#[tracing::instrument(skip_all, fields(ids = ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(ids = ids.len()))]
 pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<BookRow>> {
     const BOOKS_BY_ID: ById = ById {
         table: "book",
@@ -39,7 +39,7 @@ pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<BookRow>> {
 }
 
 /// One page of books matching `filter`, by title.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn page(
     db: &Db,
     filter: &BookFilter,
@@ -61,7 +61,7 @@ pub async fn page(
 }
 
 /// How many books match `filter`.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn count(db: &Db, filter: &BookFilter) -> Result<i64> {
     let mut query = Sql::new("select count(*) from book b");
     push_filter(&mut query, filter);
@@ -89,7 +89,7 @@ fn push_filter(query: &mut Sql, filter: &BookFilter) {
 }
 
 /// Each author's books, by title, at most `first` per author.
-#[tracing::instrument(skip_all, fields(authors = author_ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(authors = author_ids.len()))]
 pub async fn of_authors(
     db: &Db,
     author_ids: &[i64],
@@ -109,7 +109,7 @@ pub async fn of_authors(
 }
 
 /// Each publisher's books, by title, at most `first` per publisher.
-#[tracing::instrument(skip_all, fields(publishers = publisher_ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(publishers = publisher_ids.len()))]
 pub async fn of_publishers(
     db: &Db,
     publisher_ids: &[i64],
@@ -131,7 +131,7 @@ pub async fn of_publishers(
 
 /// The author's book of this title, created if missing; `true` when it was created. An
 /// existing book keeps its own spelling.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn find_or_create(
     tx: &mut WriteTx,
     author_id: i64,
@@ -161,7 +161,7 @@ pub async fn find_or_create(
 }
 
 /// Links the book to the publisher; `false` when the link already existed.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn link_publisher(tx: &mut WriteTx, book_id: i64, publisher_id: i64) -> Result<bool> {
     let linked = sqlx::query(
         "insert into book_publisher (book_id, publisher_id) values ($1, $2)
@@ -204,7 +204,7 @@ async fn find_locking(tx: &mut WriteTx, id: i64, lock: &'static str) -> Result<B
 
 /// Retitles a book and/or moves it to another author. The author may not already have a
 /// book of that title (ignoring case).
-#[tracing::instrument(skip_all, fields(id))]
+#[tracing::instrument(level = "debug", skip_all, fields(id))]
 pub async fn update(
     tx: &mut WriteTx,
     id: i64,
@@ -287,7 +287,7 @@ pub(super) async fn delete_with_owner(
 }
 
 /// Deletes a book and its links.
-#[tracing::instrument(skip_all, fields(id))]
+#[tracing::instrument(level = "debug", skip_all, fields(id))]
 pub async fn delete(tx: &mut WriteTx, id: i64) -> Result<()> {
     find(tx, id).await?;
     sqlx::query("delete from book where id = $1")
@@ -299,7 +299,7 @@ pub async fn delete(tx: &mut WriteTx, id: i64) -> Result<()> {
 }
 
 /// Adds a publisher to a book; `false` when it already published it.
-#[tracing::instrument(skip_all, fields(book_id, publisher_id))]
+#[tracing::instrument(level = "debug", skip_all, fields(book_id, publisher_id))]
 pub async fn add_publisher(
     tx: &mut WriteTx,
     book_id: i64,
@@ -316,7 +316,7 @@ pub async fn add_publisher(
 
 /// Removes a publisher from a book. A book keeps at least one publisher: removing the last
 /// is a conflict (delete the book instead).
-#[tracing::instrument(skip_all, fields(book_id, publisher_id))]
+#[tracing::instrument(level = "debug", skip_all, fields(book_id, publisher_id))]
 pub async fn remove_publisher(
     tx: &mut WriteTx,
     book_id: i64,

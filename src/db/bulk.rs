@@ -45,7 +45,7 @@ impl BulkAdder {
     /// [`super::WRITE_LOCK`] held exclusively ([`super::Db::write_alone`]).
     /// Also switches the count triggers off for this transaction; [`BulkAdder::finish`]
     /// recounts and switches them back on.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn load(tx: &mut WriteTx) -> Result<BulkAdder> {
         sqlx::query("insert into bulk_load (active) values (1)")
             .execute(tx.conn())
@@ -80,7 +80,7 @@ impl BulkAdder {
     /// Records `entries` as `add_book` would, one after the other; an author or publisher
     /// alone as `createAuthor` or `createPublisher` would, except that one already there is
     /// no conflict.
-    #[tracing::instrument(skip_all, fields(entries = entries.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(entries = entries.len()))]
     pub async fn add(&mut self, tx: &mut WriteTx, entries: &[CatalogueEntry]) -> Result<Created> {
         let books: Vec<&BookEntry> = entries.iter().filter_map(CatalogueEntry::book).collect();
         // Order matters: books need their authors' ids, links their books' and publishers'.
@@ -216,7 +216,7 @@ impl BulkAdder {
     /// Recounts every author's books, every publisher's books and authors and the
     /// (publisher, author) pairs, and lets
     /// the triggers count again; call once, before committing.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn finish(self, tx: &mut WriteTx) -> Result<()> {
         sqlx::query(
             "update author set book_count = (select count(*) from book where book.author_id = author.id)",

@@ -22,7 +22,7 @@ pub struct FlatRow {
 }
 
 /// How many rows [`for_each_flat_row`] will produce.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn flat_row_count(db: &Db) -> Result<i64> {
     Ok(sqlx::query_scalar(
         "select (select count(*) from book_publisher)
@@ -43,7 +43,7 @@ pub async fn flat_row_count(db: &Db) -> Result<i64> {
 /// books takes them along), so there are none to lose.
 /// The lonely rows ask for no books rather than trusting the stored counts: an export is
 /// what a move between databases relies on.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn for_each_flat_row(db: &Db, mut each: impl FnMut(FlatRow) -> Result<()>) -> Result<()> {
     let mut reader = db.read().await?;
     let mut rows = sqlx::query_as::<_, FlatRow>(

@@ -149,7 +149,7 @@ impl Db {
         }
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn connect_sqlite(url: &str, open: OpenOptions, readers: u32) -> Result<Db> {
         let options = SqliteConnectOptions::from_str(url)?;
         let file = options.get_filename().to_owned();
@@ -199,7 +199,7 @@ impl Db {
         })
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn connect_postgres(url: &str, must_exist: bool, readers: u32) -> Result<Db> {
         let options = AnyConnectOptions::from_str(url)?;
         let store = Arc::new(PostgresStore {
@@ -602,12 +602,12 @@ impl writer::Store for SqliteStore {
         })
     }
 
-    fn before_commit<'a>(
+    fn commit<'a>(
         &'a self,
         conn: &'a mut AnyConnection,
         _: &'a [Event],
     ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(version::replace(conn, Dialect::Sqlite))
+        Box::pin(version::replace_and_commit(conn, Dialect::Sqlite))
     }
 
     fn fans_out(&self) -> bool {
@@ -680,14 +680,14 @@ impl writer::Store for PostgresStore {
 
     /// Notifications go out when, and only if, the transaction commits; every replica's
     /// listener, this one's included, relays them to its subscribers.
-    fn before_commit<'a>(
+    fn commit<'a>(
         &'a self,
         conn: &'a mut AnyConnection,
         events: &'a [Event],
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             notify::announce(conn, events).await?;
-            version::replace(conn, Dialect::Postgres).await
+            version::replace_and_commit(conn, Dialect::Postgres).await
         })
     }
 

@@ -49,7 +49,7 @@ impl PublisherOrder {
 }
 
 /// The publishers with these ids, in no particular order; unknown ids are skipped.
-#[tracing::instrument(skip_all, fields(ids = ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(ids = ids.len()))]
 pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<PublisherRow>> {
     const PUBLISHERS_BY_ID: ById = ById {
         table: "publisher",
@@ -59,7 +59,7 @@ pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<PublisherRow>> {
 }
 
 /// One page of publishers matching `filter`.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn page(
     db: &Db,
     filter: &PublisherFilter,
@@ -83,7 +83,7 @@ pub async fn page(
 }
 
 /// How many publishers match `filter`.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn count(db: &Db, filter: &PublisherFilter) -> Result<i64> {
     let mut query = Sql::new("select count(*) from publisher p");
     push_filter(&mut query, filter);
@@ -101,7 +101,7 @@ fn push_filter(query: &mut Sql, filter: &PublisherFilter) {
 }
 
 /// Book and author counts for those of `ids` that exist.
-#[tracing::instrument(skip_all, fields(ids = ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(ids = ids.len()))]
 pub async fn counts(db: &Db, ids: &[i64]) -> Result<Vec<(i64, PublisherCounts)>> {
     const COUNTS_BY_ID: ById = ById {
         table: "publisher",
@@ -121,16 +121,18 @@ pub async fn counts(db: &Db, ids: &[i64]) -> Result<Vec<(i64, PublisherCounts)>>
 }
 
 /// Each book's publishers, by name, at most `first` per book.
-#[tracing::instrument(skip_all, fields(books = book_ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(books = book_ids.len()))]
 pub async fn of_books(
     db: &Db,
     book_ids: &[i64],
     first: Option<i64>,
 ) -> Result<Vec<ChildrenOf<PublisherRow>>> {
     const PUBLISHERS_OF_BOOKS: Children = Children {
-        all_rows: "from book_publisher bp join publisher c on c.id = bp.publisher_id
-                   where bp.book_id in (select id from ids)",
-        parent: "bp.book_id",
+        // Driven from `ids`, with one sort at the end: `bp.book_id in (…)` sorts each
+        // book's few publishers apart, which measured 40 % slower on Q1's 500 books.
+        all_rows: "from ids join book_publisher bp on bp.book_id = ids.id
+                   join publisher c on c.id = bp.publisher_id",
+        parent: "ids.id",
         first_rows: "select p.id, p.name, p.name_key
                from book_publisher bp join publisher p on p.id = bp.publisher_id
                where bp.book_id = parent.id
@@ -142,7 +144,7 @@ pub async fn of_books(
 }
 
 /// The distinct publishers of each author's books, by name, at most `first` per author.
-#[tracing::instrument(skip_all, fields(authors = author_ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(authors = author_ids.len()))]
 pub async fn of_authors(
     db: &Db,
     author_ids: &[i64],
@@ -167,7 +169,7 @@ pub async fn of_authors(
 
 /// The publisher with this name, created if missing; `true` when it was created. An
 /// existing publisher keeps its own spelling.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn find_or_create(tx: &mut WriteTx, name: &Name) -> Result<(i64, bool)> {
     let find = || {
         let mut query = Sql::new("select id from publisher where name_key = ");
@@ -206,7 +208,7 @@ fn name_taken(name: &Name, existing: i64) -> Error {
 }
 
 /// Creates a publisher; a name already taken (ignoring case) is a conflict naming its owner.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create(tx: &mut WriteTx, name: &Name) -> Result<PublisherRow> {
     let (id, created) = find_or_create(tx, name).await?;
     if !created {
@@ -221,7 +223,7 @@ pub async fn create(tx: &mut WriteTx, name: &Name) -> Result<PublisherRow> {
 }
 
 /// Renames a publisher; announced only when the name's spelling changes.
-#[tracing::instrument(skip_all, fields(id))]
+#[tracing::instrument(level = "debug", skip_all, fields(id))]
 pub async fn rename(tx: &mut WriteTx, id: i64, name: &Name) -> Result<PublisherRow> {
     let before = find(tx, id).await?;
     let existing: Option<i64> =
@@ -249,7 +251,7 @@ pub async fn rename(tx: &mut WriteTx, id: i64, name: &Name) -> Result<PublisherR
 
 /// Deletes a publisher. One with books is a conflict unless `cascade`, which deletes its
 /// books (and all their links) too; returns how many books went.
-#[tracing::instrument(skip_all, fields(id))]
+#[tracing::instrument(level = "debug", skip_all, fields(id))]
 pub async fn delete(tx: &mut WriteTx, id: i64, cascade: bool) -> Result<u64> {
     find(tx, id).await?;
     let books: Vec<i64> =

@@ -181,6 +181,15 @@ impl Sql {
         self.bind(json)
     }
 
+    /// The statement `around` makes of this one's text, with the same values bound: the
+    /// placeholders keep their numbers, so `around` must add none.
+    pub(super) fn wrap(self, around: impl FnOnce(&str) -> String) -> Sql {
+        Sql {
+            text: around(&self.text),
+            arguments: self.arguments,
+        }
+    }
+
     /// Appends `items` separated by `separator`, each written by `each`.
     pub(super) fn push_list<T>(
         &mut self,

@@ -8,20 +8,24 @@
 //! and every write of ours goes through the writer. Writes made behind bookgraph's back
 //! (an `sqlite3` session) do not change it.
 
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, AssertSqlSafe};
 
 use super::Db;
 use super::sql::Dialect;
 use crate::error::Result;
 
-/// Gives the data version a new random token; runs in the write transaction, so the token
-/// changes exactly when, and only if, the transaction's changes are committed.
-pub(super) async fn replace(conn: &mut AnyConnection, dialect: Dialect) -> Result<()> {
-    let statement = match dialect {
+/// Gives the data version a new random token and commits, in one round trip to the
+/// connection: in the write transaction, so the token changes exactly when, and only if,
+/// the transaction's changes are committed. When the token cannot be replaced, nothing is
+/// committed and the transaction stays open.
+pub(super) async fn replace_and_commit(conn: &mut AnyConnection, dialect: Dialect) -> Result<()> {
+    let replace = match dialect {
         Dialect::Sqlite => "update data_version set token = lower(hex(randomblob(16)))",
         Dialect::Postgres => "update data_version set token = gen_random_uuid()::text",
     };
-    sqlx::query(statement).execute(conn).await?;
+    sqlx::raw_sql(AssertSqlSafe(format!("{replace}; commit")))
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

@@ -93,8 +93,9 @@ pub(super) trait Store: Send + Sync + 'static {
     /// `write` open for its first write; `alone`: a lock that no other writer, of any
     /// process, holds meanwhile (see [`Writer::write_alone`]).
     fn begin<'a>(&'a self, conn: &'a mut AnyConnection, alone: bool) -> BoxFuture<'a, Result<()>>;
-    /// Runs just before `commit`, in the transaction, with the events of every write kept.
-    fn before_commit<'a>(
+    /// Commits the transaction, with what must be written with it: the events of every
+    /// write kept, the new data version. The transaction stays open when this fails.
+    fn commit<'a>(
         &'a self,
         conn: &'a mut AnyConnection,
         events: &'a [Event],
@@ -693,11 +694,7 @@ impl WriterTask {
             }
         }
         self.backlog = ready;
-        let committed = async {
-            self.store.before_commit(&mut tx.conn, &events).await?;
-            execute(&mut tx.conn, "commit").await
-        }
-        .await;
+        let committed = self.store.commit(&mut tx.conn, &events).await;
         match committed {
             Ok(()) => {
                 self.counters.stats.commits.fetch_add(1, Ordering::Relaxed);

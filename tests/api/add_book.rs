@@ -226,6 +226,50 @@ async fn two_hundred_concurrent_calls_create_one_author_and_one_publisher() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn books_created_together_each_answer_with_their_own_id() {
+    // Arrange: the writer is held up so the calls below queue behind it and run together;
+    // one names an existing book, so the new books' ids are not those of the lot's entries.
+    let app = TestApp::spawn().await;
+    add_book(&app, "Stephen", "King", "Carrie", "Random House").await;
+    let lock = app.hold_write_lock().await;
+    let mut titles: Vec<String> = (0..12).map(|n| format!("Lot Title {n}")).collect();
+    titles.insert(5, "carrie".to_owned());
+
+    // Act
+    let app = &app;
+    let answers = titles.iter().map(|title| async move {
+        app.data_with(
+            "mutation($input: AddBookInput!) { addBook(input: $input) { book { id title } } }",
+            json!({ "input": {
+                "authorFirstName": "Stephen", "authorLastName": "King",
+                "title": title, "publisherName": "Random House",
+            } }),
+        )
+        .await
+    });
+    let (answers, ()) = tokio::join!(futures_util::future::join_all(answers), async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        lock.release().await;
+    });
+
+    // Assert: each id reads back the book of the call's own title.
+    for (title, answer) in titles.iter().zip(&answers) {
+        let book = &answer["addBook"]["book"];
+        let stored = app
+            .data_with(
+                "query($id: ID!) { book(id: $id) { title } }",
+                json!({ "id": book["id"] }),
+            )
+            .await;
+        assert_eq!(stored["book"]["title"], book["title"], "{answer}");
+        assert!(
+            book["title"].as_str().unwrap().eq_ignore_ascii_case(title),
+            "{answer}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn calls_queued_together_get_the_outcomes_they_would_get_one_by_one() {
     // Arrange: a book and both publishers exist; the writer is held up so the calls below
     // queue behind it and run together.

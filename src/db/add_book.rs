@@ -98,9 +98,9 @@ pub async fn add_one(db: &Db, entry: BookEntry) -> Result<AddedBook> {
     db.write_batched::<AddBooks>(entry).await
 }
 
-/// `addBook`s queued back to back, run together: four statements for the lot (look up,
-/// insert the new books, link them all, read the new books' ids), where one by one each
-/// costs three of its own.
+/// `addBook`s queued back to back, run together: three statements for the lot on SQLite
+/// (look up, insert the new books, link them all), and a fourth on PostgreSQL to read the
+/// new books' ids, where one by one each costs three of its own.
 ///
 /// Only the usual case runs together: the author and the publisher exist, and no earlier
 /// entry of the lot names the same book. The rest run alone through [`add_book`], after the
@@ -138,7 +138,7 @@ struct Planned {
 /// costs more than the row.
 #[tracing::instrument(level = "debug", skip_all, fields(entries = entries.len()))]
 async fn add_many(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<Vec<Option<AddedBook>>> {
-    let mut planned = plan(tx, entries).await?;
+    let (mut planned, last_book_id) = plan(tx, entries).await?;
     if planned.is_empty() {
         return Ok(entries.iter().map(|_| None).collect());
     }
@@ -151,14 +151,34 @@ async fn add_many(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<Vec<Option<
     if dialect == Dialect::Postgres {
         planned.sort_by_key(|planned| (planned.publisher_id, planned.author_id));
     }
+    // SQLite: the new books get the ids after the largest, chosen here rather than read
+    // back by one more statement, a round trip to the one writer while every write waits.
+    // An id taken meanwhile would fail the lot, whose entries would then run alone.
+    // PostgreSQL's ids come from a sequence that other replicas draw from too.
+    let chosen_ids: Vec<Option<i64>> = match dialect {
+        Dialect::Sqlite => {
+            let mut next = last_book_id.unwrap_or(0);
+            planned
+                .iter()
+                .map(|planned| {
+                    planned.book.is_none().then(|| {
+                        next += 1;
+                        next
+                    })
+                })
+                .collect()
+        }
+        Dialect::Postgres => vec![None; planned.len()],
+    };
     let mut new: Vec<_> = planned
         .iter()
-        .filter(|planned| planned.book.is_none())
-        .map(|planned| {
+        .zip(&chosen_ids)
+        .filter(|(planned, _)| planned.book.is_none())
+        .map(|(planned, id)| {
             let title = &entries[planned.index].title;
             (
                 planned.author_id,
-                json!([planned.author_id, title.as_str(), title.key()]),
+                json!([planned.author_id, title.as_str(), title.key(), id]),
             )
         })
         .collect();
@@ -167,9 +187,14 @@ async fn add_many(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<Vec<Option<
     }
     let new: Vec<_> = new.into_iter().map(|(_, row)| row).collect();
     if !new.is_empty() {
+        let (id_column, id_value) = match dialect {
+            Dialect::Sqlite => ("id, ", "cast(e.value ->> 3 as bigint), "),
+            Dialect::Postgres => ("", ""),
+        };
         let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "insert into book (author_id, title, title_key)
-             select cast(e.value ->> 0 as bigint), e.value ->> 1, e.value ->> 2 from {rows}
+            "insert into book ({id_column}author_id, title, title_key)
+             select {id_value}cast(e.value ->> 0 as bigint), e.value ->> 1, e.value ->> 2
+             from {rows}
              order by e.position"
         )))
         .bind(serde_json::Value::from(new.clone()).to_string())
@@ -213,14 +238,27 @@ async fn add_many(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<Vec<Option<
     if linked.rows_affected() != links as u64 {
         return Err(Error::Inconsistent("a lot linked other books than planned"));
     }
-    let ids: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "select {} {book_of_entry}",
-        dialect.as_text(&dialect.aggregate("b.id", Some("e.position")))
-    )))
-    .bind(books)
-    .fetch_one(tx.conn())
-    .await?;
-    let ids: Vec<i64> = from_json(ids)?;
+    let ids: Vec<i64> = match dialect {
+        Dialect::Sqlite => planned
+            .iter()
+            .zip(chosen_ids)
+            .map(|(planned, chosen)| {
+                chosen
+                    .or(planned.book.as_ref().map(|(book, _)| book.id))
+                    .unwrap_or_default()
+            })
+            .collect(),
+        Dialect::Postgres => {
+            let ids: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "select {} {book_of_entry}",
+                dialect.as_text(&dialect.aggregate("b.id", Some("e.position")))
+            )))
+            .bind(books)
+            .fetch_one(tx.conn())
+            .await?;
+            from_json(ids)?
+        }
+    };
     if ids.len() != planned.len() {
         return Err(Error::Inconsistent("a book of the lot went missing"));
     }
@@ -261,8 +299,9 @@ async fn add_many(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<Vec<Option<
 /// when the publisher publishes the book.
 type Found = (Option<i64>, Option<i64>, Option<i64>, Option<String>, i64);
 
-/// The entries that run with the lot, as the look-up found them: one statement for all.
-async fn plan(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<Vec<Planned>> {
+/// The entries that run with the lot, as the look-up found them, and the largest book id:
+/// one statement for all.
+async fn plan(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<(Vec<Planned>, Option<i64>)> {
     let keys: Vec<_> = entries
         .iter()
         .map(|entry| {
@@ -280,19 +319,20 @@ async fn plan(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<Vec<Planned>> {
                select 1 from book_publisher bp where bp.book_id = b.id and bp.publisher_id = p.id
            ) then 1 else 0 end)";
     // Left joins on unique keys keep one row per entry, put back in order by the aggregate.
-    let found: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "select {}
+    let (found, last_book_id): (Option<String>, Option<i64>) =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "select {}, (select max(id) from book)
          from {rows}
          left join author a
              on a.last_name_key = e.value ->> 0 and a.first_name_key = e.value ->> 1
          left join publisher p on p.name_key = e.value ->> 2
          left join book b on b.author_id = a.id and b.title_key = e.value ->> 3",
-        dialect.as_text(&dialect.aggregate(&found, Some("e.position"))),
-        rows = json_rows(dialect),
-    )))
-    .bind(serde_json::Value::from(keys).to_string())
-    .fetch_one(tx.conn())
-    .await?;
+            dialect.as_text(&dialect.aggregate(&found, Some("e.position"))),
+            rows = json_rows(dialect),
+        )))
+        .bind(serde_json::Value::from(keys).to_string())
+        .fetch_one(tx.conn())
+        .await?;
     let found: Vec<Found> = from_json(found)?;
     if found.len() != entries.len() {
         return Err(Error::Inconsistent("the look-up of a lot lost entries"));
@@ -322,7 +362,7 @@ async fn plan(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<Vec<Planned>> {
             book,
         });
     }
-    Ok(planned)
+    Ok((planned, last_book_id))
 }
 
 /// The JSON array a statement returned as one value (SQL's null when it had no rows).

@@ -19,54 +19,11 @@ clients=${CLIENTS:-32}
 read -r -a workloads <<<"${WORKLOADS:-Q1 Q2 Q3 Q4 W1}"
 admin=${PG_URL:-$(.ci/postgres)}
 
-log() { printf '==> %s\n' "$*" >&2; }
-
-cargo build --release --quiet --bin bookgraph --example load
-bookgraph=$PWD/target/release/bookgraph
-load=$PWD/target/release/examples/load
-
-work=$(mktemp -d)
-database=bookgraph_bench_$$
-pg_url=${admin%/*}/$database
-server_pid=
-stop_server() {
-  if [ -n "$server_pid" ]; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  server_pid=
-}
-cleanup() {
-  stop_server
-  psql -q "$admin" -c "drop database if exists $database" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-log "generating $authors authors; importing into SQLite and PostgreSQL"
-"$bookgraph" generate --authors "$authors" --seed 1 "$work/data.csv" >/dev/null
-"$bookgraph" import "$work/data.csv" --database "sqlite:$work/template.db" >/dev/null 2>&1
-psql -q "$admin" -c "create database $database" >/dev/null
-"$bookgraph" import "$work/data.csv" --database "$pg_url" >/dev/null 2>&1
-books=$(sqlite3 "$work/template.db" 'select count(*) from book')
-
-# start URL: bookgraph on URL; sets server_pid and endpoint.
-start() {
-  RUST_LOG=warn,bookgraph=info "$bookgraph" serve --listen 127.0.0.1:0 --database "$1" \
-    2>"$work/server.log" &
-  server_pid=$!
-  endpoint=
-  for _ in $(seq 300); do
-    endpoint=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$work/server.log" | head -n1) || true
-    [ -n "$endpoint" ] && break
-    sleep 0.1
-  done
-  [ -n "$endpoint" ] || { cat "$work/server.log" >&2; exit 1; }
-  endpoint=$endpoint/graphql
-}
+# shellcheck source=bench/postgres-common.sh
+. bench/postgres-common.sh
 
 drive() {
-  "$load" --url "$endpoint" --workload "$(tr '[:upper:]' '[:lower:]' <<<"$1")" \
+  "$load" --url "${endpoints[0]}" --workload "$(tr '[:upper:]' '[:lower:]' <<<"$1")" \
     --concurrency "$2" --seconds "$3" --max-book-id "$books" --tag "$4"
 }
 
@@ -78,13 +35,13 @@ for workload in "${workloads[@]}"; do
     if [ "$backend" = sqlite ]; then
       rm -f "$work/run.db"*
       cp "$work/template.db" "$work/run.db"
-      start "sqlite:$work/run.db"
+      start "sqlite:$work/run.db" 1
     else
-      start "$pg_url"
+      start "$pg_url" 1
     fi
     drive "$workload" "$clients" 2 "warm-$backend" >/dev/null
     result=$(drive "$workload" "$clients" "$seconds" "pg-$backend")
-    stop_server
+    stop_servers
     rps[$backend]=$(jq -r .rps <<<"$result")
     errors[$backend]=$(jq -r .errors <<<"$result")
     log "$workload $backend: ${rps[$backend]} req/s"

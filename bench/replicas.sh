@@ -20,55 +20,9 @@ clients=${CLIENTS:-32}
 read -r -a replica_counts <<<"${REPLICAS:-1 2 4}"
 admin=${PG_URL:-$(.ci/postgres)}
 
-log() { printf '==> %s\n' "$*" >&2; }
-
-cargo build --release --quiet --bin bookgraph --example load
-bookgraph=$PWD/target/release/bookgraph
-load=$PWD/target/release/examples/load
-
-work=$(mktemp -d)
-database=bookgraph_replicas_$$
-pg_url=${admin%/*}/$database
-server_pids=()
-endpoints=()
-stop_servers() {
-  for pid in "${server_pids[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  server_pids=()
-  endpoints=()
-}
-cleanup() {
-  stop_servers
-  psql -q "$admin" -c "drop database if exists $database" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-log "generating $authors authors; importing into SQLite and PostgreSQL"
-"$bookgraph" generate --authors "$authors" --seed 1 "$work/data.csv" >/dev/null
-"$bookgraph" import "$work/data.csv" --database "sqlite:$work/run.db" >/dev/null 2>&1
-psql -q "$admin" -c "create database $database" >/dev/null
-"$bookgraph" import "$work/data.csv" --database "$pg_url" >/dev/null 2>&1
-books=$(sqlite3 "$work/run.db" 'select count(*) from book')
-
-# start URL N: N servers on URL; appends to server_pids and endpoints.
-start() {
-  for n in $(seq "$2"); do
-    RUST_LOG=warn,bookgraph=info "$bookgraph" serve --listen 127.0.0.1:0 --database "$1" \
-      2>"$work/server-$n.log" &
-    server_pids+=($!)
-    local endpoint=
-    for _ in $(seq 300); do
-      endpoint=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$work/server-$n.log" | head -n1) || true
-      [ -n "$endpoint" ] && break
-      sleep 0.1
-    done
-    [ -n "$endpoint" ] || { cat "$work/server-$n.log" >&2; exit 1; }
-    endpoints+=("$endpoint/graphql")
-  done
-}
+# shellcheck source=bench/postgres-common.sh
+. bench/postgres-common.sh
+cp "$work/template.db" "$work/run.db"
 
 # drive SECONDS TAG: W1 on every endpoint at once, the clients split evenly; prints the
 # summed req/s and errors.

@@ -7,9 +7,10 @@
 #   (Q1 Q2 Q3 Q4 W1): Node then bookgraph in odd rounds, bookgraph then Node in even ones.
 #
 # Every run is examples/load.rs: closed loop, CLIENTS clients (32), SECONDS seconds (10)
-# after a 2 s warm-up, no compression asked of either server. Then Q1 at one client (ms per
-# request, to set beside the honest floor of `cargo bench`) and bookgraph's peak RSS under
-# Q1 and under W1 at 64 clients. Prints a Markdown table of medians over the rounds and the
+# after a 2 s warm-up, no compression asked of either server. Then Q1 at one client, ms per
+# request at p50, interleaved with the honest floor (examples/floor.rs: the floor of `cargo
+# bench`, rusqlite in-process, on a copy of the same data) for ROUNDS rounds, and bookgraph's
+# peak RSS under Q1 and under W1 at 64 clients. Prints a Markdown table of medians over the rounds and the
 # ratios bookgraph ÷ Node, and writes it to bench/results-versus-node.md.
 #
 #   bench/versus-node.sh
@@ -37,9 +38,10 @@ for tool in node npm jq sqlite3 curl; do
 done
 
 log "building the release binary and the load driver"
-cargo build --release --quiet --bin bookgraph --example load
+cargo build --release --quiet --bin bookgraph --example load --example floor
 bookgraph=$root/target/release/bookgraph
 load=$root/target/release/examples/load
+floor=$root/target/release/examples/floor
 
 peer=$root/target/node-peer
 if [ ! -d "$peer/node_modules/better-sqlite3" ]; then
@@ -145,13 +147,29 @@ for name in "${datasets[@]}"; do
     done
   done
 
-  # Q1 at one client: ms per request (p50), each server on its own.
+  # Q1 at one client: ms per request (p50), each server on its own, and the honest floor
+  # on a fresh copy of bookgraph's data right before each of bookgraph's runs: the machine's
+  # speed drifts from minute to minute, so only a floor timed beside a run says how far
+  # above it the run is.
   declare -A single=()
-  for server in node bookgraph; do
-    start "$server" "$work/$name-$server.db"
-    drive Q1 1 2 warm >/dev/null
-    single[$server]=$(drive Q1 1 "$seconds" single | jq -r .p50_ms)
-    stop_server
+  for round in $(seq 1 "$rounds"); do
+    for server in node floor bookgraph; do
+      if [ "$server" = floor ]; then
+        rm -f "$work/run.db" "$work/run.db-wal" "$work/run.db-shm"
+        cp "$work/$name-bookgraph.db" "$work/run.db"
+        ms=$("$floor" --database "$work/run.db" --query q1 --seconds "$seconds" | jq -r .p50_ms)
+      else
+        start "$server" "$work/$name-$server.db"
+        drive Q1 1 2 warm >/dev/null
+        ms=$(drive Q1 1 "$seconds" single | jq -r .p50_ms)
+        stop_server
+      fi
+      single[$server]+="$ms "
+      log "[$name] round $round Q1 at one client, $server: $(fmt "$ms" 2) ms"
+    done
+  done
+  for server in node floor bookgraph; do
+    single[$server]=$(tr ' ' '\n' <<<"${single[$server]}" | grep . | median)
   done
 
   # bookgraph's peak RSS at 64 clients, reads and writes.
@@ -173,7 +191,9 @@ for name in "${datasets[@]}"; do
       echo "| $workload | $(fmt "$n") | $(fmt "$b") | $(ratio "$b" "$n")× | ${errors[node-$workload]} / ${errors[bookgraph-$workload]} |"
     done
     echo
-    echo "Q1 at one client, p50: Node $(fmt "${single[node]}" 2) ms, bookgraph $(fmt "${single[bookgraph]}" 2) ms."
+    echo "Q1 at one client, p50, medians of $rounds rounds: Node $(fmt "${single[node]}" 2) ms," \
+      "bookgraph $(fmt "${single[bookgraph]}" 2) ms, the honest floor $(fmt "${single[floor]}" 2) ms:" \
+      "bookgraph $(ratio "${single[bookgraph]}" "${single[floor]}")× the floor, Node $(ratio "${single[node]}" "${single[floor]}")×."
     echo "bookgraph's peak RSS over Q1 and W1 at 64 clients: $(fmt "$(awk -v k="$peak" 'BEGIN { print k / 1024 }')" 1) MiB."
   } >>"$work/report.md"
   unset runs errors single

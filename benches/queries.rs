@@ -174,21 +174,22 @@ fn author_with_books<'a>(
 
 /// Q1's floor: page of authors, their books, those books' publishers (3 statements).
 async fn floor_q1(db: &Db) -> String {
-    let authors = db::authors::page(
+    let authors = db::pages::page(
         db,
         &AuthorFilter::default(),
-        AuthorOrder::Name,
-        false,
+        &AuthorOrder::Name.columns(false),
         &page(100),
     )
     .await
     .expect("authors");
     let author_ids: Vec<i64> = authors.rows.iter().map(|(a, _)| a.id).collect();
-    let books = db::books::of_authors(db, &author_ids, None)
+    let books: Vec<ChildrenOf<BookRow>> = db::books::BOOKS_OF_AUTHORS
+        .fetch(db, &author_ids, None)
         .await
         .expect("books");
     let book_ids = distinct(children(&books), |b| b.id);
-    let publishers = db::publishers::of_books(db, &book_ids, None)
+    let publishers = db::publishers::PUBLISHERS_OF_BOOKS
+        .fetch(db, &book_ids, None)
         .await
         .expect("publishers");
     let (books, publishers) = (by_owner(&books), by_owner(&publishers));
@@ -202,20 +203,21 @@ async fn floor_q1(db: &Db) -> String {
 
 /// Q2's floor: page of publishers by book count, then their counts (2 statements).
 async fn floor_q2(db: &Db) -> String {
-    let publishers = db::publishers::page(
+    let publishers = db::pages::page(
         db,
         &PublisherFilter::default(),
-        PublisherOrder::BookCount,
-        true,
+        &PublisherOrder::BookCount.columns(true),
         &page(100),
     )
     .await
     .expect("publishers");
     let ids: Vec<i64> = publishers.rows.iter().map(|(p, _)| p.id).collect();
-    let counts: HashMap<i64, _> = db::publishers::counts(db, &ids)
+    let counts: HashMap<i64, _> = db::publishers::COUNTS
+        .fetch(db, &ids)
         .await
         .expect("counts")
         .into_iter()
+        .map(|counts| (counts.id, counts))
         .collect();
     let nodes = publishers
         .rows
@@ -235,25 +237,27 @@ async fn floor_q2(db: &Db) -> String {
 /// Q3's floor: 10 publishers, 10 authors of each, 5 books of each author, the books'
 /// publishers (4 statements).
 async fn floor_q3(db: &Db) -> String {
-    let publishers = db::publishers::page(
+    let publishers = db::pages::page(
         db,
         &PublisherFilter::default(),
-        PublisherOrder::Name,
-        false,
+        &PublisherOrder::Name.columns(false),
         &page(10),
     )
     .await
     .expect("publishers");
     let publisher_ids: Vec<i64> = publishers.rows.iter().map(|(p, _)| p.id).collect();
-    let authors = db::authors::of_publishers(db, &publisher_ids, Some(10))
+    let authors: Vec<ChildrenOf<AuthorRow>> = db::authors::AUTHORS_OF_PUBLISHERS
+        .fetch(db, &publisher_ids, Some(10))
         .await
         .expect("authors");
     let author_ids = distinct(children(&authors), |a| a.id);
-    let books = db::books::of_authors(db, &author_ids, Some(5))
+    let books: Vec<ChildrenOf<BookRow>> = db::books::BOOKS_OF_AUTHORS
+        .fetch(db, &author_ids, Some(5))
         .await
         .expect("books");
     let book_ids = distinct(children(&books), |b| b.id);
-    let book_publishers = db::publishers::of_books(db, &book_ids, None)
+    let book_publishers = db::publishers::PUBLISHERS_OF_BOOKS
+        .fetch(db, &book_ids, None)
         .await
         .expect("publishers");
     let (authors, books, book_publishers) = (

@@ -2,10 +2,10 @@
 
 use super::events::Event;
 use super::lookup::{ById, Children};
-use super::models::{AuthorRow, ChildrenOf};
-use super::pages::{Page, PageArgs, SortColumn, SortKind, fetch_page};
+use super::models::{AuthorCounts, AuthorRow};
+use super::pages::{Filter, SortColumn, SortKind};
 use super::sql::Sql;
-use super::{Db, WriteTx, books, find_or_insert, push_contains};
+use super::{WriteTx, books, find_or_insert, push_contains, update_row};
 use crate::error::{Entity, Error, Result};
 use crate::names::Name;
 
@@ -16,13 +16,6 @@ pub enum AuthorOrder {
     Name,
     /// Number of books, ties by name.
     BookCount,
-}
-
-/// Which authors a list holds.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AuthorFilter {
-    /// Case-folded substring of "first last".
-    pub name_contains: Option<String>,
 }
 
 impl AuthorOrder {
@@ -51,94 +44,50 @@ impl AuthorOrder {
     }
 }
 
-/// The authors with these ids, in no particular order; unknown ids are skipped.
-#[tracing::instrument(level = "debug", skip_all, fields(ids = ids.len()))]
-pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<AuthorRow>> {
-    const AUTHORS_BY_ID: ById = ById {
-        table: "author",
-        columns: "id, first_name, last_name",
-    };
-    AUTHORS_BY_ID.fetch(db, ids).await
+/// Which authors a list holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthorFilter {
+    /// Case-folded substring of "first last".
+    pub name_contains: Option<String>,
 }
 
-/// One page of authors matching `filter`.
-#[tracing::instrument(level = "debug", skip_all)]
-pub async fn page(
-    db: &Db,
-    filter: &AuthorFilter,
-    order: AuthorOrder,
-    descending: bool,
-    page: &PageArgs,
-) -> Result<Page<AuthorRow>> {
-    let listed = |query: &mut Sql| {
-        query.push(
-            "select a.id, a.first_name, a.last_name, a.first_name_key, a.last_name_key, \
-             a.book_count from author a",
-        );
-        push_filter(query, filter);
-    };
-    fetch_page(
-        db,
-        listed,
-        &["id", "first_name", "last_name"],
-        &order.columns(descending),
-        page,
-    )
-    .await
-}
+impl Filter for AuthorFilter {
+    type Row = AuthorRow;
+    const SELECT: &'static str =
+        "a.id, a.first_name, a.last_name, a.first_name_key, a.last_name_key, a.book_count";
+    const TABLE: &'static str = "author a";
+    const COLUMNS: &'static [&'static str] = &["id", "first_name", "last_name"];
 
-/// How many authors match `filter`.
-#[tracing::instrument(level = "debug", skip_all)]
-pub async fn count(db: &Db, filter: &AuthorFilter) -> Result<i64> {
-    let mut query = Sql::new("select count(*) from author a");
-    push_filter(&mut query, filter);
-    Ok(query
-        .build_query_scalar()
-        .fetch_one(&mut *db.read().await?)
-        .await?)
-}
-
-fn push_filter(query: &mut Sql, filter: &AuthorFilter) {
-    if let Some(needle) = &filter.name_contains {
-        query.push(" where");
-        push_contains(
-            query,
-            "(a.first_name_key || ' ' || a.last_name_key)",
-            needle,
-        );
+    fn push_where(&self, query: &mut Sql) {
+        if let Some(needle) = &self.name_contains {
+            query.push(" where");
+            push_contains(
+                query,
+                "(a.first_name_key || ' ' || a.last_name_key)",
+                needle,
+            );
+        }
     }
 }
 
-/// `(author id, number of books)` for those of `ids` that exist.
-#[tracing::instrument(level = "debug", skip_all, fields(ids = ids.len()))]
-pub async fn book_counts(db: &Db, ids: &[i64]) -> Result<Vec<(i64, i64)>> {
-    const BOOK_COUNTS_BY_ID: ById = ById {
-        table: "author",
-        columns: "id, book_count",
-    };
-    BOOK_COUNTS_BY_ID.fetch(db, ids).await
-}
+/// The authors, by id.
+pub const AUTHORS: ById<AuthorRow> = ById::new(Entity::Author, "id, first_name, last_name");
+
+/// The authors' book counts, by id.
+pub const BOOK_COUNTS: ById<AuthorCounts> = ById::new(Entity::Author, "id, book_count");
 
 /// The distinct authors of each publisher's books, by name, at most `first` per publisher.
-#[tracing::instrument(level = "debug", skip_all, fields(publishers = publisher_ids.len()))]
-pub async fn of_publishers(
-    db: &Db,
-    publisher_ids: &[i64],
-    first: Option<i64>,
-) -> Result<Vec<ChildrenOf<AuthorRow>>> {
-    const AUTHORS_OF_PUBLISHERS: Children = Children {
-        all_rows: "from publisher_author x join author c on c.id = x.author_id
-                   where x.publisher_id in (select id from ids)",
-        parent: "x.publisher_id",
-        first_rows: "select a.id, a.first_name, a.last_name, x.last_name_key, x.first_name_key
-               from publisher_author x join author a on a.id = x.author_id
-               where x.publisher_id = parent.id
-               order by x.last_name_key, x.first_name_key, x.author_id",
-        columns: "c.id, c.first_name, c.last_name",
-        order: "c.last_name_key, c.first_name_key, c.id",
-    };
-    AUTHORS_OF_PUBLISHERS.fetch(db, publisher_ids, first).await
-}
+pub const AUTHORS_OF_PUBLISHERS: Children = Children {
+    all_rows: "from publisher_author x join author c on c.id = x.author_id
+               where x.publisher_id in (select id from ids)",
+    parent: "x.publisher_id",
+    first_rows: "select a.id, a.first_name, a.last_name, x.last_name_key, x.first_name_key
+           from publisher_author x join author a on a.id = x.author_id
+           where x.publisher_id = parent.id
+           order by x.last_name_key, x.first_name_key, x.author_id",
+    columns: "c.id, c.first_name, c.last_name",
+    order: "c.last_name_key, c.first_name_key, c.id",
+};
 
 /// The author with this name, created if missing; `true` when it was created. An existing
 /// author keeps its own spelling.
@@ -165,18 +114,6 @@ pub async fn find_or_create(tx: &mut WriteTx, first: &Name, last: &Name) -> Resu
         .push_bind(last.key().to_owned())
         .push(") on conflict (last_name_key, first_name_key) do nothing returning id");
     find_or_insert(tx, find, insert).await
-}
-
-/// The author with this id, if any.
-async fn find(tx: &mut WriteTx, id: i64) -> Result<AuthorRow> {
-    sqlx::query_as("select id, first_name, last_name from author where id = $1")
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await?
-        .ok_or(Error::NotFound {
-            what: Entity::Author,
-            id,
-        })
 }
 
 /// The id of another author than `except` with this name (ignoring case), if any.
@@ -227,7 +164,7 @@ pub async fn rename(
     first: Option<&Name>,
     last: Option<&Name>,
 ) -> Result<AuthorRow> {
-    let before = find(tx, id).await?;
+    let before = AUTHORS.find(tx, id).await?;
     let first = first
         .cloned()
         .unwrap_or_else(|| Name::stored(before.first_name.clone()));
@@ -237,7 +174,7 @@ pub async fn rename(
     if let Some(existing) = named(tx, &first, &last, id).await? {
         return Err(name_taken(&first, &last, existing));
     }
-    let author: AuthorRow = sqlx::query_as(
+    let update = sqlx::query_as(
         "update author
          set first_name = $1, last_name = $2, first_name_key = $3, last_name_key = $4
          where id = $5
@@ -247,32 +184,17 @@ pub async fn rename(
     .bind(last.as_str())
     .bind(first.key())
     .bind(last.key())
-    .bind(id)
-    .fetch_one(tx.conn())
-    .await?;
-    if author != before {
-        tx.record(Event::AuthorChanged(author.clone()));
-    }
-    Ok(author)
+    .bind(id);
+    update_row(tx, &before, update, Event::AuthorChanged).await
 }
 
 /// Deletes an author. One with books is a conflict unless `cascade`, which deletes the
 /// books (and their links) too; returns how many books went.
 #[tracing::instrument(level = "debug", skip_all, fields(id))]
 pub async fn delete(tx: &mut WriteTx, id: i64, cascade: bool) -> Result<u64> {
-    find(tx, id).await?;
-    let books: Vec<i64> = sqlx::query_scalar("select id from book where author_id = $1")
-        .bind(id)
-        .fetch_all(tx.conn())
-        .await?;
-    let deleted = books::delete_with_owner(tx, &books, cascade, || {
-        format!("author {id} still has {} books", books.len())
-    })
-    .await?;
-    sqlx::query("delete from author where id = $1")
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
+    let books = "select id from book where author_id = $1";
+    let in_use = |count| format!("author {id} still has {count} books");
+    let deleted = books::delete_owner(tx, &AUTHORS, id, cascade, books, in_use).await?;
     tx.record(Event::AuthorDeleted(id));
     Ok(deleted)
 }

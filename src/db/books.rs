@@ -1,11 +1,15 @@
 //! Statements that read and write the `book` and `book_publisher` tables.
 
+use sqlx::FromRow;
+use sqlx::any::AnyRow;
+
 use super::events::Event;
 use super::lookup::{ById, Children};
-use super::models::{BookRow, ChildrenOf};
-use super::pages::{Page, PageArgs, SortColumn, SortKind, fetch_page};
+use super::models::BookRow;
+use super::pages::{Filter, SortColumn, SortKind};
+use super::publishers::PUBLISHERS;
 use super::sql::{Dialect, Sql};
-use super::{Db, WriteTx, push_contains, push_id_list};
+use super::{WriteTx, push_contains, push_id_list, update_row};
 use crate::error::{Entity, Error, Result};
 use crate::names::Name;
 
@@ -20,6 +24,30 @@ pub struct BookFilter {
     pub publisher_id: Option<i64>,
 }
 
+impl Filter for BookFilter {
+    type Row = BookRow;
+    const SELECT: &'static str = "b.id, b.author_id, b.title, b.title_key";
+    const TABLE: &'static str = "book b";
+    const COLUMNS: &'static [&'static str] = &["id", "author_id", "title"];
+
+    fn push_where(&self, query: &mut Sql) {
+        query.push(" where 1 = 1");
+        if let Some(needle) = &self.title_contains {
+            query.push(" and");
+            push_contains(query, "b.title_key", needle);
+        }
+        if let Some(author_id) = self.author_id {
+            query.push(" and b.author_id = ").push_bind(author_id);
+        }
+        if let Some(publisher_id) = self.publisher_id {
+            query
+                .push(" and exists (select 1 from book_publisher bp where bp.book_id = b.id and bp.publisher_id = ")
+                .push_bind(publisher_id)
+                .push(")");
+        }
+    }
+}
+
 /// The sort columns of the title order; equal titles (by different authors) go by id.
 pub fn title_order(descending: bool) -> Vec<SortColumn> {
     vec![
@@ -28,106 +56,33 @@ pub fn title_order(descending: bool) -> Vec<SortColumn> {
     ]
 }
 
-/// The books with these ids, in no particular order; unknown ids are skipped.
-#[tracing::instrument(level = "debug", skip_all, fields(ids = ids.len()))]
-pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<BookRow>> {
-    const BOOKS_BY_ID: ById = ById {
-        table: "book",
-        columns: "id, author_id, title",
-    };
-    BOOKS_BY_ID.fetch(db, ids).await
-}
-
-/// One page of books matching `filter`, by title.
-#[tracing::instrument(level = "debug", skip_all)]
-pub async fn page(
-    db: &Db,
-    filter: &BookFilter,
-    descending: bool,
-    page: &PageArgs,
-) -> Result<Page<BookRow>> {
-    let listed = |query: &mut Sql| {
-        query.push("select b.id, b.author_id, b.title, b.title_key from book b");
-        push_filter(query, filter);
-    };
-    fetch_page(
-        db,
-        listed,
-        &["id", "author_id", "title"],
-        &title_order(descending),
-        page,
-    )
-    .await
-}
-
-/// How many books match `filter`.
-#[tracing::instrument(level = "debug", skip_all)]
-pub async fn count(db: &Db, filter: &BookFilter) -> Result<i64> {
-    let mut query = Sql::new("select count(*) from book b");
-    push_filter(&mut query, filter);
-    Ok(query
-        .build_query_scalar()
-        .fetch_one(&mut *db.read().await?)
-        .await?)
-}
-
-fn push_filter(query: &mut Sql, filter: &BookFilter) {
-    query.push(" where 1 = 1");
-    if let Some(needle) = &filter.title_contains {
-        query.push(" and");
-        push_contains(query, "b.title_key", needle);
-    }
-    if let Some(author_id) = filter.author_id {
-        query.push(" and b.author_id = ").push_bind(author_id);
-    }
-    if let Some(publisher_id) = filter.publisher_id {
-        query
-            .push(" and exists (select 1 from book_publisher bp where bp.book_id = b.id and bp.publisher_id = ")
-            .push_bind(publisher_id)
-            .push(")");
-    }
-}
+/// The books, by id.
+pub const BOOKS: ById<BookRow> = ById::new(Entity::Book, "id, author_id, title");
 
 /// Each author's books, by title, at most `first` per author.
-#[tracing::instrument(level = "debug", skip_all, fields(authors = author_ids.len()))]
-pub async fn of_authors(
-    db: &Db,
-    author_ids: &[i64],
-    first: Option<i64>,
-) -> Result<Vec<ChildrenOf<BookRow>>> {
-    const BOOKS_OF_AUTHORS: Children = Children {
-        all_rows: "from book c where c.author_id in (select id from ids)",
-        parent: "c.author_id",
-        first_rows: "select b.id, b.author_id, b.title, b.title_key
-               from book b
-               where b.author_id = parent.id
-               order by b.title_key, b.id",
-        columns: "c.id, c.author_id, c.title",
-        order: "c.title_key, c.id",
-    };
-    BOOKS_OF_AUTHORS.fetch(db, author_ids, first).await
-}
+pub const BOOKS_OF_AUTHORS: Children = Children {
+    all_rows: "from book c where c.author_id in (select id from ids)",
+    parent: "c.author_id",
+    first_rows: "select b.id, b.author_id, b.title, b.title_key
+           from book b
+           where b.author_id = parent.id
+           order by b.title_key, b.id",
+    columns: "c.id, c.author_id, c.title",
+    order: "c.title_key, c.id",
+};
 
 /// Each publisher's books, by title, at most `first` per publisher.
-#[tracing::instrument(level = "debug", skip_all, fields(publishers = publisher_ids.len()))]
-pub async fn of_publishers(
-    db: &Db,
-    publisher_ids: &[i64],
-    first: Option<i64>,
-) -> Result<Vec<ChildrenOf<BookRow>>> {
-    const BOOKS_OF_PUBLISHERS: Children = Children {
-        all_rows: "from book_publisher bp join book c on c.id = bp.book_id
-                   where bp.publisher_id in (select id from ids)",
-        parent: "bp.publisher_id",
-        first_rows: "select b.id, b.author_id, b.title, b.title_key
-               from book_publisher bp join book b on b.id = bp.book_id
-               where bp.publisher_id = parent.id
-               order by b.title_key, b.id",
-        columns: "c.id, c.author_id, c.title",
-        order: "c.title_key, c.id",
-    };
-    BOOKS_OF_PUBLISHERS.fetch(db, publisher_ids, first).await
-}
+pub const BOOKS_OF_PUBLISHERS: Children = Children {
+    all_rows: "from book_publisher bp join book c on c.id = bp.book_id
+               where bp.publisher_id in (select id from ids)",
+    parent: "bp.publisher_id",
+    first_rows: "select b.id, b.author_id, b.title, b.title_key
+           from book_publisher bp join book b on b.id = bp.book_id
+           where bp.publisher_id = parent.id
+           order by b.title_key, b.id",
+    columns: "c.id, c.author_id, c.title",
+    order: "c.title_key, c.id",
+};
 
 /// The author's book of this title, created if missing; `true` when it was created. An
 /// existing book keeps its own spelling.
@@ -174,11 +129,6 @@ pub async fn link_publisher(tx: &mut WriteTx, book_id: i64, publisher_id: i64) -
     Ok(linked.rows_affected() == 1)
 }
 
-/// The book with this id, if any.
-pub(super) async fn find(tx: &mut WriteTx, id: i64) -> Result<BookRow> {
-    find_locking(tx, id, "").await
-}
-
 /// The book with this id, if any, which no other transaction may change, delete or link
 /// until this one ends: a rule over the book's links, read and then acted on, stays true
 /// until commit. SQLite's one writer needs no lock.
@@ -187,19 +137,7 @@ async fn find_locked(tx: &mut WriteTx, id: i64) -> Result<BookRow> {
         Dialect::Sqlite => "",
         Dialect::Postgres => " for no key update",
     };
-    find_locking(tx, id, lock).await
-}
-
-async fn find_locking(tx: &mut WriteTx, id: i64, lock: &'static str) -> Result<BookRow> {
-    let statement = format!("select id, author_id, title from book where id = $1{lock}");
-    sqlx::query_as(sqlx::AssertSqlSafe(statement))
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await?
-        .ok_or(Error::NotFound {
-            what: Entity::Book,
-            id,
-        })
+    BOOKS.find_locking(tx, id, lock).await
 }
 
 /// Retitles a book and/or moves it to another author. The author may not already have a
@@ -211,7 +149,7 @@ pub async fn update(
     title: Option<&Name>,
     author_id: Option<i64>,
 ) -> Result<BookRow> {
-    let before = find(tx, id).await?;
+    let before = BOOKS.find(tx, id).await?;
     let title = title
         .cloned()
         .unwrap_or_else(|| Name::stored(before.title.clone()));
@@ -243,35 +181,41 @@ pub async fn update(
             Some(existing),
         ));
     }
-    let book: BookRow = sqlx::query_as(
+    let update = sqlx::query_as(
         "update book set title = $1, title_key = $2, author_id = $3 where id = $4
          returning id, author_id, title",
     )
     .bind(title.as_str())
     .bind(title.key())
     .bind(author_id)
-    .bind(id)
-    .fetch_one(tx.conn())
-    .await?;
-    if book != before {
-        tx.record(Event::BookChanged(book.clone()));
-    }
-    Ok(book)
+    .bind(id);
+    update_row(tx, &before, update, Event::BookChanged).await
 }
 
-/// Deletes `book_ids`, the books of an author or publisher about to be deleted too: a
-/// conflict (described by `in_use`) unless `cascade`. Returns how many books went.
-pub(super) async fn delete_with_owner(
+/// Deletes the author or publisher `id` of `owner` and its books, whose ids `books` selects
+/// (with `id` bound to `$1`). One with books is a conflict, worded by `in_use` from their
+/// number, unless `cascade`. Returns how many books went.
+pub(super) async fn delete_owner<R>(
     tx: &mut WriteTx,
-    book_ids: &[i64],
+    owner: &ById<R>,
+    id: i64,
     cascade: bool,
-    in_use: impl FnOnce() -> String,
-) -> Result<u64> {
-    if book_ids.is_empty() {
-        return Ok(0);
-    }
-    if !cascade {
-        let message = format!("{}; delete them first or pass cascade: true", in_use());
+    books: &'static str,
+    in_use: impl FnOnce(usize) -> String,
+) -> Result<u64>
+where
+    R: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+{
+    owner.find(tx, id).await?;
+    let book_ids: Vec<i64> = sqlx::query_scalar(books)
+        .bind(id)
+        .fetch_all(tx.conn())
+        .await?;
+    if !book_ids.is_empty() && !cascade {
+        let message = format!(
+            "{}; delete them first or pass cascade: true",
+            in_use(book_ids.len())
+        );
         return Err(Error::conflict(message, None));
     }
     // A huge publisher's books would pass SQLite's limit on bound variables in one list.
@@ -280,20 +224,18 @@ pub(super) async fn delete_with_owner(
         push_id_list(&mut query, chunk);
         query.build().execute(tx.conn()).await?;
     }
-    for book in book_ids {
+    for book in &book_ids {
         tx.record(Event::BookDeleted(*book));
     }
+    owner.delete(tx, id).await?;
     Ok(book_ids.len() as u64)
 }
 
 /// Deletes a book and its links.
 #[tracing::instrument(level = "debug", skip_all, fields(id))]
 pub async fn delete(tx: &mut WriteTx, id: i64) -> Result<()> {
-    find(tx, id).await?;
-    sqlx::query("delete from book where id = $1")
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
+    BOOKS.find(tx, id).await?;
+    BOOKS.delete(tx, id).await?;
     tx.record(Event::BookDeleted(id));
     Ok(())
 }
@@ -305,8 +247,8 @@ pub async fn add_publisher(
     book_id: i64,
     publisher_id: i64,
 ) -> Result<(BookRow, bool)> {
-    let book = find(tx, book_id).await?;
-    super::publishers::find(tx, publisher_id).await?;
+    let book = BOOKS.find(tx, book_id).await?;
+    PUBLISHERS.find(tx, publisher_id).await?;
     let added = link_publisher(tx, book_id, publisher_id).await?;
     if added {
         tx.record(Event::BookChanged(book.clone()));
@@ -325,7 +267,7 @@ pub async fn remove_publisher(
     // Locked: two replicas removing the book's last two publishers at once would each see
     // the other's still there, and leave the book with none.
     let book = find_locked(tx, book_id).await?;
-    super::publishers::find(tx, publisher_id).await?;
+    PUBLISHERS.find(tx, publisher_id).await?;
     let publishers: Vec<i64> =
         sqlx::query_scalar("select publisher_id from book_publisher where book_id = $1")
             .bind(book_id)

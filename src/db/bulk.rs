@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::hash::Hash;
 
 use sqlx::FromRow;
 use sqlx::any::AnyRow;
@@ -50,30 +51,10 @@ impl BulkAdder {
         sqlx::query("insert into bulk_load (active) values (1)")
             .execute(tx.conn())
             .await?;
-        let authors: Vec<(i64, String, String)> =
-            sqlx::query_as("select id, first_name_key, last_name_key from author")
-                .fetch_all(tx.conn())
-                .await?;
-        let publishers: Vec<(i64, String)> = sqlx::query_as("select id, name_key from publisher")
-            .fetch_all(tx.conn())
-            .await?;
-        let books: Vec<(i64, i64, String)> =
-            sqlx::query_as("select id, author_id, title_key from book")
-                .fetch_all(tx.conn())
-                .await?;
         Ok(BulkAdder {
-            authors: authors
-                .into_iter()
-                .map(|(id, first, last)| ((first, last), id))
-                .collect(),
-            publishers: publishers
-                .into_iter()
-                .map(|(id, name)| (name, id))
-                .collect(),
-            books: books
-                .into_iter()
-                .map(|(id, author, title)| ((author, title), id))
-                .collect(),
+            authors: AUTHORS.ids(tx).await?,
+            publishers: PUBLISHERS.ids(tx).await?,
+            books: BOOKS.ids(tx).await?,
         })
     }
 
@@ -97,36 +78,24 @@ impl BulkAdder {
     }
 
     async fn add_authors(&mut self, tx: &mut WriteTx, entries: &[CatalogueEntry]) -> Result<u64> {
-        let mut new = Vec::new();
-        for (first, last) in entries.iter().filter_map(CatalogueEntry::author) {
-            // 0 marks "new in this batch"; the insert below gives the real id.
-            if let Entry::Vacant(slot) = self.authors.entry(author_key(first, last)) {
-                slot.insert(0);
-                new.push((first, last));
-            }
-        }
-        let rows: Vec<(i64, String, String)> = insert_returning(
-            tx,
-            "insert into author (first_name, last_name, first_name_key, last_name_key) ",
-            &new,
-            |row, (first, last)| {
-                row.push_bind(first.as_str().to_owned())
-                    .push(", ")
-                    .push_bind(last.as_str().to_owned())
-                    .push(", ")
-                    .push_bind(first.key().to_owned())
-                    .push(", ")
-                    .push_bind(last.key().to_owned());
-            },
-            " returning id, first_name_key, last_name_key",
-        )
-        .await?;
-        let count = rows.len() as u64;
-        self.authors.extend(
-            rows.into_iter()
-                .map(|(id, first, last)| ((first, last), id)),
-        );
-        Ok(count)
+        let authors = entries.iter().filter_map(CatalogueEntry::author);
+        AUTHORS
+            .add_missing(
+                tx,
+                &mut self.authors,
+                authors.map(|(first, last)| (author_key(first, last), (first, last))),
+                "insert into author (first_name, last_name, first_name_key, last_name_key) ",
+                |row, (first, last)| {
+                    row.push_bind(first.as_str().to_owned())
+                        .push(", ")
+                        .push_bind(last.as_str().to_owned())
+                        .push(", ")
+                        .push_bind(first.key().to_owned())
+                        .push(", ")
+                        .push_bind(last.key().to_owned());
+                },
+            )
+            .await
     }
 
     async fn add_publishers(
@@ -134,61 +103,48 @@ impl BulkAdder {
         tx: &mut WriteTx,
         entries: &[CatalogueEntry],
     ) -> Result<u64> {
-        let mut new = Vec::new();
-        for name in entries.iter().filter_map(CatalogueEntry::publisher) {
-            if !self.publishers.contains_key(name.key()) {
-                self.publishers.insert(name.key().to_owned(), 0);
-                new.push(name);
-            }
-        }
-        let rows: Vec<(i64, String)> = insert_returning(
-            tx,
-            "insert into publisher (name, name_key) ",
-            &new,
-            |row, name| {
-                row.push_bind(name.as_str().to_owned())
-                    .push(", ")
-                    .push_bind(name.key().to_owned());
-            },
-            " returning id, name_key",
-        )
-        .await?;
-        let count = rows.len() as u64;
-        self.publishers
-            .extend(rows.into_iter().map(|(id, name)| (name, id)));
-        Ok(count)
+        let names = entries.iter().filter_map(CatalogueEntry::publisher);
+        PUBLISHERS
+            .add_missing(
+                tx,
+                &mut self.publishers,
+                names.map(|name| (name.key().to_owned(), name)),
+                "insert into publisher (name, name_key) ",
+                |row, name| {
+                    row.push_bind(name.as_str().to_owned())
+                        .push(", ")
+                        .push_bind(name.key().to_owned());
+                },
+            )
+            .await
     }
 
     async fn add_books(&mut self, tx: &mut WriteTx, entries: &[&BookEntry]) -> Result<u64> {
-        let mut new = Vec::new();
-        for &entry in entries {
-            let author_id = self.author_id(entry)?;
-            if let Entry::Vacant(slot) = self.books.entry((author_id, entry.title.key().to_owned()))
-            {
-                slot.insert(0);
-                new.push((author_id, entry));
-            }
-        }
-        let rows: Vec<(i64, i64, String)> = insert_returning(
-            tx,
-            "insert into book (author_id, title, title_key) ",
-            &new,
-            |row, (author_id, entry)| {
-                row.push_bind(*author_id)
-                    .push(", ")
-                    .push_bind(entry.title.as_str().to_owned())
-                    .push(", ")
-                    .push_bind(entry.title.key().to_owned());
-            },
-            " returning id, author_id, title_key",
-        )
-        .await?;
-        let count = rows.len() as u64;
-        self.books.extend(
-            rows.into_iter()
-                .map(|(id, author, title)| ((author, title), id)),
-        );
-        Ok(count)
+        let books = entries
+            .iter()
+            .map(|&entry| {
+                let author_id = self.author_id(entry)?;
+                Ok((
+                    (author_id, entry.title.key().to_owned()),
+                    (author_id, entry),
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        BOOKS
+            .add_missing(
+                tx,
+                &mut self.books,
+                books,
+                "insert into book (author_id, title, title_key) ",
+                |row, (author_id, entry)| {
+                    row.push_bind(*author_id)
+                        .push(", ")
+                        .push_bind(entry.title.as_str().to_owned())
+                        .push(", ")
+                        .push_bind(entry.title.key().to_owned());
+                },
+            )
+            .await
     }
 
     async fn add_links(&mut self, tx: &mut WriteTx, entries: &[&BookEntry]) -> Result<u64> {
@@ -258,6 +214,68 @@ impl BulkAdder {
             Some(id) if *id != 0 => Ok(*id),
             _ => Err(Error::Inconsistent("an imported author has no id")),
         }
+    }
+}
+
+/// How one table's rows are known by key: `select` reads every row and an insert's
+/// `returning` each new one as `R` (its id and key columns), which `entry` makes a map entry.
+struct KeyedTable<R, K> {
+    select: &'static str,
+    returning: &'static str,
+    entry: fn(R) -> (K, i64),
+}
+
+const AUTHORS: KeyedTable<(i64, String, String), (String, String)> = KeyedTable {
+    select: "select id, first_name_key, last_name_key from author",
+    returning: " returning id, first_name_key, last_name_key",
+    entry: |(id, first, last)| ((first, last), id),
+};
+
+const PUBLISHERS: KeyedTable<(i64, String), String> = KeyedTable {
+    select: "select id, name_key from publisher",
+    returning: " returning id, name_key",
+    entry: |(id, name)| (name, id),
+};
+
+const BOOKS: KeyedTable<(i64, i64, String), (i64, String)> = KeyedTable {
+    select: "select id, author_id, title_key from book",
+    returning: " returning id, author_id, title_key",
+    entry: |(id, author, title)| ((author, title), id),
+};
+
+impl<R, K> KeyedTable<R, K>
+where
+    R: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+    K: Eq + Hash,
+{
+    /// The id of every row, by key.
+    async fn ids(&self, tx: &mut WriteTx) -> Result<HashMap<K, i64>> {
+        let rows: Vec<R> = sqlx::query_as(self.select).fetch_all(tx.conn()).await?;
+        Ok(rows.into_iter().map(self.entry).collect())
+    }
+
+    /// Inserts, with `insert` and `bind`, those of `rows` whose key `ids` lacks, and adds
+    /// their new ids to `ids`; returns how many it inserted.
+    async fn add_missing<T>(
+        &self,
+        tx: &mut WriteTx,
+        ids: &mut HashMap<K, i64>,
+        rows: impl IntoIterator<Item = (K, T)>,
+        insert: &str,
+        bind: impl Fn(&mut Sql, &T) + Copy,
+    ) -> Result<u64> {
+        let mut new = Vec::new();
+        for (key, row) in rows {
+            // 0 marks "new in this batch"; the insert below gives the real id.
+            if let Entry::Vacant(slot) = ids.entry(key) {
+                slot.insert(0);
+                new.push(row);
+            }
+        }
+        let inserted: Vec<R> = insert_returning(tx, insert, &new, bind, self.returning).await?;
+        let count = inserted.len() as u64;
+        ids.extend(inserted.into_iter().map(self.entry));
+        Ok(count)
     }
 }
 

@@ -1,26 +1,44 @@
 //! Batched lookups: rows by primary key, and the children of many parents, each parent's in
-//! order and at most `first` of them, in one statement whatever the number of ids.
+//! order and at most `first` of them, in one statement whatever the number of ids. Also the
+//! one-row reads and deletes by primary key of write transactions.
 //!
-//! Each lookup's rows come back as one JSON value built by the database (see `sql`).
+//! Each batched lookup's rows come back as one JSON value built by the database (see `sql`).
+
+use std::marker::PhantomData;
 
 use serde::de::DeserializeOwned;
+use sqlx::FromRow;
+use sqlx::any::AnyRow;
 
-use super::Db;
 use super::models::ChildrenOf;
 use super::sql::{Sql, limit};
-use crate::error::Result;
+use super::{Db, WriteTx};
+use crate::error::{Entity, Error, Result};
 
-/// How to find rows by their ids.
-pub(super) struct ById {
+/// How to find rows of type `R` by their ids.
+pub struct ById<R> {
     /// The table.
-    pub table: &'static str,
-    /// The columns the row type reads, in its field order.
-    pub columns: &'static str,
+    table: Entity,
+    /// The columns `R` reads, in its field order.
+    columns: &'static str,
+    row: PhantomData<fn() -> R>,
 }
 
-impl ById {
+impl<R> ById<R> {
+    /// Rows of `table` read as their `columns`, in `R`'s field order.
+    pub(super) const fn new(table: Entity, columns: &'static str) -> Self {
+        ById {
+            table,
+            columns,
+            row: PhantomData,
+        }
+    }
+}
+
+impl<R: DeserializeOwned> ById<R> {
     /// The rows with these ids, in no particular order; unknown ids are skipped.
-    pub(super) async fn fetch<R: DeserializeOwned>(&self, db: &Db, ids: &[i64]) -> Result<Vec<R>> {
+    #[tracing::instrument(level = "debug", skip_all, fields(table = %self.table, ids = ids.len()))]
+    pub async fn fetch(&self, db: &Db, ids: &[i64]) -> Result<Vec<R>> {
         let dialect = db.dialect();
         let row = format!("{}({})", dialect.array(), self.columns);
         let mut query = Sql::new(format_args!(
@@ -34,29 +52,66 @@ impl ById {
     }
 }
 
+impl<R> ById<R>
+where
+    R: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+{
+    /// The row with this id, as the write transaction sees it; `NotFound` when there is none.
+    pub(super) async fn find(&self, tx: &mut WriteTx, id: i64) -> Result<R> {
+        self.find_locking(tx, id, "").await
+    }
+
+    /// [`ById::find`], the statement ending in `lock`: a row-locking clause.
+    pub(super) async fn find_locking(&self, tx: &mut WriteTx, id: i64, lock: &str) -> Result<R> {
+        let statement = format!(
+            "select {} from {} where id = $1{lock}",
+            self.columns, self.table
+        );
+        sqlx::query_as(sqlx::AssertSqlSafe(statement))
+            .bind(id)
+            .fetch_optional(tx.conn())
+            .await?
+            .ok_or(Error::NotFound {
+                what: self.table,
+                id,
+            })
+    }
+
+    /// Deletes the row with this id, and by cascade what refers to it.
+    pub(super) async fn delete(&self, tx: &mut WriteTx, id: i64) -> Result<()> {
+        let statement = format!("delete from {} where id = $1", self.table);
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .bind(id)
+            .execute(tx.conn())
+            .await?;
+        Ok(())
+    }
+}
+
 /// How to find the children of a batch of parents, in two forms of one relation: all
 /// children of every parent in one select, or at most `first` of each parent by a
 /// subquery run once per parent, which stops at its `limit` (a window numbering every
 /// child of every parent would read them all to keep a few).
-pub(super) struct Children {
+pub struct Children {
     /// Every child of every parent whose id is in the table `ids`: the `from` and `where`
     /// of a select of the child rows as `c`.
-    pub all_rows: &'static str,
+    pub(super) all_rows: &'static str,
     /// The parent id of a row of `all_rows`.
-    pub parent: &'static str,
+    pub(super) parent: &'static str,
     /// One parent's children: a `select` of the child's columns and its sort columns for
     /// the parent whose id is `parent.id`, ending in the relation's `order by`.
-    pub first_rows: &'static str,
+    pub(super) first_rows: &'static str,
     /// The columns of a child the row type reads, in its field order, qualified by `c.`.
-    pub columns: &'static str,
+    pub(super) columns: &'static str,
     /// The relation's order, by columns qualified by `c.`, ending in a unique one.
-    pub order: &'static str,
+    pub(super) order: &'static str,
 }
 
 impl Children {
     /// Each parent's children in order, at most `first` of each when given. Parents
     /// without children may be left out.
-    pub(super) async fn fetch<R: DeserializeOwned>(
+    #[tracing::instrument(level = "debug", skip_all, fields(parents = parent_ids.len()))]
+    pub async fn fetch<R: DeserializeOwned>(
         &self,
         db: &Db,
         parent_ids: &[i64],

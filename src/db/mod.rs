@@ -7,7 +7,7 @@ pub mod books;
 pub mod bulk;
 pub mod events;
 pub mod export;
-mod lookup;
+pub mod lookup;
 pub mod models;
 mod notify;
 pub mod pages;
@@ -28,9 +28,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::any::{AnyArguments, AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::query::QueryAs;
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{AnyConnection, ConnectOptions as _, Connection as _};
+use sqlx::{Any, AnyConnection, ConnectOptions as _, Connection as _, FromRow};
 
 use readers::{Lender, Reader, Readers};
 use sql::{Dialect, Sql};
@@ -773,6 +774,24 @@ async fn sqlite_writable(conn: &mut AnyConnection) -> Result<bool> {
         Err(error) if sqlite_result_code(&error) == Some(SQLITE_READONLY) => Ok(false),
         Err(error) => Err(error.into()),
     }
+}
+
+/// Runs `update`, which returns the row as it is now, and announces that row with `changed`
+/// unless it equals `before`: a rename to the same spelling changes nothing.
+async fn update_row<R>(
+    tx: &mut WriteTx,
+    before: &R,
+    update: QueryAs<'_, Any, R, AnyArguments>,
+    changed: fn(R) -> Event,
+) -> Result<R>
+where
+    R: for<'r> FromRow<'r, AnyRow> + Clone + PartialEq + Send + Unpin,
+{
+    let after = update.fetch_one(tx.conn()).await?;
+    if after != *before {
+        tx.record(changed(after.clone()));
+    }
+    Ok(after)
 }
 
 /// The id of the row `find` selects, or else of the row `insert` creates (`true`).

@@ -47,9 +47,20 @@ pub struct ChildrenOf<T> {
     pub children: Vec<T>,
 }
 
+/// Aggregates of one author, derived from its books.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct AuthorCounts {
+    /// The author's id.
+    pub id: i64,
+    /// Books by the author.
+    pub book_count: i64,
+}
+
 /// Aggregates of one publisher, derived from its books.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 pub struct PublisherCounts {
+    /// The publisher's id.
+    pub id: i64,
     /// Books linked to the publisher.
     pub book_count: i64,
     /// Distinct authors of those books.

@@ -112,26 +112,37 @@ pub struct Page<T> {
     pub has_next_page: bool,
 }
 
-/// Runs `listed` (a `select` whose columns include every sort column) as one page; the
-/// rows are its `columns` (in the row type's field order), each with its sort key.
+/// What a top-level list reads: the rows of one table that a filter keeps. Implemented by
+/// each table's filter type, so that paging and counting are written once.
+pub trait Filter {
+    /// The listed row.
+    type Row: DeserializeOwned;
+    /// The row's columns and every sort column, qualified by the alias of `TABLE`.
+    const SELECT: &'static str;
+    /// The table, with the alias that `SELECT` and the conditions use.
+    const TABLE: &'static str;
+    /// The row type's columns, in its field order.
+    const COLUMNS: &'static [&'static str];
+    /// Appends the `where` clause keeping the rows this filter matches.
+    fn push_where(&self, query: &mut Sql);
+}
+
+/// One page of the rows `filter` keeps, in `order`, each with its sort key.
 ///
-/// `listed` is wrapped as a subquery so computed sort columns such as counts can be
-/// compared in `where`, which PostgreSQL (unlike SQLite) refuses on a select alias.
-pub(super) async fn fetch_page<T>(
+/// The filtered select is wrapped as a subquery so computed sort columns such as counts can
+/// be compared in `where`, which PostgreSQL (unlike SQLite) refuses on a select alias.
+#[tracing::instrument(level = "debug", skip_all, fields(table = F::TABLE))]
+pub async fn page<F: Filter>(
     db: &Db,
-    listed: impl FnOnce(&mut Sql),
-    columns: &[&str],
+    filter: &F,
     order: &[SortColumn],
     page: &PageArgs,
-) -> Result<Page<T>>
-where
-    T: DeserializeOwned,
-{
+) -> Result<Page<F::Row>> {
     let dialect = db.dialect();
     let sort_columns: Vec<&str> = order.iter().map(|column| column.column).collect();
     let row = format!(
         "{array}({array}(t.{}), {array}(t.{}))",
-        columns.join(", t."),
+        F::COLUMNS.join(", t."),
         sort_columns.join(", t."),
         array = dialect.array(),
     );
@@ -143,8 +154,12 @@ where
         })
         .collect::<Vec<_>>()
         .join(", ");
-    let mut query = Sql::new("select * from (");
-    listed(&mut query);
+    let mut query = Sql::new(format_args!(
+        "select * from (select {} from {}",
+        F::SELECT,
+        F::TABLE
+    ));
+    filter.push_where(&mut query);
     query.push(") as t");
     if let Some(after) = &page.after {
         if !fits(order, after) {
@@ -166,7 +181,7 @@ where
         format!("select {}", dialect.as_text(&format!("({page})")))
     });
 
-    let mut rows: Vec<(T, SortKey)> = query.fetch_json(db).await?;
+    let mut rows: Vec<(F::Row, SortKey)> = query.fetch_json(db).await?;
     let limit = usize::try_from(page.first).unwrap_or(0);
     let has_next_page = rows.len() > limit;
     rows.truncate(limit);
@@ -174,6 +189,17 @@ where
         rows,
         has_next_page,
     })
+}
+
+/// How many rows `filter` keeps.
+#[tracing::instrument(level = "debug", skip_all, fields(table = F::TABLE))]
+pub async fn count<F: Filter>(db: &Db, filter: &F) -> Result<i64> {
+    let mut query = Sql::new(format_args!("select count(*) from {}", F::TABLE));
+    filter.push_where(&mut query);
+    Ok(query
+        .build_query_scalar()
+        .fetch_one(&mut *db.read().await?)
+        .await?)
 }
 
 /// `(c1 > v1) or (c1 = v1 and c2 > v2) or …`, with `<` for descending columns. Row-value

@@ -124,8 +124,11 @@ impl Dialect {
 }
 
 /// SQL text with the values bound to its placeholders.
+///
+/// `pub` only so that [`super::pages::Filter`] may name it: this module is private, so
+/// nothing outside `db` can build a statement.
 #[derive(Default)]
-pub(super) struct Sql {
+pub struct Sql {
     text: String,
     arguments: AnyArguments,
 }

@@ -14,7 +14,9 @@ use std::time::Duration;
 use async_graphql::dataloader::{DataLoader, Loader};
 
 use super::batch::BatchQueue;
-use crate::db::models::{AuthorRow, BookRow, ChildrenOf, PublisherCounts, PublisherRow};
+use crate::db::models::{
+    AuthorCounts, AuthorRow, BookRow, ChildrenOf, PublisherCounts, PublisherRow,
+};
 use crate::db::{self, Db};
 use crate::error::{Error, Result};
 
@@ -45,14 +47,12 @@ pub struct Catalog {
     db: Db,
 }
 
-/// A table whose rows are looked up by primary key.
-pub trait Table: Send + Sync + 'static {
-    /// The row type.
-    type Row: Clone + Send + Sync + 'static;
+/// A row type, or some columns of one, looked up by primary key.
+pub trait Keyed: Clone + Send + Sync + 'static {
     /// The rows with these ids.
-    fn fetch(db: &Db, ids: &[i64]) -> impl Future<Output = Result<Vec<Self::Row>>> + Send;
+    fn fetch(db: &Db, ids: &[i64]) -> impl Future<Output = Result<Vec<Self>>> + Send;
     /// The row's primary key.
-    fn id(row: &Self::Row) -> i64;
+    fn id(&self) -> i64;
 }
 
 /// A one-to-many relation, read in batches of parents with at most `first` children each.
@@ -67,7 +67,7 @@ pub trait Relation: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<ChildrenOf<Self::Row>>>> + Send;
 }
 
-/// Key: the row of table `T` with this id.
+/// Key: the row of type `T` with this id.
 pub struct ById<T>(pub i64, PhantomData<fn() -> T>);
 
 /// Key: at most `first` children of `owner` along relation `R`.
@@ -129,17 +129,17 @@ impl<R> Hash for ListOf<R> {
     }
 }
 
-impl<T: Table> Loader<ById<T>> for Catalog {
-    type Value = T::Row;
+impl<T: Keyed> Loader<ById<T>> for Catalog {
+    type Value = T;
     type Error = Arc<Error>;
 
-    async fn load(&self, keys: &[ById<T>]) -> Result<HashMap<ById<T>, T::Row>, Arc<Error>> {
+    async fn load(&self, keys: &[ById<T>]) -> Result<HashMap<ById<T>, T>, Arc<Error>> {
         self.db.stats().observe_batch(keys.len());
         let ids: Vec<i64> = keys.iter().map(|key| key.0).collect();
         let rows = T::fetch(&self.db, &ids).await?;
         Ok(rows
             .into_iter()
-            .map(|row| (ById::new(T::id(&row)), row))
+            .map(|row| (ById::new(row.id()), row))
             .collect())
     }
 }
@@ -181,74 +181,42 @@ impl<R: Relation> Loader<ListOf<R>> for Catalog {
     }
 }
 
-/// Key: how many books the author with this id has.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct AuthorBookCount(pub i64);
-
-impl Loader<AuthorBookCount> for Catalog {
-    type Value = i64;
-    type Error = Arc<Error>;
-
-    async fn load(
-        &self,
-        keys: &[AuthorBookCount],
-    ) -> Result<HashMap<AuthorBookCount, i64>, Arc<Error>> {
-        self.db.stats().observe_batch(keys.len());
-        let ids: Vec<i64> = keys.iter().map(|key| key.0).collect();
-        let counts = db::authors::book_counts(&self.db, &ids).await?;
-        Ok(counts
-            .into_iter()
-            .map(|(id, count)| (AuthorBookCount(id), count))
-            .collect())
-    }
-}
-
-/// Key: the book and author counts of the publisher with this id.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct CountsOfPublisher(pub i64);
-
-impl Loader<CountsOfPublisher> for Catalog {
-    type Value = PublisherCounts;
-    type Error = Arc<Error>;
-
-    async fn load(
-        &self,
-        keys: &[CountsOfPublisher],
-    ) -> Result<HashMap<CountsOfPublisher, PublisherCounts>, Arc<Error>> {
-        self.db.stats().observe_batch(keys.len());
-        let ids: Vec<i64> = keys.iter().map(|key| key.0).collect();
-        let counts = db::publishers::counts(&self.db, &ids).await?;
-        Ok(counts
-            .into_iter()
-            .map(|(id, counts)| (CountsOfPublisher(id), counts))
-            .collect())
-    }
-}
-
-/// Marker: the `author` table.
-pub struct Authors;
-/// Marker: the `book` table.
-pub struct Books;
-/// Marker: the `publisher` table.
-pub struct Publishers;
-
-macro_rules! table {
-    ($table:ty, $row:ty, $fetch:path) => {
-        impl Table for $table {
-            type Row = $row;
+/// Implements [`Keyed`] for `$row`, read by the lookup `$by_id`.
+macro_rules! keyed {
+    ($row:ty, $by_id:path) => {
+        impl Keyed for $row {
             fn fetch(db: &Db, ids: &[i64]) -> impl Future<Output = Result<Vec<$row>>> + Send {
-                $fetch(db, ids)
+                $by_id.fetch(db, ids)
             }
-            fn id(row: &$row) -> i64 {
-                row.id
+            fn id(&self) -> i64 {
+                self.id
             }
         }
     };
 }
 
-table!(Authors, AuthorRow, db::authors::by_ids);
-table!(Books, BookRow, db::books::by_ids);
-table!(Publishers, PublisherRow, db::publishers::by_ids);
+/// Implements [`Relation`] for the marker `$relation`: children `$row`, read by the lookup
+/// `$children`.
+macro_rules! relation {
+    ($relation:ty, $row:ty, $children:path) => {
+        impl Relation for $relation {
+            type Row = $row;
+            fn fetch(
+                db: &Db,
+                owners: &[i64],
+                first: Option<i64>,
+            ) -> impl Future<Output = Result<Vec<ChildrenOf<$row>>>> + Send {
+                $children.fetch(db, owners, first)
+            }
+        }
+    };
+}
+
+keyed!(AuthorRow, db::authors::AUTHORS);
+keyed!(BookRow, db::books::BOOKS);
+keyed!(PublisherRow, db::publishers::PUBLISHERS);
+keyed!(AuthorCounts, db::authors::BOOK_COUNTS);
+keyed!(PublisherCounts, db::publishers::COUNTS);
 
 /// Relation: an author's books, by title.
 pub struct BooksByAuthor;
@@ -261,23 +229,20 @@ pub struct BooksByPublisher;
 /// Relation: the distinct authors of a publisher's books, by last then first name.
 pub struct AuthorsByPublisher;
 
-macro_rules! relation {
-    ($relation:ty, $row:ty, $fetch:path) => {
-        impl Relation for $relation {
-            type Row = $row;
-            fn fetch(
-                db: &Db,
-                owners: &[i64],
-                first: Option<i64>,
-            ) -> impl Future<Output = Result<Vec<ChildrenOf<$row>>>> + Send {
-                $fetch(db, owners, first)
-            }
-        }
-    };
-}
-
-relation!(BooksByAuthor, BookRow, db::books::of_authors);
-relation!(PublishersByAuthor, PublisherRow, db::publishers::of_authors);
-relation!(PublishersByBook, PublisherRow, db::publishers::of_books);
-relation!(BooksByPublisher, BookRow, db::books::of_publishers);
-relation!(AuthorsByPublisher, AuthorRow, db::authors::of_publishers);
+relation!(BooksByAuthor, BookRow, db::books::BOOKS_OF_AUTHORS);
+relation!(
+    PublishersByAuthor,
+    PublisherRow,
+    db::publishers::PUBLISHERS_OF_AUTHORS
+);
+relation!(
+    PublishersByBook,
+    PublisherRow,
+    db::publishers::PUBLISHERS_OF_BOOKS
+);
+relation!(BooksByPublisher, BookRow, db::books::BOOKS_OF_PUBLISHERS);
+relation!(
+    AuthorsByPublisher,
+    AuthorRow,
+    db::authors::AUTHORS_OF_PUBLISHERS
+);

@@ -9,9 +9,10 @@ use super::ids::{decode_cursor, page_first, parse_id};
 use super::inputs::{
     AuthorFilter, AuthorOrder, BookFilter, BookOrder, PublisherFilter, PublisherOrder,
 };
-use super::loaders::{Authors, Books, ById, Loaders, Publishers, Table};
+use super::loaders::{ById, Keyed, Loaders};
 use super::types::{Author, Book, List, Publisher};
 use crate::config;
+use crate::db::models::{AuthorRow, BookRow, PublisherRow};
 use crate::db::pages::{Page, PageArgs};
 use crate::db::{self, Db};
 use crate::error::{ClientResult, Result};
@@ -28,7 +29,7 @@ impl QueryRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "The author's ID.")] id: ID,
     ) -> ClientResult<Option<Author>> {
-        by_id::<Authors, _>(ctx, &id).await
+        by_id::<AuthorRow, _>(ctx, &id).await
     }
 
     /// The book with this ID, or null when there is none.
@@ -37,7 +38,7 @@ impl QueryRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "The book's ID.")] id: ID,
     ) -> ClientResult<Option<Book>> {
-        by_id::<Books, _>(ctx, &id).await
+        by_id::<BookRow, _>(ctx, &id).await
     }
 
     /// The publisher with this ID, or null when there is none.
@@ -46,7 +47,7 @@ impl QueryRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "The publisher's ID.")] id: ID,
     ) -> ClientResult<Option<Publisher>> {
-        by_id::<Publishers, _>(ctx, &id).await
+        by_id::<PublisherRow, _>(ctx, &id).await
     }
 
     /// Authors, by default ordered by last name, then first name.
@@ -69,14 +70,9 @@ impl QueryRoot {
         let list = order.cursor_list();
         let page = page_args(&list, first, after.as_deref())?;
         let db = ctx.data_unchecked::<Db>();
-        let rows = db::authors::page(
-            db,
-            &filter,
-            order.sort(),
-            order.direction.descending(),
-            &page,
-        );
-        connection(ctx, &list, &page, rows, db::authors::count(db, &filter)).await
+        let sort = order.sort().columns(order.direction.descending());
+        let rows = db::pages::page(db, &filter, &sort, &page);
+        connection(ctx, &list, &page, rows, db::pages::count(db, &filter)).await
     }
 
     /// Books, by default ordered by title.
@@ -97,8 +93,9 @@ impl QueryRoot {
         let list = order.cursor_list();
         let page = page_args(&list, first, after.as_deref())?;
         let db = ctx.data_unchecked::<Db>();
-        let rows = db::books::page(db, &filter, order.direction.descending(), &page);
-        connection(ctx, &list, &page, rows, db::books::count(db, &filter)).await
+        let sort = db::books::title_order(order.direction.descending());
+        let rows = db::pages::page(db, &filter, &sort, &page);
+        connection(ctx, &list, &page, rows, db::pages::count(db, &filter)).await
     }
 
     /// Publishers, by default ordered by name.
@@ -121,22 +118,17 @@ impl QueryRoot {
         let list = order.cursor_list();
         let page = page_args(&list, first, after.as_deref())?;
         let db = ctx.data_unchecked::<Db>();
-        let rows = db::publishers::page(
-            db,
-            &filter,
-            order.sort(),
-            order.direction.descending(),
-            &page,
-        );
-        connection(ctx, &list, &page, rows, db::publishers::count(db, &filter)).await
+        let sort = order.sort().columns(order.direction.descending());
+        let rows = db::pages::page(db, &filter, &sort, &page);
+        connection(ctx, &list, &page, rows, db::pages::count(db, &filter)).await
     }
 }
 
-/// The row of table `T` named by `id`, if any.
+/// The row `T` named by `id`, if any.
 async fn by_id<T, W>(ctx: &Context<'_>, id: &ID) -> ClientResult<Option<W>>
 where
-    T: Table,
-    W: From<T::Row>,
+    T: Keyed,
+    W: From<T>,
 {
     let key = ById::<T>::new(parse_id("id", id)?);
     let row = ctx.data_unchecked::<Loaders>().load_one(key).await?;

@@ -17,10 +17,9 @@ use futures_util::future::BoxFuture;
 
 use super::ids::to_id;
 use super::loaders::{
-    AuthorBookCount, Authors, AuthorsByPublisher, BooksByAuthor, BooksByPublisher,
-    CountsOfPublisher, PublishersByAuthor, PublishersByBook,
+    AuthorsByPublisher, BooksByAuthor, BooksByPublisher, ById, PublishersByAuthor, PublishersByBook,
 };
-use crate::db::models::{AuthorRow, BookRow, PublisherCounts, PublisherRow};
+use crate::db::models::{AuthorCounts, AuthorRow, BookRow, PublisherCounts, PublisherRow};
 use plan::{Fields, Nested, Plan, object_plan, unknown_field};
 use resolve::{Origin, Resolve, Scope, Site, list, loaded, object, objects, read};
 
@@ -165,8 +164,10 @@ impl Resolve for AuthorField {
                 Value::String(format!("{} {}", row.first_name, row.last_name))
             }),
             Self::BookCount => {
-                let keys = rows.iter().map(|row| AuthorBookCount(row.id)).collect();
-                loaded(scope, keys, site, |count: &i64| Value::from(*count))
+                let keys = rows.iter().map(|row| ById::<AuthorCounts>::new(row.id));
+                loaded(scope, keys.collect(), site, |counts: &AuthorCounts| {
+                    Value::from(counts.book_count)
+                })
             }
             Self::Books(nested) => list::<BooksByAuthor, _>(scope, nested, ids(), site),
             Self::Publishers(nested) => list::<PublishersByAuthor, _>(scope, nested, ids(), site),
@@ -188,7 +189,7 @@ impl Resolve for BookField {
             Self::Title => read(rows, |row| Value::String(row.title.clone())),
             Self::Author(plan) => {
                 let authors = rows.iter().map(|row| row.author_id).collect();
-                object::<Authors, _>(scope, plan, authors, site)
+                object::<AuthorRow, _>(scope, plan, authors, site)
             }
             Self::Publishers(nested) => {
                 let ids = rows.iter().map(|row| row.id).collect();
@@ -209,8 +210,10 @@ impl Resolve for PublisherField {
     ) -> BoxFuture<'a, ServerResult<Vec<Value>>> {
         let ids = || rows.iter().map(|row| row.id).collect();
         let counts = |count: fn(&PublisherCounts) -> i64| {
-            let keys = rows.iter().map(|row| CountsOfPublisher(row.id)).collect();
-            loaded(scope, keys, site, move |counts| Value::from(count(counts)))
+            let keys = rows.iter().map(|row| ById::<PublisherCounts>::new(row.id));
+            loaded(scope, keys.collect(), site, move |counts| {
+                Value::from(count(counts))
+            })
         };
         match self {
             Self::Id => read(rows, |row| id(row.id)),

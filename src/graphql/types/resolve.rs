@@ -18,7 +18,7 @@ use super::plan::{Fields, Member, Nested, Plan};
 use crate::error::{ClientError, Error};
 use crate::graphql::budget::ResponseBudget;
 use crate::graphql::ids::nested_first;
-use crate::graphql::loaders::{ById, Catalog, ListOf, Loaders, Relation, Table};
+use crate::graphql::loaders::{ById, Catalog, Keyed, ListOf, Loaders, Relation};
 
 /// The fields of a type whose values come from rows of `Row`.
 pub(super) trait Resolve: Fields {
@@ -233,7 +233,7 @@ where
     })
 }
 
-/// For each of `ids`, the object `plan` makes of the row of table `T` with that id, which
+/// For each of `ids`, the object `plan` makes of the row `T` with that id, which
 /// must exist (a foreign key names it).
 pub(super) fn object<'a, T, F>(
     scope: &'a Scope<'a>,
@@ -242,9 +242,9 @@ pub(super) fn object<'a, T, F>(
     site: Site<'a>,
 ) -> BoxFuture<'a, ServerResult<Vec<Value>>>
 where
-    T: Table,
-    F: Resolve<Row = T::Row>,
-    Catalog: Loader<ById<T>, Value = T::Row, Error = Arc<Error>>,
+    T: Keyed,
+    F: Resolve<Row = T>,
+    Catalog: Loader<ById<T>, Value = T, Error = Arc<Error>>,
 {
     Box::pin(async move {
         let found = load(scope, site, ids.iter().map(|&id| ById::<T>::new(id))).await?;

@@ -71,10 +71,11 @@ impl Filter for AuthorFilter {
 }
 
 /// The authors, by id.
-pub const AUTHORS: ById<AuthorRow> = ById::new(Entity::Author, "id, first_name, last_name");
+pub const AUTHORS: ById<AuthorRow> =
+    ById::new(Entity::Author, "author", "id, first_name, last_name");
 
 /// The authors' book counts, by id.
-pub const BOOK_COUNTS: ById<AuthorCounts> = ById::new(Entity::Author, "id, book_count");
+pub const BOOK_COUNTS: ById<AuthorCounts> = ById::new(Entity::Author, "author", "id, book_count");
 
 /// The distinct authors of each publisher's books, by name, at most `first` per publisher.
 pub const AUTHORS_OF_PUBLISHERS: Children = Children {

@@ -57,7 +57,7 @@ pub fn title_order(descending: bool) -> Vec<SortColumn> {
 }
 
 /// The books, by id.
-pub const BOOKS: ById<BookRow> = ById::new(Entity::Book, "id, author_id, title");
+pub const BOOKS: ById<BookRow> = ById::new(Entity::Book, "book", "id, author_id, title");
 
 /// Each author's books, by title, at most `first` per author.
 pub const BOOKS_OF_AUTHORS: Children = Children {

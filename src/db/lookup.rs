@@ -17,17 +17,20 @@ use crate::error::{Entity, Error, Result};
 
 /// How to find rows of type `R` by their ids.
 pub struct ById<R> {
-    /// The table.
-    table: Entity,
+    /// What a row is, for errors.
+    entity: Entity,
+    /// The table, as SQL names it.
+    table: &'static str,
     /// The columns `R` reads, in its field order.
     columns: &'static str,
     row: PhantomData<fn() -> R>,
 }
 
 impl<R> ById<R> {
-    /// Rows of `table` read as their `columns`, in `R`'s field order.
-    pub(super) const fn new(table: Entity, columns: &'static str) -> Self {
+    /// Rows of `table` (rows of `entity`) read as their `columns`, in `R`'s field order.
+    pub(super) const fn new(entity: Entity, table: &'static str, columns: &'static str) -> Self {
         ById {
+            entity,
             table,
             columns,
             row: PhantomData,
@@ -37,7 +40,7 @@ impl<R> ById<R> {
 
 impl<R: DeserializeOwned> ById<R> {
     /// The rows with these ids, in no particular order; unknown ids are skipped.
-    #[tracing::instrument(level = "debug", skip_all, fields(table = %self.table, ids = ids.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(table = self.table, ids = ids.len()))]
     pub async fn fetch(&self, db: &Db, ids: &[i64]) -> Result<Vec<R>> {
         let dialect = db.dialect();
         let row = format!("{}({})", dialect.array(), self.columns);
@@ -62,7 +65,12 @@ where
     }
 
     /// [`ById::find`], the statement ending in `lock`: a row-locking clause.
-    pub(super) async fn find_locking(&self, tx: &mut WriteTx, id: i64, lock: &str) -> Result<R> {
+    pub(super) async fn find_locking(
+        &self,
+        tx: &mut WriteTx,
+        id: i64,
+        lock: &'static str,
+    ) -> Result<R> {
         let statement = format!(
             "select {} from {} where id = $1{lock}",
             self.columns, self.table
@@ -72,7 +80,7 @@ where
             .fetch_optional(tx.conn())
             .await?
             .ok_or(Error::NotFound {
-                what: self.table,
+                what: self.entity,
                 id,
             })
     }

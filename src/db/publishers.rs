@@ -63,11 +63,14 @@ impl Filter for PublisherFilter {
 }
 
 /// The publishers, by id.
-pub const PUBLISHERS: ById<PublisherRow> = ById::new(Entity::Publisher, "id, name");
+pub const PUBLISHERS: ById<PublisherRow> = ById::new(Entity::Publisher, "publisher", "id, name");
 
 /// The publishers' book and author counts, by id.
-pub const COUNTS: ById<PublisherCounts> =
-    ById::new(Entity::Publisher, "id, book_count, author_count");
+pub const COUNTS: ById<PublisherCounts> = ById::new(
+    Entity::Publisher,
+    "publisher",
+    "id, book_count, author_count",
+);
 
 /// Each book's publishers, by name, at most `first` per book.
 pub const PUBLISHERS_OF_BOOKS: Children = Children {

@@ -95,7 +95,7 @@ impl<R> ListOf<R> {
     }
 }
 
-// Hand-written so the marker types need no derives of their own.
+// Hand-written so the row type needs no derives of its own.
 impl<T> Clone for ById<T> {
     fn clone(&self) -> Self {
         ById::new(self.0)

@@ -14,6 +14,8 @@ use super::{Db, WriteTx, authors, books, publishers};
 use crate::book_entry::{AddOutcome, BookEntry};
 use crate::error::{Error, Result};
 
+mod lot;
+
 /// What [`add_book`] found, created and linked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddedBook {
@@ -143,7 +145,7 @@ async fn add_many(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<Vec<Option<
         return Ok(entries.iter().map(|_| None).collect());
     }
     let dialect = tx.dialect;
-    let rows = json_rows(dialect);
+    let statements = lot::statements(dialect);
     // On PostgreSQL other replicas write beside this lot: its rows are locked in the order
     // every writer takes them (authors by id as the books go in, then publishers and their
     // pairs as the links go in; migrations/postgres/0005), so two lots wait for each other
@@ -155,8 +157,8 @@ async fn add_many(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<Vec<Option<
     // back by one more statement, a round trip to the one writer while every write waits.
     // An id taken meanwhile would fail the lot, whose entries would then run alone.
     // PostgreSQL's ids come from a sequence that other replicas draw from too.
-    let chosen_ids: Vec<Option<i64>> = match dialect {
-        Dialect::Sqlite => {
+    let chosen_ids: Vec<Option<i64>> = match statements.book_ids {
+        None => {
             let mut next = last_book_id.unwrap_or(0);
             planned
                 .iter()
@@ -168,7 +170,7 @@ async fn add_many(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<Vec<Option<
                 })
                 .collect()
         }
-        Dialect::Postgres => vec![None; planned.len()],
+        Some(_) => vec![None; planned.len()],
     };
     let mut new: Vec<_> = planned
         .iter()
@@ -187,19 +189,10 @@ async fn add_many(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<Vec<Option<
     }
     let new: Vec<_> = new.into_iter().map(|(_, row)| row).collect();
     if !new.is_empty() {
-        let (id_column, id_value) = match dialect {
-            Dialect::Sqlite => ("id, ", "cast(e.value ->> 3 as bigint), "),
-            Dialect::Postgres => ("", ""),
-        };
-        let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "insert into book ({id_column}author_id, title, title_key)
-             select {id_value}cast(e.value ->> 0 as bigint), e.value ->> 1, e.value ->> 2
-             from {rows}
-             order by e.position"
-        )))
-        .bind(serde_json::Value::from(new.clone()).to_string())
-        .execute(tx.conn())
-        .await?;
+        let inserted = sqlx::query(statements.insert_books)
+            .bind(serde_json::Value::from(new.clone()).to_string())
+            .execute(tx.conn())
+            .await?;
         if inserted.rows_affected() != new.len() as u64 {
             return Err(Error::Inconsistent(
                 "a lot inserted other books than planned",
@@ -217,29 +210,19 @@ async fn add_many(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<Vec<Option<
             .collect::<Vec<_>>(),
     )
     .to_string();
-    let book_of_entry = format!(
-        "from {rows} join book b
-             on b.author_id = cast(e.value ->> 0 as bigint) and b.title_key = e.value ->> 1"
-    );
     let links = planned
         .iter()
         .filter(|planned| !matches!(planned.book, Some((_, true))))
         .count();
-    let linked = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "insert into book_publisher (book_id, publisher_id)
-         select b.id, cast(e.value ->> 2 as bigint) {book_of_entry}
-         where true
-         order by e.position
-         on conflict (book_id, publisher_id) do nothing"
-    )))
-    .bind(books.clone())
-    .execute(tx.conn())
-    .await?;
+    let linked = sqlx::query(statements.link)
+        .bind(books.clone())
+        .execute(tx.conn())
+        .await?;
     if linked.rows_affected() != links as u64 {
         return Err(Error::Inconsistent("a lot linked other books than planned"));
     }
-    let ids: Vec<i64> = match dialect {
-        Dialect::Sqlite => planned
+    let ids: Vec<i64> = match statements.book_ids {
+        None => planned
             .iter()
             .zip(chosen_ids)
             .map(|(planned, chosen)| {
@@ -248,14 +231,11 @@ async fn add_many(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<Vec<Option<
                     .unwrap_or_default()
             })
             .collect(),
-        Dialect::Postgres => {
-            let ids: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "select {} {book_of_entry}",
-                dialect.as_text(&dialect.aggregate("b.id", Some("e.position")))
-            )))
-            .bind(books)
-            .fetch_one(tx.conn())
-            .await?;
+        Some(book_ids) => {
+            let ids: Option<String> = sqlx::query_scalar(book_ids)
+                .bind(books)
+                .fetch_one(tx.conn())
+                .await?;
             from_json(ids)?
         }
     };
@@ -313,26 +293,11 @@ async fn plan(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<(Vec<Planned>, 
             ])
         })
         .collect();
-    let dialect = tx.dialect;
-    let found = dialect.array().to_owned()
-        + "(a.id, p.id, b.id, b.title, case when exists (
-               select 1 from book_publisher bp where bp.book_id = b.id and bp.publisher_id = p.id
-           ) then 1 else 0 end)";
-    // Left joins on unique keys keep one row per entry, put back in order by the aggregate.
     let (found, last_book_id): (Option<String>, Option<i64>) =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "select {}, (select max(id) from book)
-         from {rows}
-         left join author a
-             on a.last_name_key = e.value ->> 0 and a.first_name_key = e.value ->> 1
-         left join publisher p on p.name_key = e.value ->> 2
-         left join book b on b.author_id = a.id and b.title_key = e.value ->> 3",
-            dialect.as_text(&dialect.aggregate(&found, Some("e.position"))),
-            rows = json_rows(dialect),
-        )))
-        .bind(serde_json::Value::from(keys).to_string())
-        .fetch_one(tx.conn())
-        .await?;
+        sqlx::query_as(lot::statements(tx.dialect).plan)
+            .bind(serde_json::Value::from(keys).to_string())
+            .fetch_one(tx.conn())
+            .await?;
     let found: Vec<Found> = from_json(found)?;
     if found.len() != entries.len() {
         return Err(Error::Inconsistent("the look-up of a lot lost entries"));
@@ -369,13 +334,4 @@ async fn plan(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<(Vec<Planned>, 
 fn from_json<T: serde::de::DeserializeOwned>(json: Option<String>) -> Result<T> {
     let json = json.as_deref().unwrap_or("[]");
     serde_json::from_str(json).map_err(|error| sqlx::Error::Decode(Box::new(error)).into())
-}
-
-/// The elements of the JSON array bound to `$1` as rows `e`, with the element in
-/// `e.value` and its place in `e.position`.
-fn json_rows(dialect: Dialect) -> &'static str {
-    match dialect {
-        Dialect::Sqlite => "(select value, key as position from json_each($1)) as e",
-        Dialect::Postgres => "json_array_elements($1::json) with ordinality as e(value, position)",
-    }
 }

@@ -1,0 +1,119 @@
+//! The statements of an `addBook` lot ([`super::AddBooks`]), written out whole for each
+//! backend. Each binds the lot's entries as one JSON array to `$1`, taken apart as rows `e`
+//! with the element in `e.value` and its place in `e.position`.
+//!
+//! Every author, publisher, book and link is found through its unique key, one entry at a
+//! time, whatever the size of the tables. SQLite plans its joins that way by itself. PostgreSQL
+//! estimates a JSON array at 100 rows and would rather hash-join them against sequential
+//! scans of whole tables, a cost per lot that grows with the catalogue and with the number of
+//! lots: each look-up is a lateral subquery with `limit 1`, which PostgreSQL never merges into
+//! a join, so it runs once per entry as a scan of the key's index. (Typed arrays through
+//! `unnest` would need array binds, which sqlx's `Any` driver lacks, and would be estimated
+//! as blindly.)
+
+use crate::db::sql::Dialect;
+
+/// A lot's statements on one backend.
+pub(super) struct Statements {
+    /// Every entry's `[author, publisher, book, book's title, 1 when linked else 0]` as one
+    /// JSON array in the entries' order (nulls for what does not exist: left joins on unique
+    /// keys keep one row per entry), and the largest book id where the lot chooses the new
+    /// books' ids ([`Statements::book_ids`]). Entries: `[last name key, first name key,
+    /// publisher key, title key]`.
+    pub(super) plan: &'static str,
+    /// Inserts the new books in the entries' order. Entries: `[author id, title, title key,
+    /// chosen id]`.
+    pub(super) insert_books: &'static str,
+    /// Links every entry's book to its publisher, in the entries' order. Entries:
+    /// `[author id, title key, publisher id]`.
+    pub(super) link: &'static str,
+    /// Every entry's book id as one JSON array, for the same entries as
+    /// [`Statements::link`]; `None` where the lot chooses the new books' ids instead.
+    pub(super) book_ids: Option<&'static str>,
+}
+
+/// The lot's statements on `dialect`'s backend.
+pub(super) fn statements(dialect: Dialect) -> &'static Statements {
+    match dialect {
+        Dialect::Sqlite => &SQLITE,
+        Dialect::Postgres => &POSTGRES,
+    }
+}
+
+static SQLITE: Statements = Statements {
+    plan: "select json_group_array(json_array(a.id, p.id, b.id, b.title, case when exists (
+                   select 1 from book_publisher bp
+                   where bp.book_id = b.id and bp.publisher_id = p.id
+               ) then 1 else 0 end) order by e.position),
+               (select max(id) from book)
+           from (select value, key as position from json_each($1)) as e
+           left join author a
+               on a.last_name_key = e.value ->> 0 and a.first_name_key = e.value ->> 1
+           left join publisher p on p.name_key = e.value ->> 2
+           left join book b on b.author_id = a.id and b.title_key = e.value ->> 3",
+    insert_books: "insert into book (id, author_id, title, title_key)
+           select cast(e.value ->> 3 as bigint), cast(e.value ->> 0 as bigint),
+               e.value ->> 1, e.value ->> 2
+           from (select value, key as position from json_each($1)) as e
+           order by e.position",
+    // `where true` tells SQLite's parser that `on conflict` starts the upsert, not the join's
+    // constraint.
+    link: "insert into book_publisher (book_id, publisher_id)
+           select b.id, cast(e.value ->> 2 as bigint)
+           from (select value, key as position from json_each($1)) as e
+           join book b
+               on b.author_id = cast(e.value ->> 0 as bigint) and b.title_key = e.value ->> 1
+           where true
+           order by e.position
+           on conflict (book_id, publisher_id) do nothing",
+    book_ids: None,
+};
+
+// The lot reads its new books' ids back, and so has no use for the largest.
+static POSTGRES: Statements = Statements {
+    plan: "select coalesce(json_agg(json_build_array(
+                   a.id, p.id, b.id, b.title, coalesce(bp.linked, 0)
+               ) order by e.position), '[]')::text,
+               null::bigint
+           from json_array_elements($1::json) with ordinality as e(value, position)
+           left join lateral (
+               select id from author
+               where last_name_key = e.value ->> 0 and first_name_key = e.value ->> 1
+               limit 1
+           ) as a on true
+           left join lateral (
+               select id from publisher where name_key = e.value ->> 2 limit 1
+           ) as p on true
+           left join lateral (
+               select id, title from book where author_id = a.id and title_key = e.value ->> 3
+               limit 1
+           ) as b on true
+           left join lateral (
+               select 1 as linked from book_publisher
+               where book_id = b.id and publisher_id = p.id
+               limit 1
+           ) as bp on true",
+    insert_books: "insert into book (author_id, title, title_key)
+           select cast(e.value ->> 0 as bigint), e.value ->> 1, e.value ->> 2
+           from json_array_elements($1::json) with ordinality as e(value, position)
+           order by e.position",
+    link: "insert into book_publisher (book_id, publisher_id)
+           select b.id, cast(e.value ->> 2 as bigint)
+           from json_array_elements($1::json) with ordinality as e(value, position)
+           cross join lateral (
+               select id from book
+               where author_id = cast(e.value ->> 0 as bigint) and title_key = e.value ->> 1
+               limit 1
+           ) as b
+           order by e.position
+           on conflict (book_id, publisher_id) do nothing",
+    book_ids: Some(
+        "select coalesce(json_agg(b.id order by e.position), '[]')::text
+           from json_array_elements($1::json) with ordinality as e(value, position)
+           cross join lateral (
+               select id from book
+               where author_id = cast(e.value ->> 0 as bigint) and title_key = e.value ->> 1
+               limit 1
+           ) as b",
+    ),
+};

@@ -14,17 +14,19 @@ pub mod pages;
 pub mod publishers;
 mod readers;
 mod retry;
+mod scope;
 mod sql;
 mod stats;
 mod version;
 mod writer;
 
+pub use scope::{MAX_ROWS_PER_REQUEST, OperationScope};
 pub use stats::DbStats;
 
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
@@ -50,9 +52,6 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long [`Db::check`] waits for the database to answer.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Rows one request may read through nested lists.
-pub const MAX_ROWS_PER_REQUEST: u64 = 100_000;
 
 /// The writer's page cache, in SQLite's "negative means KiB" form: 64 MiB.
 const WRITER_CACHE_KIB: &str = "-65536";
@@ -101,35 +100,24 @@ pub struct OpenOptions {
 /// [`writer`]), makes concurrent `addBook` calls queue in memory (cheap, fair) instead of
 /// busy-waiting on the file lock. PostgreSQL gets the same shape, one writer per replica;
 /// the writers of several replicas run side by side, ordered only where they touch the same
-/// rows (see [`WRITE_LOCK`]). Cloning is cheap; [`Db::scoped`] gives a clone with its own
-/// statement counter.
+/// rows (see [`WRITE_LOCK`]). Cloning is cheap; [`Db::in_scope`] gives a clone whose
+/// statements count toward one operation.
 #[derive(Clone, Debug)]
 pub struct Db {
     readers: Readers,
     writer: Writer,
-    counters: Counters,
+    /// Process-wide statistics, shared by every handle on this database.
+    stats: Arc<DbStats>,
+    /// The operation this handle's statements count toward. The handle [`Db::open`]
+    /// returns has one of its own that nothing reads: start-up, the command line and
+    /// anything else outside a GraphQL operation.
+    scope: OperationScope,
     backend: Backend,
     events: Events,
     /// The database refused a write at start-up: it is served for reading only.
     read_only: bool,
     /// Keeps the PostgreSQL listener that relays other processes' changes running.
     listener: Option<Arc<notify::Listener>>,
-}
-
-/// Statements run through one handle (a request's), and the process-wide statistics.
-#[derive(Clone, Debug, Default)]
-struct Counters {
-    scoped: Arc<AtomicU64>,
-    /// Rows the handle's one-to-many lookups returned: the request's read budget.
-    rows: Arc<AtomicU64>,
-    stats: Arc<DbStats>,
-}
-
-impl Counters {
-    fn count_statement(&self) {
-        self.scoped.fetch_add(1, Ordering::Relaxed);
-        self.stats.count_statement();
-    }
 }
 
 impl Db {
@@ -183,16 +171,17 @@ impl Db {
             .await?;
         let read_only = !sqlite_writable(&mut writer).await?;
         let readers = Readers::Sqlite(Arc::new(Lender::new(url, readers)));
-        let counters = Counters::default();
+        let stats = Arc::<DbStats>::default();
         let events = Events::default();
         tokio::spawn(checkpoint_beside_writer(
             readers.clone(),
-            Arc::clone(&counters.stats),
+            Arc::clone(&stats),
         ));
         Ok(Db {
-            writer: Writer::start(store, Some(writer), events.clone(), counters.clone())?,
+            writer: Writer::start(store, Some(writer), events.clone(), Arc::clone(&stats))?,
             readers,
-            counters,
+            stats,
+            scope: OperationScope::default(),
             backend: Backend::Sqlite(file),
             events,
             read_only,
@@ -225,16 +214,17 @@ impl Db {
             .run(&mut writer)
             .await?;
         let readers = Readers::Postgres(pool_options(readers).connect_with(options).await?);
-        let counters = Counters::default();
+        let stats = Arc::<DbStats>::default();
         let events = Events::default();
         let listener = notify::Listener::start(url, events.clone()).await?;
         // A socket answers on the runtime it was opened on: the writer opens its own on
         // its thread, so its round trips do not wait on this runtime's busy workers.
         writer.close().await?;
         Ok(Db {
-            writer: Writer::start(store, None, events.clone(), counters.clone())?,
+            writer: Writer::start(store, None, events.clone(), Arc::clone(&stats))?,
             readers,
-            counters,
+            stats,
+            scope: OperationScope::default(),
             backend: Backend::Postgres,
             events,
             read_only: false,
@@ -242,29 +232,18 @@ impl Db {
         })
     }
 
-    /// A handle on the same pools whose statement counter starts at zero, so one request's
-    /// statements can be counted apart from everyone else's.
-    pub fn scoped(&self) -> Db {
+    /// A handle on the same database whose statements, reads and writes, count toward
+    /// `scope`, so one operation's statements are counted apart from everyone else's.
+    pub fn in_scope(&self, scope: &OperationScope) -> Db {
         Db {
-            counters: Counters {
-                scoped: Arc::default(),
-                rows: Arc::default(),
-                stats: Arc::clone(&self.counters.stats),
-            },
+            scope: scope.clone(),
             ..self.clone()
         }
     }
 
-    /// Starts this scope's statement count and row budget again from zero, for every clone
-    /// of it: a subscription keeps one scope, and each of its events is a read of its own.
-    pub fn restart_scope(&self) {
-        self.counters.scoped.store(0, Ordering::Relaxed);
-        self.counters.rows.store(0, Ordering::Relaxed);
-    }
-
-    /// How many statements this handle (and its clones) has run.
-    pub fn statement_count(&self) -> u64 {
-        self.counters.scoped.load(Ordering::Relaxed)
+    /// The operation this handle's statements count toward.
+    pub fn scope(&self) -> &OperationScope {
+        &self.scope
     }
 
     /// Committed changes, as they happen.
@@ -272,24 +251,9 @@ impl Db {
         &self.events
     }
 
-    /// Charges `rows` to this handle's read budget; past [`MAX_ROWS_PER_REQUEST`] the
-    /// request is refused. Nested lists without `first` have no size of their own, so this
-    /// is what stops `books { publishers { books … } }` from fanning out over the whole
-    /// catalogue again and again.
-    pub fn charge_rows(&self, rows: usize) -> Result<()> {
-        let rows = rows as u64;
-        let total = self.counters.rows.fetch_add(rows, Ordering::Relaxed) + rows;
-        if total > MAX_ROWS_PER_REQUEST {
-            return Err(Error::TooLarge(format!(
-                "the request reads more than {MAX_ROWS_PER_REQUEST} rows; ask for fewer with `first`"
-            )));
-        }
-        Ok(())
-    }
-
     /// Process-wide statistics, shared by every handle on this database.
     pub fn stats(&self) -> &DbStats {
-        &self.counters.stats
+        &self.stats
     }
 
     /// Connections busy now in the reader pool, and the writer's (0 or 1).
@@ -334,7 +298,8 @@ impl Db {
 
     /// A reader, counting the one statement about to run on it.
     async fn read(&self) -> sqlx::Result<Reader<'_>> {
-        self.counters.count_statement();
+        self.scope.count_statements(1);
+        self.stats.count_statement();
         self.readers.reader().await
     }
 
@@ -344,7 +309,7 @@ impl Db {
     /// loses a race with another replica's write runs again, a few times (see [`retry`]),
     /// which is why it must be `Clone`: each run starts from the step as it was given.
     pub async fn write<T: Send + 'static>(&self, step: impl Step<T> + Clone) -> Result<T> {
-        self.retrying(|| self.writer.write(self.counters.clone(), step.clone()))
+        self.retrying(|| self.writer.write(self.scope.clone(), step.clone()))
             .await
     }
 
@@ -353,7 +318,7 @@ impl Db {
     /// triggers stand aside until it recounts, and which reads its file as it goes, so
     /// cannot start again.
     pub async fn write_alone<T: Send + 'static>(&self, step: impl Step<T>) -> Result<T> {
-        self.writer.write_alone(self.counters.clone(), step).await
+        self.writer.write_alone(self.scope.clone(), step).await
     }
 
     /// Runs `item` as [`Db::write`] runs a step, together with the writes of its kind
@@ -365,7 +330,7 @@ impl Db {
     {
         self.retrying(|| {
             self.writer
-                .write_batched::<B>(self.counters.clone(), item.clone())
+                .write_batched::<B>(self.scope.clone(), item.clone())
         })
         .await
     }
@@ -531,7 +496,9 @@ fn reader_count() -> u32 {
 /// A write transaction, as a write step sees it; the writer begins and ends it.
 pub struct WriteTx {
     conn: AnyConnection,
-    counters: Counters,
+    /// The operation of the running step, whose statements these are.
+    scope: OperationScope,
+    stats: Arc<DbStats>,
     /// Whether anyone may hear of changes: changes go out through PostgreSQL to every
     /// replica, or someone subscribes here (a command-line import on SQLite collects
     /// nothing).
@@ -545,7 +512,8 @@ pub struct WriteTx {
 impl WriteTx {
     /// The connection, counting the one statement about to run on it.
     fn conn(&mut self) -> &mut AnyConnection {
-        self.counters.count_statement();
+        self.scope.count_statements(1);
+        self.stats.count_statement();
         &mut self.conn
     }
 

@@ -814,5 +814,6 @@ async fn restore(mut conn: AnyConnection) -> Option<AnyConnection> {
     }
 }
 
+pub(super) mod stores;
 #[cfg(test)]
 mod tests;

@@ -22,7 +22,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Before anything else, so a refused start leaves no database file behind.
     let mut write_access = write_access(args.writes, args.listen)?;
     let db = open(&args.database, true).await?;
-    if db::is_empty(&db).await? {
+    if db::lookup::is_empty(&db).await? {
         tracing::warn!(
             database = %without_password(&args.database.url),
             "the catalogue is empty: loading it with the tutorial's data (or --seed)"

@@ -4,8 +4,9 @@ use super::events::Event;
 use super::lookup::{ById, Children};
 use super::models::{AuthorCounts, AuthorRow};
 use super::pages::{Filter, SortColumn, SortKind};
-use super::sql::Sql;
-use super::{WriteTx, books, find_or_insert, push_contains, update_row};
+use super::sql::{Sql, push_contains};
+use super::transaction::{find_or_insert, update_row};
+use super::{WriteTx, books};
 use crate::error::{Entity, Error, Result};
 use crate::names::Name;
 

@@ -3,13 +3,14 @@
 use sqlx::FromRow;
 use sqlx::any::AnyRow;
 
+use super::WriteTx;
 use super::events::Event;
 use super::lookup::{ById, Children};
 use super::models::BookRow;
 use super::pages::{Filter, SortColumn, SortKind};
 use super::publishers::PUBLISHERS;
-use super::sql::{Dialect, Sql};
-use super::{WriteTx, push_contains, push_id_list, update_row};
+use super::sql::{Dialect, Sql, push_contains, push_id_list};
+use super::transaction::update_row;
 use crate::error::{Entity, Error, Result};
 use crate::names::Name;
 

@@ -1,6 +1,7 @@
 //! Batched lookups: rows by primary key, and the children of many parents, each parent's in
 //! order and at most `first` of them, in one statement whatever the number of ids. Also the
-//! one-row reads and deletes by primary key of write transactions.
+//! one-row reads and deletes by primary key of write transactions, and whether the
+//! catalogue holds anything yet.
 //!
 //! Each batched lookup's rows come back as one JSON value built by the database (see `sql`).
 
@@ -191,4 +192,15 @@ impl Children {
         query.bind_ids(parent_ids);
         query.fetch_json(db).await
     }
+}
+
+/// Whether the catalogue holds no author and no publisher yet.
+pub async fn is_empty(db: &Db) -> Result<bool> {
+    let rows: i64 = sqlx::query_scalar(
+        "select (select count(*) from (select 1 from author limit 1) as a)
+            + (select count(*) from (select 1 from publisher limit 1) as p)",
+    )
+    .fetch_one(&mut *db.read().await?)
+    .await?;
+    Ok(rows == 0)
 }

@@ -19,6 +19,8 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions as _, Connection as _};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
+use super::sqlite::{pragma, sqlite_pragmas};
+
 /// Where readers come from.
 #[derive(Clone, Debug)]
 pub(super) enum Readers {
@@ -170,8 +172,8 @@ impl Lender {
 
     async fn open(&self) -> sqlx::Result<AnyConnection> {
         let mut conn = self.options.connect().await?;
-        super::sqlite_pragmas(&mut conn).await?;
-        super::pragma(&mut conn, "mmap_size", MMAP_BYTES).await?;
+        sqlite_pragmas(&mut conn).await?;
+        pragma(&mut conn, "mmap_size", MMAP_BYTES).await?;
         Ok(conn)
     }
 

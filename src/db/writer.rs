@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::events::{Event, Events};
 use super::sql::Dialect;
-use super::{Counters, WriteTx};
+use super::{DbStats, OperationScope, WriteTx};
 use crate::error::{Error, Result};
 
 /// Writes taken into one transaction at most; enough to drain the queue of a few hundred
@@ -171,7 +171,7 @@ impl Writer {
         store: Arc<dyn Store>,
         conn: Option<AnyConnection>,
         events: Events,
-        counters: Counters,
+        stats: Arc<DbStats>,
     ) -> Result<Writer> {
         let identity = store.file().map(FileIdentity::of).transpose()?;
         let (queue, incoming) = mpsc::channel(QUEUE_DEPTH);
@@ -180,7 +180,7 @@ impl Writer {
             store,
             conn,
             events,
-            counters,
+            stats,
             identity,
             health: Arc::clone(&health),
             backlog: VecDeque::new(),
@@ -203,34 +203,34 @@ impl Writer {
     }
 
     /// Runs `step` in a write transaction, committed before this returns. Statements are
-    /// counted on `counters`.
+    /// counted toward `scope`.
     pub(super) async fn write<T: Send + 'static>(
         &self,
-        counters: Counters,
+        scope: OperationScope,
         step: impl Step<T>,
     ) -> Result<T> {
-        self.queue_step(counters, step, false).await
+        self.queue_step(scope, step, false).await
     }
 
     /// Runs `step` as [`Writer::write`] does, in a transaction that no other writer, in
     /// this process or another, writes beside (an import, whose triggers stand aside).
     pub(super) async fn write_alone<T: Send + 'static>(
         &self,
-        counters: Counters,
+        scope: OperationScope,
         step: impl Step<T>,
     ) -> Result<T> {
-        self.queue_step(counters, step, true).await
+        self.queue_step(scope, step, true).await
     }
 
     async fn queue_step<T: Send + 'static>(
         &self,
-        counters: Counters,
+        scope: OperationScope,
         step: impl Step<T>,
         alone: bool,
     ) -> Result<T> {
         let (reply, answer) = oneshot::channel();
         let job = Box::new(Queued {
-            counters,
+            scope,
             step,
             reply,
             alone,
@@ -245,13 +245,13 @@ impl Writer {
     /// beside it (see [`Batch`]), committed before this returns.
     pub(super) async fn write_batched<B: Batch>(
         &self,
-        counters: Counters,
+        scope: OperationScope,
         item: B::Item,
     ) -> Result<B::Output> {
         let (reply, answer) = oneshot::channel();
         let job = Box::new(Batched::<B> {
             items: vec![item],
-            callers: vec![Caller { counters, reply }],
+            callers: vec![Caller { scope, reply }],
         });
         if self.queue.send(Message::Write(job)).await.is_err() {
             return Err(closed());
@@ -321,7 +321,7 @@ enum Ran {
 }
 
 struct Queued<T, S> {
-    counters: Counters,
+    scope: OperationScope,
     step: S,
     reply: oneshot::Sender<Result<T>>,
     alone: bool,
@@ -348,12 +348,12 @@ impl<T: Send + 'static, S: Step<T>> Job for Queued<T, S> {
 impl<T: Send + 'static, S: Step<T>> Queued<T, S> {
     fn run_alone<'a>(self, tx: &'a mut WriteTx) -> BoxFuture<'a, Ran> {
         let Queued {
-            counters,
+            scope,
             step,
             reply,
             alone: _,
         } = self;
-        tx.counters = counters;
+        tx.scope = scope;
         Box::pin(async move {
             // A panicking step must not take the writer, and every later write, with it.
             let outcome = AssertUnwindSafe(async move { step(tx).await })
@@ -394,7 +394,7 @@ struct Batched<B: Batch> {
 }
 
 struct Caller<B: Batch> {
-    counters: Counters,
+    scope: OperationScope,
     reply: oneshot::Sender<Result<B::Output>>,
 }
 
@@ -403,7 +403,7 @@ impl<B: Batch> Caller<B> {
     /// [`Batch::run_one`].
     fn alone(self, item: B::Item) -> Queued<B::Output, impl Step<B::Output>> {
         Queued {
-            counters: self.counters,
+            scope: self.scope,
             step: as_step(move |tx| Box::pin(async move { B::run_one(tx, &item).await })),
             reply: self.reply,
             alone: false,
@@ -437,17 +437,17 @@ impl<B: Batch> Batched<B> {
             self.items.retain(|_| *keep.next().unwrap_or(&false));
             self.callers.retain(|caller| !caller.reply.is_closed());
         }
-        let counters = self.callers[0].counters.clone();
-        let before = counters.scoped.load(Ordering::Relaxed);
-        tx.counters = counters;
+        let scope = self.callers[0].scope.clone();
+        let before = scope.statement_count();
+        tx.scope = scope;
         let outcome = AssertUnwindSafe(B::run_many(tx, &self.items))
             .catch_unwind()
             .await
             .unwrap_or(Err(Error::Internal("a batch of writes panicked")));
-        // Every caller's request ran these statements.
-        let ran = self.callers[0].counters.scoped.load(Ordering::Relaxed) - before;
+        // Every caller's operation ran these statements.
+        let ran = self.callers[0].scope.statement_count() - before;
         for caller in &self.callers[1..] {
-            caller.counters.scoped.fetch_add(ran, Ordering::Relaxed);
+            caller.scope.count_statements(ran);
         }
         let outputs = match outcome {
             Ok(outputs) if outputs.len() != self.items.len() => Err(Error::Inconsistent(
@@ -543,8 +543,8 @@ struct WriterTask {
     /// `None` after a failure left the connection in doubt; the next write reconnects.
     conn: Option<AnyConnection>,
     events: Events,
-    /// Process-wide statistics; each job brings its request's own counters.
-    counters: Counters,
+    /// Process-wide statistics; each job brings its operation's own scope.
+    stats: Arc<DbStats>,
     identity: Option<FileIdentity>,
     health: Arc<Health>,
     /// Writes taken from the queue that a transaction left for the next one (see
@@ -697,7 +697,7 @@ impl WriterTask {
         let committed = self.store.commit(&mut tx.conn, &events).await;
         match committed {
             Ok(()) => {
-                self.counters.stats.commits.fetch_add(1, Ordering::Relaxed);
+                self.stats.commits.fetch_add(1, Ordering::Relaxed);
                 // Only a write that went through shows the cause of an outage is gone.
                 if !kept.is_empty() {
                     self.health.set_outage(None);
@@ -738,7 +738,9 @@ impl WriterTask {
         }
         Ok(WriteTx {
             conn,
-            counters: self.counters.clone(),
+            // Each job puts its own operation's scope here before it runs.
+            scope: OperationScope::default(),
+            stats: Arc::clone(&self.stats),
             records_events: self.store.fans_out() || self.events.has_subscribers(),
             dialect: self.store.dialect(),
             pending: Vec::new(),
@@ -812,5 +814,6 @@ async fn restore(mut conn: AnyConnection) -> Option<AnyConnection> {
     }
 }
 
+pub(super) mod stores;
 #[cfg(test)]
 mod tests;

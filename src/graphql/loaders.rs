@@ -169,7 +169,7 @@ impl<R: Relation> Loader<ListOf<R>> for Catalog {
         for (first, owners) in owners_by_first {
             let families = R::fetch(&self.db, &owners, first).await?;
             let rows = families.iter().map(|family| family.children.len()).sum();
-            self.db.charge_rows(rows)?;
+            self.db.scope().charge_rows(rows)?;
             for ChildrenOf { parent, children } in families {
                 lists.insert(ListOf::new(parent, first), children.into());
             }

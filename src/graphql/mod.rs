@@ -22,10 +22,11 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{Request, Response, Schema};
 
-use crate::db::Db;
+use crate::db::{Db, OperationScope};
 use budget::ResponseBudget;
 use documents::ParsedDocuments;
 use limits::Limits;
+use loaders::Loaders;
 use mutation::MutationRoot;
 use query::QueryRoot;
 use subscription::SubscriptionRoot;
@@ -82,6 +83,9 @@ pub struct Operation {
     reads_catalogue: bool,
     /// Whether the response says how many SQL statements the operation ran.
     reports_sql_statements: bool,
+    /// What the operation takes from the database: created here, the one place every
+    /// transport's operations pass, so none can run outside a scope of its own.
+    scope: OperationScope,
 }
 
 impl Operation {
@@ -121,9 +125,12 @@ impl Operation {
         self.reports_sql_statements = true;
     }
 
-    /// The request, its parsed document kept on it so execution does not parse it again.
-    pub fn into_request(self) -> Request {
-        self.request
+    /// The request, its parsed document kept on it so execution does not parse it again,
+    /// with a handle on `db` that counts into the operation's scope and the loaders
+    /// `loaders` builds over that handle.
+    pub fn into_request(self, db: &Db, loaders: impl FnOnce(Db) -> Loaders) -> Request {
+        let db = db.in_scope(&self.scope);
+        self.request.data(loaders(db.clone())).data(db)
     }
 }
 
@@ -153,6 +160,7 @@ impl BookSchema {
                 budget: None,
                 reads_catalogue: true,
                 reports_sql_statements: false,
+                scope: OperationScope::default(),
             };
         };
         let chosen = match &document.operations {
@@ -188,6 +196,7 @@ impl BookSchema {
             budget,
             reads_catalogue,
             reports_sql_statements: false,
+            scope: OperationScope::default(),
         }
     }
 
@@ -212,17 +221,14 @@ impl BookSchema {
 /// ([`Operation::report_sql_statements`]), the response's `extensions.sqlStatements` says
 /// how many SQL statements it ran.
 pub async fn execute(schema: &BookSchema, db: &Db, mut operation: Operation) -> Response {
-    let db = db.scoped();
+    let scope = operation.scope.clone();
     let reports_sql_statements = operation.reports_sql_statements;
     let mut response = match schema.refusal(&mut operation) {
         Some(refused) => refused,
         None => {
             let budget = operation.budget();
             let batches = batch::BatchQueue::default();
-            let request = operation
-                .into_request()
-                .data(loaders::loaders(db.clone(), &batches))
-                .data(db.clone());
+            let request = operation.into_request(db, |db| loaders::loaders(db, &batches));
             let mut response = batch::run_batched(batches, schema.schema.execute(request)).await;
             if let Some(budget) = budget {
                 budget.settle(&mut response);
@@ -233,7 +239,7 @@ pub async fn execute(schema: &BookSchema, db: &Db, mut operation: Operation) -> 
     if reports_sql_statements {
         response
             .extensions
-            .insert("sqlStatements".to_owned(), db.statement_count().into());
+            .insert("sqlStatements".to_owned(), scope.statement_count().into());
     }
     response
 }

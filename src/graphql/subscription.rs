@@ -83,7 +83,7 @@ fn events<T>(
                 match receiver.recv().await {
                     Ok(event) => {
                         if let Some(item) = pick(event) {
-                            db.restart_scope();
+                            db.scope().restart();
                             return Some((Ok(item), Some(receiver)));
                         }
                     }

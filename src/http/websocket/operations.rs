@@ -49,14 +49,10 @@ impl Operations {
         // Mutations queue for the writer, and schema questions need no database: neither
         // takes a turn.
         let takes_turn = !operation.is(OperationType::Mutation) && operation.reads_catalogue();
-        // A scope per operation: its statements and rows are its own, whatever ran on
-        // the connection before. A subscription's events each start it afresh.
-        let db = self.db.scoped();
+        // The operation's scope keeps its statements and rows its own, whatever ran on the
+        // connection before; a subscription's events each start it afresh.
         let budget = operation.budget();
-        let request = operation
-            .into_request()
-            .data(spawned_loaders(db.clone()))
-            .data(db);
+        let request = operation.into_request(&self.db, spawned_loaders);
         let responses = self.schema.roots().execute_stream(request);
         let mut replies = responses.enumerate().map(move |(n, mut response)| {
             // Only the first response can be a request error: the rest are events.

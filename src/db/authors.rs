@@ -1,12 +1,12 @@
 //! Statements that read and write the `author` table.
 
+use super::WriteTx;
 use super::events::Event;
 use super::lookup::{ById, Children};
 use super::models::{AuthorCounts, AuthorRow};
 use super::pages::{Filter, SortColumn, SortKind};
 use super::sql::{Sql, push_contains};
 use super::transaction::{find_or_insert, update_row};
-use super::{WriteTx, books};
 use crate::error::{Entity, Error, Result};
 use crate::names::Name;
 
@@ -196,7 +196,9 @@ pub async fn rename(
 pub async fn delete(tx: &mut WriteTx, id: i64, cascade: bool) -> Result<u64> {
     let books = "select id from book where author_id = $1";
     let in_use = |count| format!("author {id} still has {count} books");
-    let deleted = books::delete_owner(tx, &AUTHORS, id, cascade, books, in_use).await?;
+    let deleted = AUTHORS
+        .delete_with_books(tx, id, cascade, books, in_use)
+        .await?;
     tx.record(Event::AuthorDeleted(id));
     Ok(deleted)
 }

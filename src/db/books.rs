@@ -1,15 +1,12 @@
 //! Statements that read and write the `book` and `book_publisher` tables.
 
-use sqlx::FromRow;
-use sqlx::any::AnyRow;
-
 use super::WriteTx;
 use super::events::Event;
 use super::lookup::{ById, Children};
 use super::models::BookRow;
 use super::pages::{Filter, SortColumn, SortKind};
 use super::publishers::PUBLISHERS;
-use super::sql::{Dialect, Sql, push_contains, push_id_list};
+use super::sql::{Dialect, Sql, push_contains};
 use super::transaction::update_row;
 use crate::error::{Entity, Error, Result};
 use crate::names::Name;
@@ -191,45 +188,6 @@ pub async fn update(
     .bind(author_id)
     .bind(id);
     update_row(tx, &before, update, Event::BookChanged).await
-}
-
-/// Deletes the author or publisher `id` of `owner` and its books, whose ids `books` selects
-/// (with `id` bound to `$1`). One with books is a conflict, worded by `in_use` from their
-/// number, unless `cascade`. Returns how many books went.
-pub(super) async fn delete_owner<R>(
-    tx: &mut WriteTx,
-    owner: &ById<R>,
-    id: i64,
-    cascade: bool,
-    books: &'static str,
-    in_use: impl FnOnce(usize) -> String,
-) -> Result<u64>
-where
-    R: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
-{
-    owner.find(tx, id).await?;
-    let book_ids: Vec<i64> = sqlx::query_scalar(books)
-        .bind(id)
-        .fetch_all(tx.conn())
-        .await?;
-    if !book_ids.is_empty() && !cascade {
-        let message = format!(
-            "{}; delete them first or pass cascade: true",
-            in_use(book_ids.len())
-        );
-        return Err(Error::conflict(message, None));
-    }
-    // A huge publisher's books would pass SQLite's limit on bound variables in one list.
-    for chunk in book_ids.chunks(10_000) {
-        let mut query = Sql::new("delete from book where id in ");
-        push_id_list(&mut query, chunk);
-        query.build().execute(tx.conn()).await?;
-    }
-    for book in &book_ids {
-        tx.record(Event::BookDeleted(*book));
-    }
-    owner.delete(tx, id).await?;
-    Ok(book_ids.len() as u64)
 }
 
 /// Deletes a book and its links.

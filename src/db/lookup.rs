@@ -11,8 +11,9 @@ use serde::de::DeserializeOwned;
 use sqlx::FromRow;
 use sqlx::any::AnyRow;
 
+use super::events::Event;
 use super::models::ChildrenOf;
-use super::sql::{Sql, limit};
+use super::sql::{Sql, limit, push_id_list};
 use super::{Db, WriteTx};
 use crate::error::{Entity, Error, Result};
 
@@ -94,6 +95,42 @@ where
             .execute(tx.conn())
             .await?;
         Ok(())
+    }
+
+    /// Deletes the author or publisher `id` and its books, whose ids `books` selects
+    /// (with `id` bound to `$1`). One with books is a conflict, worded by `in_use` from their
+    /// number, unless `cascade`. Returns how many books went.
+    pub(super) async fn delete_with_books(
+        &self,
+        tx: &mut WriteTx,
+        id: i64,
+        cascade: bool,
+        books: &'static str,
+        in_use: impl FnOnce(usize) -> String,
+    ) -> Result<u64> {
+        self.find(tx, id).await?;
+        let book_ids: Vec<i64> = sqlx::query_scalar(books)
+            .bind(id)
+            .fetch_all(tx.conn())
+            .await?;
+        if !book_ids.is_empty() && !cascade {
+            let message = format!(
+                "{}; delete them first or pass cascade: true",
+                in_use(book_ids.len())
+            );
+            return Err(Error::conflict(message, None));
+        }
+        // A huge publisher's books would pass SQLite's limit on bound variables in one list.
+        for chunk in book_ids.chunks(10_000) {
+            let mut query = Sql::new("delete from book where id in ");
+            push_id_list(&mut query, chunk);
+            query.build().execute(tx.conn()).await?;
+        }
+        for book in &book_ids {
+            tx.record(Event::BookDeleted(*book));
+        }
+        self.delete(tx, id).await?;
+        Ok(book_ids.len() as u64)
     }
 }
 

@@ -1,12 +1,12 @@
 //! Statements that read and write the `publisher` table and its derived counts.
 
+use super::WriteTx;
 use super::events::Event;
 use super::lookup::{ById, Children};
 use super::models::{PublisherCounts, PublisherRow};
 use super::pages::{Filter, SortColumn, SortKind};
 use super::sql::{Sql, push_contains};
 use super::transaction::{find_or_insert, update_row};
-use super::{WriteTx, books};
 use crate::error::{Entity, Error, Result};
 use crate::names::Name;
 
@@ -175,7 +175,9 @@ pub async fn rename(tx: &mut WriteTx, id: i64, name: &Name) -> Result<PublisherR
 pub async fn delete(tx: &mut WriteTx, id: i64, cascade: bool) -> Result<u64> {
     let books = "select book_id from book_publisher where publisher_id = $1";
     let in_use = |count| format!("publisher {id} still publishes {count} books");
-    let deleted = books::delete_owner(tx, &PUBLISHERS, id, cascade, books, in_use).await?;
+    let deleted = PUBLISHERS
+        .delete_with_books(tx, id, cascade, books, in_use)
+        .await?;
     tx.record(Event::PublisherDeleted(id));
     Ok(deleted)
 }

@@ -1,6 +1,8 @@
 //! Names as users type them, parsed once into the form we store and match.
 //! Every write path (addBook, import) goes through [`Name::parse`]; nothing else normalises.
 
+use std::cmp::Ordering;
+
 use unicode_normalization::UnicodeNormalization as _;
 
 /// A trimmed, white-space-collapsed, non-empty name, with its case-folded matching key.
@@ -72,6 +74,17 @@ pub fn match_key(normalised: &str) -> String {
     normalised.to_lowercase()
 }
 
+/// How the match keys of two normalised names compare, byte by byte as the key columns
+/// sort in both databases, without building the keys when both names are ASCII.
+pub fn cmp_by_key(a: &str, b: &str) -> Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        let a = a.bytes().map(|byte| byte.to_ascii_lowercase());
+        a.cmp(b.bytes().map(|byte| byte.to_ascii_lowercase()))
+    } else {
+        match_key(a).cmp(&match_key(b))
+    }
+}
+
 /// A search needle normalised and matched the way names are, under the same rules but
 /// one: empty is allowed (it matches everything). A needle longer than the field it
 /// searches can match nothing, and long ones cost the database dearly (SQLite refuses
@@ -124,6 +137,23 @@ mod tests {
         let decomposed = Name::parse("E\u{301}mile", 200).unwrap();
         assert_eq!(decomposed.as_str(), composed.as_str());
         assert_eq!(decomposed.key(), composed.key());
+    }
+
+    #[test]
+    fn names_compare_as_their_keys_do() {
+        let names = [
+            "zola", "Zola", "ZOLA", "Émile", "emile", "Ölberg", "Ober", "ΟΔΟΣ", "οδοσ", "ß", "SS",
+            "a b", "a", "A-b", "Ab", "日本", "",
+        ];
+        for a in names {
+            for b in names {
+                assert_eq!(
+                    cmp_by_key(a, b),
+                    match_key(a).cmp(&match_key(b)),
+                    "{a:?} against {b:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -3,8 +3,16 @@
 //! Batched reads deliver rows as JSON arrays of their columns in field order, which serde's
 //! derived `Deserialize` reads as it reads an object; writes read them with `FromRow`.
 
+use std::cmp::Ordering;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::value::SeqAccessDeserializer;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
+
+use crate::names::cmp_by_key;
 
 /// One `author` row.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize, Deserialize)]
@@ -35,6 +43,73 @@ pub struct PublisherRow {
     pub id: i64,
     /// As first stored, normalised.
     pub name: String,
+}
+
+/// The order the lists of a row type are in, wherever they appear: the order of the key
+/// columns that `lookup::Children::order` sorts by in SQL, compared here on the names the
+/// keys are made from.
+pub trait ListOrder {
+    /// How `self` and `other` compare in a list.
+    fn cmp_listed(&self, other: &Self) -> Ordering;
+}
+
+/// Books by title, then id.
+impl ListOrder for BookRow {
+    fn cmp_listed(&self, other: &Self) -> Ordering {
+        cmp_by_key(&self.title, &other.title).then(self.id.cmp(&other.id))
+    }
+}
+
+/// Publishers by name, then id.
+impl ListOrder for PublisherRow {
+    fn cmp_listed(&self, other: &Self) -> Ordering {
+        cmp_by_key(&self.name, &other.name).then(self.id.cmp(&other.id))
+    }
+}
+
+/// Authors by last name, then first name, then id.
+impl ListOrder for AuthorRow {
+    fn cmp_listed(&self, other: &Self) -> Ordering {
+        cmp_by_key(&self.last_name, &other.last_name)
+            .then_with(|| cmp_by_key(&self.first_name, &other.first_name))
+            .then(self.id.cmp(&other.id))
+    }
+}
+
+/// A child row of a batched one-to-many lookup with the id of its parent, read from the
+/// flat JSON array `[parent, column, …]`: one array per row, not one inside another,
+/// which SQLite builds and serde reads at less cost.
+#[derive(Debug)]
+pub struct WithParent<T> {
+    /// Id of the parent row the batch was keyed by.
+    pub parent: i64,
+    /// The child.
+    pub row: T,
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for WithParent<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Flat<T>(PhantomData<fn() -> T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Flat<T> {
+            type Value = WithParent<T>;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("an array of a parent id and a row's columns")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let parent = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+                // The rest of the array is the row, as its own array would be.
+                let row = T::deserialize(SeqAccessDeserializer::new(&mut seq))?;
+                Ok(WithParent { parent, row })
+            }
+        }
+
+        deserializer.deserialize_seq(Flat(PhantomData))
+    }
 }
 
 /// The children of one parent in a batched one-to-many lookup, in the relation's order.

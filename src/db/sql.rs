@@ -46,34 +46,30 @@ impl Dialect {
         }
     }
 
-    /// A select of one JSON value: the array of `element` over the rows of `rows` (a `from …`
-    /// clause, with its `where`), in `order`; `[]` when there are none. On SQLite the value
-    /// is JSON text, which another JSON function would embed as a string.
-    pub(super) fn select_ordered(self, element: &str, rows: &str, order: &str) -> String {
+    /// A select of one JSON value: the array of `element` over the rows of `rows` (a
+    /// `from …` clause) that already come in `order`, from a subquery with its own
+    /// `order by` and `limit`; `[]` when there are none. SQLite takes them as they come:
+    /// a second `order by`, or `json_group_array(… order by …)`, would sort them again in
+    /// a temporary index. PostgreSQL's `json_agg` needs the order to keep it.
+    pub(super) fn select_presorted(self, element: &str, rows: &str, order: &str) -> String {
         match self {
-            // `json_group_array(… order by …)` sorts into a temporary index of its own even
-            // when the rows already come in order; rows ordered by a subquery (by an index,
-            // often, which sorts nothing) reach `group_concat` in that order.
-            Dialect::Sqlite => {
-                Self::concatenated(&format!("select {element} as e {rows} order by {order}"))
-            }
+            Dialect::Sqlite => self.select_unordered(element, rows),
             Dialect::Postgres => format!("select {} {rows}", self.aggregate(element, Some(order))),
         }
     }
 
-    /// [`Dialect::select_ordered`] for `rows` that already come in `order`: a subquery
-    /// with its own `order by` and `limit`. SQLite takes them as they come, which a
-    /// second `order by` would sort again in a temporary index for every parent.
-    pub(super) fn select_presorted(self, element: &str, rows: &str, order: &str) -> String {
+    /// A select of one JSON value: the array of `element` over the rows of `rows`, in no
+    /// particular order; `[]` when there are none.
+    pub(super) fn select_unordered(self, element: &str, rows: &str) -> String {
         match self {
             Dialect::Sqlite => Self::concatenated(&format!("select {element} as e {rows}")),
-            Dialect::Postgres => self.select_ordered(element, rows, order),
+            Dialect::Postgres => format!("select {} {rows}", self.aggregate(element, None)),
         }
     }
 
     /// The JSON array of `[parent.id, children]` for every row of `ids as parent`, as the
     /// text column of a select; `children` selects one parent's children
-    /// ([`Dialect::select_ordered`], [`Dialect::select_presorted`]).
+    /// ([`Dialect::select_presorted`]).
     pub(super) fn select_families(self, children: &str) -> String {
         match self {
             // Text all the way: `json(…)` around each parent's children, which SQLite would

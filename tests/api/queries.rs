@@ -223,3 +223,60 @@ async fn a_book_knows_its_author_and_publishers() {
         }])
     );
 }
+
+/// Lists sort by the case-folded keys of names, byte by byte, with or without `first`:
+/// lower and upper case together, and a letter with an accent after every plain one.
+#[tokio::test]
+async fn nested_lists_sort_names_as_their_keys_do() {
+    let csv = "first_name,last_name,title,publisher\n\
+               Ana,Zeller,zebra,Beta press\n\
+               Ana,Zeller,apple,Ölberg\n\
+               Ana,Zeller,Éclair,alpha\n\
+               Ana,Zeller,Banana,omega\n\
+               Ana,Zeller,Banana,alpha\n\
+               ben,Ølsen,Cherry,alpha\n\
+               Ben,adams,cherry,alpha\n";
+    let app = TestApp::spawn_with_csv(csv).await;
+    let titles = ["apple", "Banana", "zebra", "Éclair"];
+    let publishers = ["alpha", "Beta press", "omega", "Ölberg"];
+    for first in ["", "(first: 10)"] {
+        let data = app
+            .data(&format!(
+                r#"{{ authors(filter: {{nameContains: "zeller"}}) {{ nodes {{
+                    books{first} {{ title publishers{first} {{ name }} }}
+                    publishers{first} {{ name }}
+                }} }}
+                publishers(filter: {{nameContains: "alpha"}}) {{ nodes {{
+                    books{first} {{ title }}
+                    authors{first} {{ lastName }}
+                }} }} }}"#
+            ))
+            .await;
+        let author = &data["authors"]["nodes"][0];
+        let names = |list: &Value, field: &str| -> Vec<String> {
+            list.as_array()
+                .expect("a list")
+                .iter()
+                .map(|item| item[field].as_str().expect("a name").to_owned())
+                .collect()
+        };
+        assert_eq!(names(&author["books"], "title"), titles, "{first}");
+        assert_eq!(
+            names(&author["books"][1]["publishers"], "name"),
+            ["alpha", "omega"],
+            "{first}"
+        );
+        assert_eq!(names(&author["publishers"], "name"), publishers, "{first}");
+        let alpha = &data["publishers"]["nodes"][0];
+        assert_eq!(
+            names(&alpha["books"], "title"),
+            ["Banana", "Cherry", "cherry", "Éclair"],
+            "{first}"
+        );
+        assert_eq!(
+            names(&alpha["authors"], "lastName"),
+            ["adams", "Zeller", "Ølsen"],
+            "{first}"
+        );
+    }
+}

@@ -189,23 +189,8 @@ impl Children {
             )),
         ));
         query.bind_ids(parent_ids);
-        let mut rows: Vec<WithParent<R>> = query.fetch_json(db).await?;
-        rows.sort_by(|a, b| {
-            a.parent
-                .cmp(&b.parent)
-                .then_with(|| a.row.cmp_listed(&b.row))
-        });
-        let mut families: Vec<ChildrenOf<R>> = Vec::new();
-        for WithParent { parent, row } in rows {
-            match families.last_mut() {
-                Some(family) if family.parent == parent => family.children.push(row),
-                _ => families.push(ChildrenOf {
-                    parent,
-                    children: vec![row],
-                }),
-            }
-        }
-        Ok(families)
+        let rows: Vec<WithParent<R>> = query.fetch_json(db).await?;
+        Ok(families(rows))
     }
 
     /// At most `first` children of each parent: `[parent, [child, …]]` for every parent.
@@ -232,6 +217,34 @@ impl Children {
     }
 }
 
+/// `rows` gathered by parent, each parent's children in their list order. Plans walk the
+/// children parent by parent, so runs of one parent are gathered as they come and only the
+/// runs are sorted, not every row.
+fn families<R: ListOrder>(rows: Vec<WithParent<R>>) -> Vec<ChildrenOf<R>> {
+    let mut runs: Vec<ChildrenOf<R>> = Vec::new();
+    for WithParent { parent, row } in rows {
+        match runs.last_mut() {
+            Some(run) if run.parent == parent => run.children.push(row),
+            _ => runs.push(ChildrenOf {
+                parent,
+                children: vec![row],
+            }),
+        }
+    }
+    runs.sort_by_key(|run| run.parent);
+    let mut families: Vec<ChildrenOf<R>> = Vec::with_capacity(runs.len());
+    for run in runs {
+        match families.last_mut() {
+            Some(family) if family.parent == run.parent => family.children.extend(run.children),
+            _ => families.push(run),
+        }
+    }
+    for family in &mut families {
+        family.children.sort_by(R::cmp_listed);
+    }
+    families
+}
+
 /// Whether the catalogue holds no author and no publisher yet.
 pub async fn is_empty(db: &Db) -> Result<bool> {
     let rows: i64 = sqlx::query_scalar(
@@ -241,4 +254,42 @@ pub async fn is_empty(db: &Db) -> Result<bool> {
     .fetch_one(&mut *db.read().await?)
     .await?;
     Ok(rows == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::models::BookRow;
+
+    fn child(parent: i64, id: i64, title: &str) -> WithParent<BookRow> {
+        let row = BookRow {
+            id,
+            author_id: parent,
+            title: title.to_owned(),
+        };
+        WithParent { parent, row }
+    }
+
+    #[test]
+    fn families_gather_each_parents_children_in_list_order_wherever_they_come() {
+        let rows = vec![
+            child(7, 1, "zebra"),
+            child(7, 2, "Apple"),
+            child(3, 3, "b"),
+            child(7, 4, "mango"),
+            child(3, 5, "A"),
+        ];
+        let families = families(rows);
+        let families: Vec<(i64, Vec<&str>)> = families
+            .iter()
+            .map(|family| {
+                let titles = family.children.iter().map(|book| book.title.as_str());
+                (family.parent, titles.collect())
+            })
+            .collect();
+        assert_eq!(
+            families,
+            [(3, vec!["A", "b"]), (7, vec!["Apple", "mango", "zebra"])]
+        );
+    }
 }

@@ -160,13 +160,14 @@ impl<R: Relation> Loader<ListOf<R>> for Catalog {
         // Fields at one level normally share one `first`; each distinct value costs one
         // statement, never one per parent.
         self.db.stats().observe_batch(keys.len());
-        let mut owners_by_first: HashMap<Option<i64>, Vec<i64>> = HashMap::new();
+        let mut owners_by_first: Vec<(Option<i64>, Vec<i64>)> = Vec::new();
         for key in keys {
-            owners_by_first
-                .entry(key.first)
-                .or_default()
-                .push(key.owner);
+            match owners_by_first.iter_mut().find(|(first, _)| *first == key.first) {
+                Some((_, owners)) => owners.push(key.owner),
+                None => owners_by_first.push((key.first, vec![key.owner])),
+            }
         }
+        // Owners without children are left out: a missing key is an empty list.
         let mut lists = HashMap::with_capacity(keys.len());
         for (first, owners) in owners_by_first {
             let families = R::fetch(&self.db, &owners, first).await?;
@@ -174,9 +175,6 @@ impl<R: Relation> Loader<ListOf<R>> for Catalog {
             self.db.scope().charge_rows(rows)?;
             for ChildrenOf { parent, children } in families {
                 lists.insert(ListOf::new(parent, first), children.into());
-            }
-            for owner in owners {
-                lists.entry(ListOf::new(owner, first)).or_default();
             }
         }
         Ok(lists)

@@ -88,7 +88,7 @@ fn fixture() -> Fixture {
         Db::open(&url).await.expect("reopen database")
     });
     eprintln!("dataset: {authors} authors, {rows} CSV rows, in {url}");
-    let schema = build_schema(db.clone(), Limits::default());
+    let schema = build_schema(Limits::default());
     let honest = honest_floor::HonestFloor::open(&dir.path().join("bench.db"));
     Fixture {
         authors,

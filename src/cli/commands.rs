@@ -92,7 +92,7 @@ async fn export(args: ExportArgs) -> anyhow::Result<()> {
 
 async fn print_report(args: ReportArgs) -> anyhow::Result<()> {
     let db = open(&args.database, false).await?;
-    let report = report::gather(&graphql::build_schema(db.clone(), Limits::default()), &db)
+    let report = report::gather(&graphql::build_schema(Limits::default()), &db)
         .await
         .context("gathering the report")?;
     match args.format {

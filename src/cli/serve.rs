@@ -43,7 +43,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(
         "listening on http://{address} (GraphiQL at http://{address}/, GraphQL at http://{address}/graphql)"
     );
-    let schema = graphql::build_schema(db.clone(), args.limits.limits());
+    let schema = graphql::build_schema(args.limits.limits());
     let mut state = AppState::new(schema, db.clone())
         .with_request_timeout(Duration::from_secs(args.limits.request_timeout))
         .with_cors_origins(cors_origins(&args.cors_origins)?)

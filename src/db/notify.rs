@@ -6,9 +6,8 @@
 //! notifications to its one queue as it commits, so every listener hears transactions in
 //! the order they committed, and each one's notifications in the order sent. Two writes to
 //! the same row cannot commit out of order: the second waits for the first's row lock
-//! until the first has committed. (Every write transaction also replaces the one
-//! `data_version` row just before it commits, so commits are in fact one at a time.) So
-//! each change is heard once, by every replica, after every earlier change to its rows.
+//! until the first has committed. So each change is heard once, by every replica, after
+//! every earlier change to its rows.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

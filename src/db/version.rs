@@ -7,6 +7,9 @@
 //! statement per transaction instead of one per row written (an import writes millions),
 //! and every write of ours goes through the writer. Writes made behind bookgraph's back
 //! (an `sqlite3` session) do not change it.
+//!
+//! On PostgreSQL the token is sixteen, one replaced per transaction, so that replicas'
+//! commits do not queue on one row's lock (migrations/postgres/0006).
 
 use sqlx::{AnyConnection, AssertSqlSafe};
 
@@ -21,7 +24,11 @@ use crate::error::Result;
 pub(super) async fn replace_and_commit(conn: &mut AnyConnection, dialect: Dialect) -> Result<()> {
     let replace = match dialect {
         Dialect::Sqlite => "update data_version set token = lower(hex(randomblob(16)))",
-        Dialect::Postgres => "update data_version set token = gen_random_uuid()::text",
+        // One row of the sixteen (migrations/postgres/0006), drawn once for the statement.
+        Dialect::Postgres => {
+            "update data_version set token = gen_random_uuid()::text
+             where id = (select 1 + floor(random() * 16)::integer)"
+        }
     };
     sqlx::raw_sql(AssertSqlSafe(format!("{replace}; commit")))
         .execute(conn)
@@ -34,7 +41,11 @@ impl Db {
     /// this was read reflects the catalogue at this version, or at a later one, in which
     /// case the version has changed by the time anyone asks again.
     pub async fn data_version(&self) -> Result<String> {
-        let token = sqlx::query_scalar("select token from data_version")
+        let read = match self.dialect() {
+            Dialect::Sqlite => "select token from data_version",
+            Dialect::Postgres => "select md5(string_agg(token, ',' order by id)) from data_version",
+        };
+        let token = sqlx::query_scalar(read)
             .fetch_one(&mut *self.read().await?)
             .await?;
         Ok(token)

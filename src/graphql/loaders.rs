@@ -28,7 +28,7 @@ const MAX_BATCH: usize = 10_000;
 pub type Loaders = DataLoader<Catalog>;
 
 /// Builds the loader for one request over `db`; its batches run from `queue`.
-pub fn loaders(db: Db, queue: &BatchQueue) -> Loaders {
+pub(super) fn loaders(db: Db, queue: &BatchQueue) -> Loaders {
     let queue = queue.clone();
     DataLoader::new(Catalog { db }, move |batch| queue.spawn(batch))
         .delay(Duration::ZERO)
@@ -36,9 +36,9 @@ pub fn loaders(db: Db, queue: &BatchQueue) -> Loaders {
 }
 
 /// Builds a loader over `db` whose batches run as tasks of their own, after async-graphql's
-/// default 1 ms of collecting keys. For WebSocket connections: their operations do not run
-/// inside [`super::execute`], so nothing would poll a [`BatchQueue`].
-pub fn spawned_loaders(db: Db) -> Loaders {
+/// default 1 ms of collecting keys. For subscriptions: their events are resolved outside
+/// [`super::execute`], so nothing would poll a [`BatchQueue`].
+pub(super) fn spawned_loaders(db: Db) -> Loaders {
     DataLoader::new(Catalog { db }, tokio::spawn).max_batch_size(MAX_BATCH)
 }
 
@@ -162,7 +162,10 @@ impl<R: Relation> Loader<ListOf<R>> for Catalog {
         self.db.stats().observe_batch(keys.len());
         let mut owners_by_first: Vec<(Option<i64>, Vec<i64>)> = Vec::new();
         for key in keys {
-            match owners_by_first.iter_mut().find(|(first, _)| *first == key.first) {
+            match owners_by_first
+                .iter_mut()
+                .find(|(first, _)| *first == key.first)
+            {
                 Some((_, owners)) => owners.push(key.owner),
                 None => owners_by_first.push((key.first, vec![key.owner])),
             }

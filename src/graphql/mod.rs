@@ -21,6 +21,8 @@ use async_graphql::parser::types::{
     DocumentOperations, OperationDefinition, OperationType, Selection,
 };
 use async_graphql::{Request, Response, Schema};
+use futures_util::StreamExt as _;
+use futures_util::stream::{self, BoxStream};
 
 use crate::db::{Db, OperationScope};
 use budget::ResponseBudget;
@@ -32,7 +34,7 @@ use query::QueryRoot;
 use subscription::SubscriptionRoot;
 
 /// async-graphql's schema of our three roots.
-pub type RootSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+type RootSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// The bookgraph schema, the limits every operation is held to, and the documents it has
 /// parsed lately. Cloning is cheap.
@@ -46,10 +48,11 @@ pub struct BookSchema {
 /// Nesting the parser follows before it gives up, whatever the configured depth limit.
 const PARSER_MAX_RECURSION: usize = 256;
 
-/// The schema over `db`, refusing operations beyond `limits`.
-pub fn build_schema(db: Db, limits: Limits) -> BookSchema {
+/// The schema, refusing operations beyond `limits`. It holds no database: every operation
+/// gets its own handle, scoped to it ([`Operation::into_request`]), so none can run on an
+/// unscoped one.
+pub fn build_schema(limits: Limits) -> BookSchema {
     let schema = Schema::build(QueryRoot, MutationRoot::default(), SubscriptionRoot)
-        .data(db)
         // The parser's own guard against stack exhaustion; above any depth `limits` allows,
         // so too-deep operations get the clearer QUERY_TOO_COMPLEX error.
         .limit_recursive_depth(PARSER_MAX_RECURSION)
@@ -63,9 +66,7 @@ pub fn build_schema(db: Db, limits: Limits) -> BookSchema {
 
 /// The schema's SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(QueryRoot, MutationRoot::default(), SubscriptionRoot)
-        .finish()
-        .sdl()
+    build_schema(Limits::default()).schema.sdl()
 }
 
 /// The operation a request selects: its name (`None` when anonymous) and type.
@@ -145,11 +146,6 @@ fn asks_only_about_the_schema(operation: &OperationDefinition) -> bool {
 }
 
 impl BookSchema {
-    /// async-graphql's schema, for transports that drive it themselves (WebSocket).
-    pub fn roots(&self) -> &RootSchema {
-        &self.schema
-    }
-
     /// Parses the request's document, from the cache of recent documents when it is there.
     pub fn operation(&self, mut request: Request) -> Operation {
         let Ok(document) = self.documents.parse(&request.query) else {
@@ -242,6 +238,21 @@ pub async fn execute(schema: &BookSchema, db: &Db, mut operation: Operation) -> 
             .insert("sqlStatements".to_owned(), scope.statement_count().into());
     }
     response
+}
+
+/// Runs a subscription: one response per event, the first a request error when the
+/// operation is refused or cannot run. Each event is resolved with loaders of its own
+/// ([`loaders::spawned_loaders`]); no response budget applies (see [`BookSchema::operation`]).
+pub fn subscribe(
+    schema: &BookSchema,
+    db: &Db,
+    mut operation: Operation,
+) -> BoxStream<'static, Response> {
+    if let Some(refused) = schema.refusal(&mut operation) {
+        return stream::once(std::future::ready(refused)).boxed();
+    }
+    let request = operation.into_request(db, loaders::spawned_loaders);
+    schema.schema.execute_stream(request).boxed()
 }
 
 #[cfg(test)]

@@ -21,10 +21,7 @@ use crate::subscriptions::TRANSPORT_WS;
 async fn serve_limited(app: &TestApp, limits: ConnectionLimits) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("local address");
-    let state = AppState::new(
-        build_schema(app.db.clone(), Default::default()),
-        app.db.clone(),
-    );
+    let state = AppState::new(build_schema(Default::default()), app.db.clone());
     tokio::spawn(serve_with(
         listener,
         router(state),

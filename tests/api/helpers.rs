@@ -93,7 +93,7 @@ impl TestApp {
         let address = listener.local_addr().expect("local address");
         let (shutdown, stop) = oneshot::channel::<()>();
         let app = router(configure(AppState::new(
-            build_schema(db.clone(), Default::default()),
+            build_schema(Default::default()),
             db.clone(),
         )));
         tokio::spawn(async move {

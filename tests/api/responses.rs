@@ -34,7 +34,7 @@ async fn run_with_budget(app: &TestApp, max_response_values: u64, query: &str) -
         max_response_values,
         ..Limits::default()
     };
-    let schema = build_schema(app.db.clone(), limits);
+    let schema = build_schema(limits);
     let operation = schema.operation(Request::new(query));
     let response = execute(&schema, &app.db, operation).await;
     serde_json::to_value(response).unwrap()

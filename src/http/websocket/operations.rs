@@ -1,5 +1,6 @@
-//! What runs an operation sent over a socket: write access and the limits as over HTTP,
-//! a database scope and loaders of its own, and the time limit for queries and mutations.
+//! What runs an operation sent over a socket: write access as over HTTP; queries and
+//! mutations through the one execution path HTTP takes (`graphql::execute`), under the time
+//! limit; subscriptions as a stream of events, with loaders of their own.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,8 +13,7 @@ use tokio::sync::Semaphore;
 
 use crate::db::Db;
 use crate::error::Code;
-use crate::graphql::loaders::spawned_loaders;
-use crate::graphql::{BookSchema, Operation};
+use crate::graphql::{self, BookSchema, Operation};
 use crate::http::access::Denied;
 use crate::http::endpoint::is_request_error;
 
@@ -41,35 +41,23 @@ pub struct Operations {
 impl Operations {
     /// The replies to `request`, in order.
     pub fn run(&self, request: Request) -> BoxStream<'static, Reply> {
-        let mut operation = self.schema.operation(request);
-        if let Some(refused) = self.refusal(&mut operation) {
+        let operation = self.schema.operation(request);
+        if let Some(denied) = self.write_refusal
+            && operation.is(OperationType::Mutation)
+        {
+            let denied = denied.rejection();
+            let refused = error_response(denied.message, denied.code);
             return stream::once(async { Reply::Refused(refused.errors) }).boxed();
         }
-        let is_subscription = operation.is(OperationType::Subscription);
-        // Mutations queue for the writer, and schema questions need no database: neither
-        // takes a turn.
-        let takes_turn = !operation.is(OperationType::Mutation) && operation.reads_catalogue();
-        // The operation's scope keeps its statements and rows its own, whatever ran on the
-        // connection before; a subscription's events each start it afresh.
-        let budget = operation.budget();
-        let request = operation.into_request(&self.db, spawned_loaders);
-        let responses = self.schema.roots().execute_stream(request);
-        let mut replies = responses.enumerate().map(move |(n, mut response)| {
-            // Only the first response can be a request error: the rest are events.
-            if n == 0 && is_request_error(&response) {
-                return Reply::Refused(response.errors);
-            }
-            // Refused whole past the response budget, as over HTTP.
-            if let Some(budget) = &budget {
-                budget.settle(&mut response);
-            }
-            Reply::Next(response)
-        });
-        if is_subscription {
-            return replies.boxed();
+        if operation.is(OperationType::Subscription) {
+            return self.subscribe(operation);
         }
-        // A query or mutation answers once: it keeps the time limit, and dropping it on
-        // time-out rolls back any write it had begun. A query takes a turn as over HTTP.
+        // A query or mutation runs as over HTTP (`graphql::execute`) and answers once: it
+        // keeps the time limit, and dropping it on time-out rolls back any write it had
+        // begun. A query takes a turn as over HTTP; mutations queue for the writer, and
+        // schema questions need no database.
+        let takes_turn = !operation.is(OperationType::Mutation) && operation.reads_catalogue();
+        let (schema, db) = (self.schema.clone(), self.db.clone());
         let (time_limit, executions) = (self.time_limit, Arc::clone(&self.executions));
         stream::once(async move {
             let running = async {
@@ -78,26 +66,31 @@ impl Operations {
                 } else {
                     None
                 };
-                replies.next().await
+                graphql::execute(&schema, &db, operation).await
             };
             match tokio::time::timeout(time_limit, running).await {
-                Ok(Some(reply)) => reply,
-                Ok(None) => Reply::Next(Response::default()),
+                Ok(response) if is_request_error(&response) => Reply::Refused(response.errors),
+                Ok(response) => Reply::Next(response),
                 Err(_) => Reply::Next(timed_out(time_limit)),
             }
         })
         .boxed()
     }
 
-    /// The answer to an operation refused by write access or by the limits, if it is.
-    fn refusal(&self, operation: &mut Operation) -> Option<Response> {
-        if let Some(denied) = self.write_refusal
-            && operation.is(OperationType::Mutation)
-        {
-            let denied = denied.rejection();
-            return Some(error_response(denied.message, denied.code));
-        }
-        self.schema.refusal(operation)
+    /// The events of a subscription; its one request resolves every event, so no turn and
+    /// no time limit applies.
+    fn subscribe(&self, operation: Operation) -> BoxStream<'static, Reply> {
+        graphql::subscribe(&self.schema, &self.db, operation)
+            .enumerate()
+            .map(|(n, response)| {
+                // Only the first response can be a request error: the rest are events.
+                if n == 0 && is_request_error(&response) {
+                    Reply::Refused(response.errors)
+                } else {
+                    Reply::Next(response)
+                }
+            })
+            .boxed()
     }
 }
 

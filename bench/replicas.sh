@@ -41,16 +41,41 @@ drive() {
   rm -f "$work"/result-*.json
 }
 
-# sample_waits FILE: until killed, every 0.2 s, what each active backend of the bench's
-# database is doing: one line per backend, its wait event or "running" (on a CPU or ready to
-# be). The profile of where PostgreSQL holds writers back.
+# sample_waits FILE: until FILE.stop exists, every 0.2 s, what each active backend of the
+# bench's database is doing: one line per backend, its wait event or "running" (on a CPU or
+# ready to be). The profile of where PostgreSQL holds writers back. One psql session for all
+# samples, so that sampling costs the machine little.
 sample_waits() {
-  while true; do
-    psql -At "$admin" -c "select coalesce(wait_event_type || ':' || wait_event, 'running')
+  while [ ! -e "$1.stop" ]; do
+    echo "select coalesce(wait_event_type || ':' || wait_event, 'running')
       from pg_stat_activity where datname = '$database' and state = 'active'
-        and pid <> pg_backend_pid()" >>"$1" 2>/dev/null || true
+        and pid <> pg_backend_pid();"
     sleep 0.2
+  done | psql -At "$admin" >>"$1" 2>/dev/null || true
+}
+# cpu_ticks: the machine's busy and total CPU ticks, then the CPU ticks so far of the live
+# processes named postgres and bookgraph.
+cpu_ticks() {
+  awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat
+  local name pid ticks fields
+  for name in postgres bookgraph; do
+    ticks=0
+    for pid in $(pgrep -x "$name"); do
+      read -r -a fields <"/proc/$pid/stat" 2>/dev/null || continue
+      ticks=$((ticks + fields[13] + fields[14]))
+    done
+    echo "$ticks"
   done
+}
+# cpu_share BEFORE AFTER: how busy the machine was between two cpu_ticks, and who used it;
+# the rest is mostly the load driver, whose processes are gone by AFTER.
+cpu_share() {
+  paste -d' ' <(tr '\n' ' ' <<<"$1") <(tr '\n' ' ' <<<"$2") | awk '{
+    busy = $5 - $1; total = $6 - $2; postgres = $7 - $3; bookgraph = $8 - $4
+    printf "CPU busy %.0f %% of the machine: PostgreSQL %.0f %%, bookgraph %.0f %%, the rest %.0f %%\n",
+      100 * busy / total, 100 * postgres / total, 100 * bookgraph / total,
+      100 * (busy - postgres - bookgraph) / total
+  }'
 }
 # run LABEL URL N: one row of the table; on PostgreSQL, the waits sampled during the run.
 run() {
@@ -63,11 +88,14 @@ run() {
     sample_waits "$work/waits-$3" &
     sampler=$!
   fi
+  local before
+  before=$(cpu_ticks)
   read -r rps errors < <(drive "$seconds" "run-$1")
   if [ -n "$sampler" ]; then
-    kill "$sampler"
+    touch "$work/waits-$3.stop"
     wait "$sampler" 2>/dev/null || true
-    sort "$work/waits-$3" | uniq -c | sort -rn >"$work/waits-$3.counts"
+    cpu_share "$before" "$(cpu_ticks)" >"$work/waits-$3.counts"
+    sort "$work/waits-$3" | uniq -c | sort -rn >>"$work/waits-$3.counts"
   fi
   stop_servers
   log "$1: $rps req/s, $errors errors, load average $load_average before"
@@ -81,8 +109,9 @@ for n in "${replica_counts[@]}"; do
   run "PostgreSQL, $n replica$([ "$n" = 1 ] || echo s)" "$pg_url" "$n"
 done
 echo
-echo "Active backends of the bench's database, sampled every 0.2 s during each PostgreSQL run"
-echo "(samples: state or wait event):"
+echo "How busy the machine was during each PostgreSQL run and who used it (the rest is mostly"
+echo "the load driver's clients), then the active backends of the bench's database, sampled"
+echo "during the run (samples: state or wait event):"
 for n in "${replica_counts[@]}"; do
   echo
   echo "$n replica$([ "$n" = 1 ] || echo s):"

@@ -232,10 +232,16 @@ async fn execute(
     };
     let body = serde_json::to_string(&response).unwrap_or_default();
     // A large result is thousands of small allocations to free: freed by another task, they
-    // do not hold back the answer that is already written.
-    tokio::spawn(async move { drop(response) });
+    // do not hold back the answer that is already written. A small one is freed faster than
+    // a task would be woken for it.
+    if body.len() >= DROP_APART_BYTES {
+        tokio::spawn(async move { drop(response) });
+    }
     with_outcome(json_response(format, StatusCode::OK, body), label, outcome)
 }
+
+/// Responses whose body is at least this long are freed by a task of their own.
+const DROP_APART_BYTES: usize = 16 * 1024;
 
 /// Tells the observing middleware what became of the request.
 fn with_outcome(mut response: Response, operation: String, outcome: &'static str) -> Response {

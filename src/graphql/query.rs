@@ -1,7 +1,5 @@
 //! The query root: single lookups by ID and the three top-level connections.
 
-use std::future::Future;
-
 use async_graphql::{Context, ID, Object, OutputType};
 
 use super::connection::{Connection, Edge};
@@ -13,9 +11,9 @@ use super::loaders::{ById, Keyed, Loaders};
 use super::types::{Author, Book, List, Publisher};
 use crate::config;
 use crate::db::models::{AuthorRow, BookRow, PublisherRow};
-use crate::db::pages::{Page, PageArgs};
+use crate::db::pages::{Filter, PageArgs, SortColumn};
 use crate::db::{self, Db};
-use crate::error::{ClientResult, Result};
+use crate::error::ClientResult;
 
 /// Entry points for reading the catalogue.
 pub struct QueryRoot;
@@ -66,13 +64,9 @@ impl QueryRoot {
         >,
     ) -> ClientResult<Connection<Author>> {
         let order = order_by.unwrap_or_default();
-        let filter = filter.unwrap_or_default().parse()?;
-        let list = order.cursor_list();
-        let page = page_args(&list, first, after.as_deref())?;
-        let db = ctx.data_unchecked::<Db>();
         let sort = order.sort().columns(order.direction.descending());
-        let rows = db::pages::page(db, &filter, &sort, &page);
-        connection(ctx, &list, &page, rows, db::pages::count(db, &filter)).await
+        let filter = filter.unwrap_or_default().parse()?;
+        connection(ctx, order.cursor_list(), &sort, &filter, first, after).await
     }
 
     /// Books, by default ordered by title.
@@ -89,13 +83,9 @@ impl QueryRoot {
         #[graphql(desc = "Order of the items; by title when omitted.")] order_by: Option<BookOrder>,
     ) -> ClientResult<Connection<Book>> {
         let order = order_by.unwrap_or_default();
-        let filter = filter.unwrap_or_default().parse()?;
-        let list = order.cursor_list();
-        let page = page_args(&list, first, after.as_deref())?;
-        let db = ctx.data_unchecked::<Db>();
         let sort = db::books::title_order(order.direction.descending());
-        let rows = db::pages::page(db, &filter, &sort, &page);
-        connection(ctx, &list, &page, rows, db::pages::count(db, &filter)).await
+        let filter = filter.unwrap_or_default().parse()?;
+        connection(ctx, order.cursor_list(), &sort, &filter, first, after).await
     }
 
     /// Publishers, by default ordered by name.
@@ -114,13 +104,9 @@ impl QueryRoot {
         >,
     ) -> ClientResult<Connection<Publisher>> {
         let order = order_by.unwrap_or_default();
-        let filter = filter.unwrap_or_default().parse()?;
-        let list = order.cursor_list();
-        let page = page_args(&list, first, after.as_deref())?;
-        let db = ctx.data_unchecked::<Db>();
         let sort = order.sort().columns(order.direction.descending());
-        let rows = db::pages::page(db, &filter, &sort, &page);
-        connection(ctx, &list, &page, rows, db::pages::count(db, &filter)).await
+        let filter = filter.unwrap_or_default().parse()?;
+        connection(ctx, order.cursor_list(), &sort, &filter, first, after).await
     }
 }
 
@@ -135,42 +121,43 @@ where
     Ok(row.map(W::from))
 }
 
-fn page_args(list: &str, first: Option<i32>, after: Option<&str>) -> Result<PageArgs> {
-    Ok(PageArgs {
-        first: page_first(first, config::PAGE_SIZE)?,
-        after: after
-            .map(|cursor| decode_cursor(list, cursor))
-            .transpose()?,
-    })
-}
-
-/// The connection of the page `rows` of `list`. Runs `count` alongside, and only when the
-/// client selected `totalCount`: counting a large filtered list costs as much as listing it.
-/// Likewise edges are built only when selected.
-async fn connection<R, T>(
+/// One page of the top-level list named `list` (which cursors carry): the rows `filter`
+/// keeps, in `sort` order. Counts them alongside, and only when the client selected
+/// `totalCount`: counting a large filtered list costs as much as listing it. Likewise edges
+/// are built only when selected.
+async fn connection<F, T>(
     ctx: &Context<'_>,
-    list: &str,
-    page: &PageArgs,
-    rows: impl Future<Output = Result<Page<R>>>,
-    count: impl Future<Output = Result<i64>>,
+    list: String,
+    sort: &[SortColumn],
+    filter: &F,
+    first: Option<i32>,
+    after: Option<String>,
 ) -> ClientResult<Connection<T>>
 where
-    T: OutputType + Clone + From<R>,
+    F: Filter,
+    T: OutputType + Clone + From<F::Row>,
     Edge<T>: OutputType,
     List<T>: OutputType,
 {
+    let page = PageArgs {
+        first: page_first(first, config::PAGE_SIZE)?,
+        after: after
+            .map(|cursor| decode_cursor(&list, &cursor))
+            .transpose()?,
+    };
+    let db = ctx.data_unchecked::<Db>();
     let selected = ctx.look_ahead();
     let total = async {
         if selected.field("totalCount").exists() {
-            count.await
+            db::pages::count(db, filter).await
         } else {
             Ok(0)
         }
     };
-    let (rows, total) = tokio::try_join!(rows, total)?;
+    let (rows, total) = tokio::try_join!(db::pages::page(db, filter, sort, &page), total)?;
     let with_edges = selected.field("edges").exists();
     Ok(Connection::new(
-        list,
+        &list,
         rows,
         page.after.is_some(),
         total,

@@ -241,7 +241,7 @@ pub async fn execute(schema: &BookSchema, db: &Db, mut operation: Operation) -> 
 }
 
 /// Runs a subscription: one response per event, the first a request error when the
-/// operation is refused or cannot run. Each event is resolved with loaders of its own
+/// operation is refused or cannot run. Its events share one loader, which caches nothing
 /// ([`loaders::spawned_loaders`]); no response budget applies (see [`BookSchema::operation`]).
 pub fn subscribe(
     schema: &BookSchema,

@@ -232,8 +232,8 @@ async fn execute(
     };
     let body = serde_json::to_string(&response).unwrap_or_default();
     // A large result is thousands of small allocations to free: freed by another task, they
-    // do not hold back the answer that is already written. A small one is freed faster than
-    // a task would be woken for it.
+    // do not hold back the answer, which is already serialized (and the response budget
+    // bounds each result). A small one is freed faster than a task would be woken for it.
     if body.len() >= DROP_APART_BYTES {
         tokio::spawn(async move { drop(response) });
     }

@@ -22,7 +22,7 @@ pub(super) trait Job: Send + Any {
     /// Answers without running.
     fn refuse(self: Box<Self>, error: Error);
     /// Whether the job must run alone, excluding every other writer (see
-    /// [`Writer::write_alone`]).
+    /// `Writer::write_alone`).
     fn alone(&self) -> bool {
         false
     }
@@ -45,7 +45,7 @@ pub(super) struct Queued<T, S> {
     pub(super) scope: OperationScope,
     pub(super) step: S,
     pub(super) reply: oneshot::Sender<Result<T>>,
-    /// Whether it runs in a transaction of its own.
+    /// Whether it runs alone, excluding every other writer ([`Job::alone`]).
     pub(super) alone: bool,
 }
 

@@ -46,7 +46,7 @@ pub(super) struct Scope<'a> {
 impl<'a> Scope<'a> {
     /// The scope of a resolution starting at `ctx`.
     pub fn new(ctx: &'a ContextSelectionSet<'a>) -> Self {
-        // `graphql::execute` and the WebSocket transport attach loaders to every request, so
+        // `graphql::execute` and `graphql::subscribe` attach loaders to every request, so
         // their absence is a programming error, not a client's.
         let loaders = ctx.data_unchecked::<Loaders>();
         let budget = ctx.data_opt::<Arc<ResponseBudget>>().map(Arc::as_ref);

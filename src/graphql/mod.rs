@@ -87,6 +87,8 @@ pub struct Operation {
     /// What the operation takes from the database: created here, the one place every
     /// transport's operations pass, so none can run outside a scope of its own.
     scope: OperationScope,
+    /// Whether the limits have let it through already ([`BookSchema::refusal`]).
+    within_limits: bool,
 }
 
 impl Operation {
@@ -157,6 +159,7 @@ impl BookSchema {
                 reads_catalogue: true,
                 reports_sql_statements: false,
                 scope: OperationScope::default(),
+                within_limits: false,
             };
         };
         let chosen = match &document.operations {
@@ -193,6 +196,7 @@ impl BookSchema {
             reads_catalogue,
             reports_sql_statements: false,
             scope: OperationScope::default(),
+            within_limits: false,
         }
     }
 
@@ -201,14 +205,30 @@ impl BookSchema {
     /// validation walks them all. A document that does not parse is left for execution to
     /// report.
     pub fn refusal(&self, operation: &mut Operation) -> Option<Response> {
-        if !operation.parsed {
+        if !operation.parsed || operation.within_limits {
             return None;
         }
         let request = &mut operation.request;
         let variables = request.variables.clone();
         let document = request.parsed_query().ok()?;
-        let error = limits::refusal(document, &variables, &self.limits)?;
-        Some(Response::from_errors(vec![error]))
+        match limits::refusal(document, &variables, &self.limits) {
+            Some(error) => Some(Response::from_errors(vec![error])),
+            None => {
+                operation.within_limits = true;
+                None
+            }
+        }
+    }
+
+    /// Whether the operation waits for an execution turn before it runs: queries do.
+    /// Mutations queue for the writer instead, and a turn held while waiting there would
+    /// keep reads waiting behind writes; operations that ask only about the schema need no
+    /// database; and one the limits refuse runs nothing, so it is refused at once, however
+    /// busy the catalogue is.
+    pub fn takes_turn(&self, operation: &mut Operation) -> bool {
+        !operation.is(OperationType::Mutation)
+            && operation.reads_catalogue()
+            && self.refusal(operation).is_none()
     }
 }
 

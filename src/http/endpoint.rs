@@ -183,16 +183,14 @@ async fn execute(
         operation.report_sql_statements();
     }
     let label = operation_label(&operation);
+    let takes_turn = state.schema.takes_turn(&mut operation);
     let running = async {
         // Waiting for a turn counts against the time limit; the permit is returned when
         // the response is built, so at most a few results are in memory at once.
-        // Mutations queue for the one writer instead and answer small results: a turn held
-        // while waiting there would keep reads waiting behind writes. Operations that ask
-        // only about the schema need no turn either.
-        let _turn = if operation.is(OperationType::Mutation) || !operation.reads_catalogue() {
-            None
-        } else {
+        let _turn = if takes_turn {
             Some(state.executions.acquire().await)
+        } else {
+            None
         };
         graphql::execute(&state.schema, &state.db, operation).await
     };

@@ -41,7 +41,7 @@ pub struct Operations {
 impl Operations {
     /// The replies to `request`, in order.
     pub fn run(&self, request: Request) -> BoxStream<'static, Reply> {
-        let operation = self.schema.operation(request);
+        let mut operation = self.schema.operation(request);
         if let Some(denied) = self.write_refusal
             && operation.is(OperationType::Mutation)
         {
@@ -54,9 +54,8 @@ impl Operations {
         }
         // A query or mutation runs as over HTTP (`graphql::execute`) and answers once: it
         // keeps the time limit, and dropping it on time-out rolls back any write it had
-        // begun. A query takes a turn as over HTTP; mutations queue for the writer, and
-        // schema questions need no database.
-        let takes_turn = !operation.is(OperationType::Mutation) && operation.reads_catalogue();
+        // begun. It takes a turn as over HTTP.
+        let takes_turn = self.schema.takes_turn(&mut operation);
         let (schema, db) = (self.schema.clone(), self.db.clone());
         let (time_limit, executions) = (self.time_limit, Arc::clone(&self.executions));
         stream::once(async move {

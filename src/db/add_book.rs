@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::events::Event;
 use super::models::{AuthorRow, BookRow, PublisherRow};
-use super::sql::Dialect;
+use super::sql::{Dialect, decode_json};
 use super::writer::Batch;
 use super::{Db, WriteTx, authors, books, publishers};
 use crate::book_entry::{AddOutcome, BookEntry};
@@ -225,18 +225,15 @@ async fn add_many(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<Vec<Option<
         None => planned
             .iter()
             .zip(chosen_ids)
-            .map(|(planned, chosen)| {
-                chosen
-                    .or(planned.book.as_ref().map(|(book, _)| book.id))
-                    .unwrap_or_default()
-            })
-            .collect(),
+            .map(|(planned, chosen)| chosen.or(planned.book.as_ref().map(|(book, _)| book.id)))
+            .collect::<Option<_>>()
+            .ok_or(Error::Inconsistent("a book of the lot has no id"))?,
         Some(book_ids) => {
             let ids: Option<String> = sqlx::query_scalar(book_ids)
                 .bind(books)
                 .fetch_one(tx.conn())
                 .await?;
-            from_json(ids)?
+            decode_json(ids)?
         }
     };
     if ids.len() != planned.len() {
@@ -298,7 +295,7 @@ async fn plan(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<(Vec<Planned>, 
             .bind(serde_json::Value::from(keys).to_string())
             .fetch_one(tx.conn())
             .await?;
-    let found: Vec<Found> = from_json(found)?;
+    let found: Vec<Found> = decode_json(found)?;
     if found.len() != entries.len() {
         return Err(Error::Inconsistent("the look-up of a lot lost entries"));
     }
@@ -328,10 +325,4 @@ async fn plan(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<(Vec<Planned>, 
         });
     }
     Ok((planned, last_book_id))
-}
-
-/// The JSON array a statement returned as one value (SQL's null when it had no rows).
-fn from_json<T: serde::de::DeserializeOwned>(json: Option<String>) -> Result<T> {
-    let json = json.as_deref().unwrap_or("[]");
-    serde_json::from_str(json).map_err(|error| sqlx::Error::Decode(Box::new(error)).into())
 }

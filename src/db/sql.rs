@@ -212,8 +212,7 @@ impl Sql {
             .build_query_scalar()
             .fetch_one(&mut *db.read().await?)
             .await?;
-        let json = json.as_deref().unwrap_or("[]");
-        serde_json::from_str(json).map_err(|error| sqlx::Error::Decode(Box::new(error)).into())
+        decode_json(json)
     }
 
     /// The statement, for rows of any shape.
@@ -236,6 +235,12 @@ impl Sql {
     {
         sqlx::query_scalar_with(AssertSqlSafe(self.text), self.arguments)
     }
+}
+
+/// The `T` that a statement's JSON text column holds; SQL null counts as an empty list.
+pub(super) fn decode_json<T: DeserializeOwned>(json: Option<String>) -> Result<T> {
+    let json = json.as_deref().unwrap_or("[]");
+    serde_json::from_str(json).map_err(|error| sqlx::Error::Decode(Box::new(error)).into())
 }
 
 /// `limit n`, written into the statement's text: SQLite plans a bound limit with its value

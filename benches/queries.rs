@@ -177,7 +177,8 @@ async fn floor_q1(db: &Db) -> String {
     let authors = db::pages::page(
         db,
         &AuthorFilter::default(),
-        &AuthorOrder::Name.columns(false),
+        AuthorOrder::Name,
+        false,
         &page(100),
     )
     .await
@@ -206,7 +207,8 @@ async fn floor_q2(db: &Db) -> String {
     let publishers = db::pages::page(
         db,
         &PublisherFilter::default(),
-        &PublisherOrder::BookCount.columns(true),
+        PublisherOrder::BookCount,
+        true,
         &page(100),
     )
     .await
@@ -240,7 +242,8 @@ async fn floor_q3(db: &Db) -> String {
     let publishers = db::pages::page(
         db,
         &PublisherFilter::default(),
-        &PublisherOrder::Name.columns(false),
+        PublisherOrder::Name,
+        false,
         &page(10),
     )
     .await

@@ -4,7 +4,7 @@ use super::WriteTx;
 use super::events::Event;
 use super::lookup::{ById, Children};
 use super::models::{AuthorCounts, AuthorRow};
-use super::pages::{Filter, SortColumn, SortKind};
+use super::pages::{Filter, SortColumn, SortKind, SortOrder};
 use super::sql::{Sql, push_contains};
 use super::transaction::{find_or_insert, update_row};
 use crate::error::{Entity, Error, Result};
@@ -19,9 +19,9 @@ pub enum AuthorOrder {
     BookCount,
 }
 
-impl AuthorOrder {
-    /// The sort columns of this order; ties always fall back to the name order, then id.
-    pub fn columns(self, descending: bool) -> Vec<SortColumn> {
+/// Ties always fall back to the name order, then id.
+impl SortOrder for AuthorOrder {
+    fn columns(self, descending: bool) -> Vec<SortColumn> {
         let mut columns = Vec::with_capacity(4);
         let by_name_descending = match self {
             AuthorOrder::Name => descending,
@@ -54,6 +54,7 @@ pub struct AuthorFilter {
 
 impl Filter for AuthorFilter {
     type Row = AuthorRow;
+    type Order = AuthorOrder;
     const SELECT: &'static str =
         "a.id, a.first_name, a.last_name, a.first_name_key, a.last_name_key, a.book_count";
     const TABLE: &'static str = "author a";

@@ -4,7 +4,7 @@ use super::WriteTx;
 use super::events::Event;
 use super::lookup::{ById, Children};
 use super::models::BookRow;
-use super::pages::{Filter, SortColumn, SortKind};
+use super::pages::{Filter, SortColumn, SortKind, SortOrder};
 use super::publishers::PUBLISHERS;
 use super::sql::{Dialect, Sql, push_contains};
 use super::transaction::update_row;
@@ -24,6 +24,7 @@ pub struct BookFilter {
 
 impl Filter for BookFilter {
     type Row = BookRow;
+    type Order = BookOrder;
     const SELECT: &'static str = "b.id, b.author_id, b.title, b.title_key";
     const TABLE: &'static str = "book b";
     const COLUMNS: &'static [&'static str] = &["id", "author_id", "title"];
@@ -46,12 +47,22 @@ impl Filter for BookFilter {
     }
 }
 
-/// The sort columns of the title order; equal titles (by different authors) go by id.
-pub fn title_order(descending: bool) -> Vec<SortColumn> {
-    vec![
-        SortColumn::new("title_key", SortKind::Text, descending),
-        SortColumn::new("id", SortKind::Int, false),
-    ]
+/// What books can be ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BookOrder {
+    /// Title; equal titles (by different authors) go by id.
+    Title,
+}
+
+impl SortOrder for BookOrder {
+    fn columns(self, descending: bool) -> Vec<SortColumn> {
+        match self {
+            BookOrder::Title => vec![
+                SortColumn::new("title_key", SortKind::Text, descending),
+                SortColumn::new("id", SortKind::Int, false),
+            ],
+        }
+    }
 }
 
 /// The books, by id.

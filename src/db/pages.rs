@@ -112,11 +112,19 @@ pub struct Page<T> {
     pub has_next_page: bool,
 }
 
+/// An order a top-level list can be in.
+pub trait SortOrder: Copy {
+    /// Its sort columns, ending in a unique one; ties fall back to the list's usual order.
+    fn columns(self, descending: bool) -> Vec<SortColumn>;
+}
+
 /// What a top-level list reads: the rows of one table that a filter keeps. Implemented by
 /// each table's filter type, so that paging and counting are written once.
 pub trait Filter {
     /// The listed row.
     type Row: DeserializeOwned;
+    /// The orders the rows can be listed in: only columns of this table can sort them.
+    type Order: SortOrder;
     /// The row's columns and every sort column, qualified by the alias of `TABLE`.
     const SELECT: &'static str;
     /// The table, with the alias that `SELECT` and the conditions use.
@@ -127,7 +135,8 @@ pub trait Filter {
     fn push_where(&self, query: &mut Sql);
 }
 
-/// One page of the rows `filter` keeps, in `order`, each with its sort key.
+/// One page of the rows `filter` keeps, in `order` (larger values first when `descending`),
+/// each with its sort key.
 ///
 /// The filtered select is wrapped as a subquery so computed sort columns such as counts can
 /// be compared in `where`, which PostgreSQL (unlike SQLite) refuses on a select alias.
@@ -135,9 +144,11 @@ pub trait Filter {
 pub async fn page<F: Filter>(
     db: &Db,
     filter: &F,
-    order: &[SortColumn],
+    order: F::Order,
+    descending: bool,
     page: &PageArgs,
 ) -> Result<Page<F::Row>> {
+    let order = &order.columns(descending);
     let dialect = db.dialect();
     let sort_columns: Vec<&str> = order.iter().map(|column| column.column).collect();
     let row = format!(

@@ -4,7 +4,7 @@ use super::WriteTx;
 use super::events::Event;
 use super::lookup::{ById, Children};
 use super::models::{PublisherCounts, PublisherRow};
-use super::pages::{Filter, SortColumn, SortKind};
+use super::pages::{Filter, SortColumn, SortKind, SortOrder};
 use super::sql::{Sql, push_contains};
 use super::transaction::{find_or_insert, update_row};
 use crate::error::{Entity, Error, Result};
@@ -21,9 +21,9 @@ pub enum PublisherOrder {
     AuthorCount,
 }
 
-impl PublisherOrder {
-    /// The sort columns of this order; ties always fall back to the name, then id.
-    pub fn columns(self, descending: bool) -> Vec<SortColumn> {
+/// Ties always fall back to the name, then id.
+impl SortOrder for PublisherOrder {
+    fn columns(self, descending: bool) -> Vec<SortColumn> {
         let count = match self {
             PublisherOrder::Name => {
                 return vec![
@@ -51,6 +51,7 @@ pub struct PublisherFilter {
 
 impl Filter for PublisherFilter {
     type Row = PublisherRow;
+    type Order = PublisherOrder;
     const SELECT: &'static str = "p.id, p.name, p.name_key, p.book_count, p.author_count";
     const TABLE: &'static str = "publisher p";
     const COLUMNS: &'static [&'static str] = &["id", "name"];

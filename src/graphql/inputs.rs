@@ -5,7 +5,7 @@ use async_graphql::{Enum, ID, InputObject};
 
 use super::ids::parse_id;
 use crate::db::authors::{self, AuthorOrder as AuthorSort};
-use crate::db::books;
+use crate::db::books::{self, BookOrder as BookSort};
 use crate::db::publishers::{self, PublisherOrder as PublisherSort};
 use crate::error::{Error, Result};
 use crate::names::{MAX_NAME_CHARS, MAX_TITLE_CHARS, search_key};
@@ -118,6 +118,15 @@ impl AuthorOrder {
         match self.field {
             AuthorOrderField::Name => AuthorSort::Name,
             AuthorOrderField::BookCount => AuthorSort::BookCount,
+        }
+    }
+}
+
+impl BookOrder {
+    /// The data layer's order.
+    pub fn sort(self) -> BookSort {
+        match self.field {
+            BookOrderField::Title => BookSort::Title,
         }
     }
 }

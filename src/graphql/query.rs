@@ -11,7 +11,7 @@ use super::loaders::{ById, Keyed, Loaders};
 use super::types::{Author, Book, List, Publisher};
 use crate::config;
 use crate::db::models::{AuthorRow, BookRow, PublisherRow};
-use crate::db::pages::{Filter, PageArgs, SortColumn};
+use crate::db::pages::{Filter, PageArgs};
 use crate::db::{self, Db};
 use crate::error::ClientResult;
 
@@ -64,9 +64,17 @@ impl QueryRoot {
         >,
     ) -> ClientResult<Connection<Author>> {
         let order = order_by.unwrap_or_default();
-        let sort = order.sort().columns(order.direction.descending());
         let filter = filter.unwrap_or_default().parse()?;
-        connection(ctx, order.cursor_list(), &sort, &filter, first, after).await
+        connection(
+            ctx,
+            order.cursor_list(),
+            order.sort(),
+            order.direction.descending(),
+            &filter,
+            first,
+            after,
+        )
+        .await
     }
 
     /// Books, by default ordered by title.
@@ -83,9 +91,17 @@ impl QueryRoot {
         #[graphql(desc = "Order of the items; by title when omitted.")] order_by: Option<BookOrder>,
     ) -> ClientResult<Connection<Book>> {
         let order = order_by.unwrap_or_default();
-        let sort = db::books::title_order(order.direction.descending());
         let filter = filter.unwrap_or_default().parse()?;
-        connection(ctx, order.cursor_list(), &sort, &filter, first, after).await
+        connection(
+            ctx,
+            order.cursor_list(),
+            order.sort(),
+            order.direction.descending(),
+            &filter,
+            first,
+            after,
+        )
+        .await
     }
 
     /// Publishers, by default ordered by name.
@@ -104,9 +120,17 @@ impl QueryRoot {
         >,
     ) -> ClientResult<Connection<Publisher>> {
         let order = order_by.unwrap_or_default();
-        let sort = order.sort().columns(order.direction.descending());
         let filter = filter.unwrap_or_default().parse()?;
-        connection(ctx, order.cursor_list(), &sort, &filter, first, after).await
+        connection(
+            ctx,
+            order.cursor_list(),
+            order.sort(),
+            order.direction.descending(),
+            &filter,
+            first,
+            after,
+        )
+        .await
     }
 }
 
@@ -122,13 +146,14 @@ where
 }
 
 /// One page of the top-level list named `list` (which cursors carry): the rows `filter`
-/// keeps, in `sort` order. Counts them alongside, and only when the client selected
+/// keeps, in `order` (larger values first when `descending`). Counts them alongside, and only when the client selected
 /// `totalCount`: counting a large filtered list costs as much as listing it. Likewise edges
 /// are built only when selected.
 async fn connection<F, T>(
     ctx: &Context<'_>,
     list: String,
-    sort: &[SortColumn],
+    order: F::Order,
+    descending: bool,
     filter: &F,
     first: Option<i32>,
     after: Option<String>,
@@ -154,7 +179,8 @@ where
             Ok(0)
         }
     };
-    let (rows, total) = tokio::try_join!(db::pages::page(db, filter, sort, &page), total)?;
+    let (rows, total) =
+        tokio::try_join!(db::pages::page(db, filter, order, descending, &page), total)?;
     let with_edges = selected.field("edges").exists();
     Ok(Connection::new(
         &list,

@@ -6,6 +6,7 @@ use async_graphql::{Enum, ID, InputObject};
 use super::ids::parse_id;
 use crate::db::authors::{self, AuthorOrder as AuthorSort};
 use crate::db::books::{self, BookOrder as BookSort};
+use crate::db::pages::SortOrder;
 use crate::db::publishers::{self, PublisherOrder as PublisherSort};
 use crate::error::{Error, Result};
 use crate::names::{MAX_NAME_CHARS, MAX_TITLE_CHARS, search_key};
@@ -112,29 +113,60 @@ impl OrderDirection {
     }
 }
 
-impl AuthorOrder {
+/// A top-level list's `orderBy` argument, in the data layer's terms.
+pub trait ListOrder: Copy {
+    /// The data layer's orders for the list.
+    type Sort: SortOrder;
     /// The data layer's order.
-    pub fn sort(self) -> AuthorSort {
-        match self.field {
+    fn sort(self) -> Self::Sort;
+    /// Whether larger values come first.
+    fn descending(self) -> bool;
+    /// The list its cursors belong to ([`super::cursor_lists`]).
+    fn cursor_list(self) -> String;
+}
+
+/// `ListOrder` for an order input whose data-layer order is `$sort`.
+macro_rules! list_order {
+    ($order:ty, $sort:ty) => {
+        impl ListOrder for $order {
+            type Sort = $sort;
+            fn sort(self) -> $sort {
+                self.field.into()
+            }
+            fn descending(self) -> bool {
+                self.direction.descending()
+            }
+            fn cursor_list(self) -> String {
+                <$order>::cursor_list(self)
+            }
+        }
+    };
+}
+
+list_order!(AuthorOrder, AuthorSort);
+list_order!(BookOrder, BookSort);
+list_order!(PublisherOrder, PublisherSort);
+
+impl From<AuthorOrderField> for AuthorSort {
+    fn from(field: AuthorOrderField) -> AuthorSort {
+        match field {
             AuthorOrderField::Name => AuthorSort::Name,
             AuthorOrderField::BookCount => AuthorSort::BookCount,
         }
     }
 }
 
-impl BookOrder {
-    /// The data layer's order.
-    pub fn sort(self) -> BookSort {
-        match self.field {
+impl From<BookOrderField> for BookSort {
+    fn from(field: BookOrderField) -> BookSort {
+        match field {
             BookOrderField::Title => BookSort::Title,
         }
     }
 }
 
-impl PublisherOrder {
-    /// The data layer's order.
-    pub fn sort(self) -> PublisherSort {
-        match self.field {
+impl From<PublisherOrderField> for PublisherSort {
+    fn from(field: PublisherOrderField) -> PublisherSort {
+        match field {
             PublisherOrderField::Name => PublisherSort::Name,
             PublisherOrderField::BookCount => PublisherSort::BookCount,
             PublisherOrderField::AuthorCount => PublisherSort::AuthorCount,

@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, Object, OutputType};
 use super::connection::{Connection, Edge};
 use super::ids::{decode_cursor, page_first, parse_id};
 use super::inputs::{
-    AuthorFilter, AuthorOrder, BookFilter, BookOrder, PublisherFilter, PublisherOrder,
+    AuthorFilter, AuthorOrder, BookFilter, BookOrder, ListOrder, PublisherFilter, PublisherOrder,
 };
 use super::loaders::{ById, Keyed, Loaders};
 use super::types::{Author, Book, List, Publisher};
@@ -63,18 +63,8 @@ impl QueryRoot {
             AuthorOrder,
         >,
     ) -> ClientResult<Connection<Author>> {
-        let order = order_by.unwrap_or_default();
         let filter = filter.unwrap_or_default().parse()?;
-        connection(
-            ctx,
-            order.cursor_list(),
-            order.sort(),
-            order.direction.descending(),
-            &filter,
-            first,
-            after,
-        )
-        .await
+        connection(ctx, order_by.unwrap_or_default(), &filter, first, after).await
     }
 
     /// Books, by default ordered by title.
@@ -90,18 +80,8 @@ impl QueryRoot {
         #[graphql(desc = "Only books matching this.")] filter: Option<BookFilter>,
         #[graphql(desc = "Order of the items; by title when omitted.")] order_by: Option<BookOrder>,
     ) -> ClientResult<Connection<Book>> {
-        let order = order_by.unwrap_or_default();
         let filter = filter.unwrap_or_default().parse()?;
-        connection(
-            ctx,
-            order.cursor_list(),
-            order.sort(),
-            order.direction.descending(),
-            &filter,
-            first,
-            after,
-        )
-        .await
+        connection(ctx, order_by.unwrap_or_default(), &filter, first, after).await
     }
 
     /// Publishers, by default ordered by name.
@@ -119,18 +99,8 @@ impl QueryRoot {
             PublisherOrder,
         >,
     ) -> ClientResult<Connection<Publisher>> {
-        let order = order_by.unwrap_or_default();
         let filter = filter.unwrap_or_default().parse()?;
-        connection(
-            ctx,
-            order.cursor_list(),
-            order.sort(),
-            order.direction.descending(),
-            &filter,
-            first,
-            after,
-        )
-        .await
+        connection(ctx, order_by.unwrap_or_default(), &filter, first, after).await
     }
 }
 
@@ -145,25 +115,24 @@ where
     Ok(row.map(W::from))
 }
 
-/// One page of the top-level list named `list` (which cursors carry): the rows `filter`
-/// keeps, in `order` (larger values first when `descending`). Counts them alongside, and only when the client selected
+/// One page of a top-level list: the rows `filter` keeps, in `order`. Counts them alongside, and only when the client selected
 /// `totalCount`: counting a large filtered list costs as much as listing it. Likewise edges
 /// are built only when selected.
-async fn connection<F, T>(
+async fn connection<F, O, T>(
     ctx: &Context<'_>,
-    list: String,
-    order: F::Order,
-    descending: bool,
+    order: O,
     filter: &F,
     first: Option<i32>,
     after: Option<String>,
 ) -> ClientResult<Connection<T>>
 where
     F: Filter,
+    O: ListOrder<Sort = F::Order>,
     T: OutputType + Clone + From<F::Row>,
     Edge<T>: OutputType,
     List<T>: OutputType,
 {
+    let list = order.cursor_list();
     let page = PageArgs {
         first: page_first(first, config::PAGE_SIZE)?,
         after: after
@@ -179,8 +148,10 @@ where
             Ok(0)
         }
     };
-    let (rows, total) =
-        tokio::try_join!(db::pages::page(db, filter, order, descending, &page), total)?;
+    let (rows, total) = tokio::try_join!(
+        db::pages::page(db, filter, order.sort(), order.descending(), &page),
+        total
+    )?;
     let with_edges = selected.field("edges").exists();
     Ok(Connection::new(
         &list,

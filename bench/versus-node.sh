@@ -9,12 +9,13 @@
 # Every run is examples/load.rs: closed loop, CLIENTS clients (32), SECONDS seconds (10)
 # after a 2 s warm-up, no compression asked of either server. Then Q1 at one client, ms per
 # request at p50, interleaved with the honest floor (examples/floor.rs: the floor of `cargo
-# bench`, rusqlite in-process, on a copy of the same data) for ROUNDS rounds, and bookgraph's
-# peak RSS under Q1 and under W1 at 64 clients. Prints a Markdown table of medians over the rounds and the
-# ratios bookgraph ÷ Node, and writes it to bench/results-versus-node.md.
+# bench`, rusqlite in-process, on a copy of the same data) for SINGLE_ROUNDS rounds (5) of
+# SINGLE_SECONDS seconds (4), and bookgraph's peak RSS under Q1 and under W1 at 64 clients.
+# Prints a Markdown table of medians over the rounds and the ratios bookgraph ÷ Node, and
+# writes it to bench/results-versus-node.md.
 #
 #   bench/versus-node.sh
-#   DATASETS=M ROUNDS=1 BENCH_SECONDS=3 bench/versus-node.sh      # smoke run, about 2 min
+#   DATASETS=M ROUNDS=1 BENCH_SECONDS=3 SINGLE_ROUNDS=1 bench/versus-node.sh   # smoke run, about 2 min
 #   WORKLOADS=W1 DATASETS=M bench/versus-node.sh                 # one workload only
 #
 # Needs cargo, node and npm (the peer's better-sqlite3 builds from source against the local
@@ -27,6 +28,8 @@ read -r -a datasets <<<"${DATASETS:-M L}"
 rounds=${ROUNDS:-2}
 seconds=${BENCH_SECONDS:-10}
 clients=${CLIENTS:-32}
+single_rounds=${SINGLE_ROUNDS:-5}
+single_seconds=${SINGLE_SECONDS:-4}
 read -r -a workloads <<<"${WORKLOADS:-Q1 Q2 Q3 Q4 W1}"
 peer_src=${PEER:-$root/../shared/peers/node}
 contract=${CONTRACT:-$root/../shared/api/contract.graphql}
@@ -151,29 +154,34 @@ for name in "${datasets[@]}"; do
   done
 
   # Q1 at one client: ms per request (p50), each server on its own, and the honest floor
-  # on a fresh copy of bookgraph's data right before each of bookgraph's runs: the machine's
-  # speed drifts from minute to minute, so only a floor timed beside a run says how far
-  # above it the run is.
+  # on a fresh copy of bookgraph's data right before each of bookgraph's runs. The machine's
+  # speed drifts from minute to minute, so each round's ratio sets bookgraph beside the floor
+  # timed just before it, and the table gives the median of the rounds' ratios: short
+  # rounds, and more of them, than the throughput runs.
   declare -A single=()
-  for round in $(seq 1 "$rounds"); do
+  single_ratios=
+  for round in $(seq 1 "$single_rounds"); do
     for server in node floor bookgraph; do
       if [ "$server" = floor ]; then
         rm -f "$work/run.db" "$work/run.db-wal" "$work/run.db-shm"
         cp "$work/$name-bookgraph.db" "$work/run.db"
-        ms=$("$floor" --database "$work/run.db" --query q1 --seconds "$seconds" | jq -r .p50_ms)
+        ms=$("$floor" --database "$work/run.db" --query q1 --seconds "$single_seconds" | jq -r .p50_ms)
       else
         start "$server" "$work/$name-$server.db"
         drive Q1 1 2 warm >/dev/null
-        ms=$(drive Q1 1 "$seconds" single | jq -r .p50_ms)
+        ms=$(drive Q1 1 "$single_seconds" single | jq -r .p50_ms)
         stop_server
       fi
       single[$server]+="$ms "
       log "[$name] round $round Q1 at one client, $server: $(fmt "$ms" 2) ms"
     done
+    floor_ms=$(tr ' ' '\n' <<<"${single[floor]}" | grep . | tail -1)
+    single_ratios+="$(awk -v b="$ms" -v f="$floor_ms" 'BEGIN { print b / f }') "
   done
   for server in node floor bookgraph; do
     single[$server]=$(tr ' ' '\n' <<<"${single[$server]}" | grep . | median)
   done
+  single_ratio=$(tr ' ' '\n' <<<"$single_ratios" | grep . | median)
 
   # bookgraph's peak RSS at 64 clients, reads and writes.
   start bookgraph "$work/$name-bookgraph.db"
@@ -194,9 +202,10 @@ for name in "${datasets[@]}"; do
       echo "| $workload | $(fmt "$n") | $(fmt "$b") | $(ratio "$b" "$n")× | ${errors[node-$workload]} / ${errors[bookgraph-$workload]} |"
     done
     echo
-    echo "Q1 at one client, p50, medians of $rounds rounds: Node $(fmt "${single[node]}" 2) ms," \
+    echo "Q1 at one client, p50, medians of $single_rounds rounds of $single_seconds s: Node $(fmt "${single[node]}" 2) ms," \
       "bookgraph $(fmt "${single[bookgraph]}" 2) ms, the honest floor $(fmt "${single[floor]}" 2) ms:" \
-      "bookgraph $(ratio "${single[bookgraph]}" "${single[floor]}")× the floor, Node $(ratio "${single[node]}" "${single[floor]}")×."
+      "bookgraph $(fmt "$single_ratio" 2)× the floor (the median of each round's ratio to the floor timed just before it)," \
+      "Node $(ratio "${single[node]}" "${single[floor]}")×."
     echo "bookgraph's peak RSS over Q1 and W1 at 64 clients: $(fmt "$(awk -v k="$peak" 'BEGIN { print k / 1024 }')" 1) MiB."
   } >>"$work/report.md"
   unset runs errors single

@@ -138,7 +138,11 @@ fn distinct<T, K: Eq + Hash + Copy>(
 }
 
 fn page(first: i64) -> PageArgs {
-    PageArgs { first, after: None }
+    PageArgs {
+        first,
+        after: None,
+        with_keys: false,
+    }
 }
 
 fn publisher_names<'a>(
@@ -183,7 +187,7 @@ async fn floor_q1(db: &Db) -> String {
     )
     .await
     .expect("authors");
-    let author_ids: Vec<i64> = authors.rows.iter().map(|(a, _)| a.id).collect();
+    let author_ids: Vec<i64> = authors.rows.iter().map(|a| a.id).collect();
     let books: Vec<ChildrenOf<BookRow>> = db::books::BOOKS_OF_AUTHORS
         .fetch(db, &author_ids, None)
         .await
@@ -197,7 +201,7 @@ async fn floor_q1(db: &Db) -> String {
     let nodes = authors
         .rows
         .iter()
-        .map(|(author, _)| author_with_books(author, &books, &publishers))
+        .map(|author| author_with_books(author, &books, &publishers))
         .collect();
     authors_json(nodes)
 }
@@ -213,7 +217,7 @@ async fn floor_q2(db: &Db) -> String {
     )
     .await
     .expect("publishers");
-    let ids: Vec<i64> = publishers.rows.iter().map(|(p, _)| p.id).collect();
+    let ids: Vec<i64> = publishers.rows.iter().map(|p| p.id).collect();
     let counts: HashMap<i64, _> = db::publishers::COUNTS
         .fetch(db, &ids)
         .await
@@ -224,7 +228,7 @@ async fn floor_q2(db: &Db) -> String {
     let nodes = publishers
         .rows
         .iter()
-        .map(|(p, _)| {
+        .map(|p| {
             let counts = counts.get(&p.id).copied().unwrap_or_default();
             PublisherWithCounts {
                 name: &p.name,
@@ -248,7 +252,7 @@ async fn floor_q3(db: &Db) -> String {
     )
     .await
     .expect("publishers");
-    let publisher_ids: Vec<i64> = publishers.rows.iter().map(|(p, _)| p.id).collect();
+    let publisher_ids: Vec<i64> = publishers.rows.iter().map(|p| p.id).collect();
     let authors: Vec<ChildrenOf<AuthorRow>> = db::authors::AUTHORS_OF_PUBLISHERS
         .fetch(db, &publisher_ids, Some(10))
         .await
@@ -271,7 +275,7 @@ async fn floor_q3(db: &Db) -> String {
     let nodes = publishers
         .rows
         .iter()
-        .map(|(publisher, _)| PublisherWithAuthors {
+        .map(|publisher| PublisherWithAuthors {
             name: &publisher.name,
             authors: authors
                 .get(&publisher.id)

@@ -122,6 +122,31 @@ pub struct ChildrenOf<T> {
     pub children: Vec<T>,
 }
 
+/// The children of a batch of parents, each parent's in the relation's order, the parents
+/// sorted so that one parent's children are found by a binary search, not a hash.
+#[derive(Debug)]
+pub struct Families<T>(Vec<ChildrenOf<T>>);
+
+impl<T> Families<T> {
+    /// Gathers `families` of distinct parents, in any order.
+    pub fn new(mut families: Vec<ChildrenOf<T>>) -> Self {
+        families.sort_unstable_by_key(|family| family.parent);
+        Families(families)
+    }
+
+    /// The children of `parent`: none when it has none, or was not asked for.
+    pub fn of(&self, parent: i64) -> &[T] {
+        self.0
+            .binary_search_by_key(&parent, |family| family.parent)
+            .map_or(&[], |found| &self.0[found].children)
+    }
+
+    /// How many children all the parents have.
+    pub fn rows(&self) -> usize {
+        self.0.iter().map(|family| family.children.len()).sum()
+    }
+}
+
 /// Aggregates of one author, derived from its books.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 pub struct AuthorCounts {
@@ -140,4 +165,31 @@ pub struct PublisherCounts {
     pub book_count: i64,
     /// Distinct authors of those books.
     pub author_count: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn family(parent: i64, children: &[&str]) -> ChildrenOf<String> {
+        let children = children.iter().map(|&child| child.to_owned()).collect();
+        ChildrenOf { parent, children }
+    }
+
+    #[test]
+    fn families_find_each_parents_children_whatever_order_they_came_in() {
+        let families = Families::new(vec![
+            family(9, &["c"]),
+            family(2, &["a", "b"]),
+            family(5, &[]),
+        ]);
+        assert_eq!(families.of(2), ["a", "b"]);
+        assert_eq!(families.of(9), ["c"]);
+        assert!(families.of(5).is_empty());
+        assert!(
+            families.of(7).is_empty(),
+            "a parent never asked for has no children"
+        );
+        assert_eq!(families.rows(), 3);
+    }
 }

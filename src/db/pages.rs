@@ -101,13 +101,18 @@ pub struct PageArgs {
     pub first: i64,
     /// Only rows strictly after this key; it must match the ordering's columns.
     pub after: Option<SortKey>,
+    /// Whether to read each row's sort key too: cursors are made of them, and a page read
+    /// without its keys costs the database and the decoding a good part less.
+    pub with_keys: bool,
 }
 
-/// Rows of one page, each with its sort key, and whether more rows follow.
+/// Rows of one page, and whether more rows follow.
 #[derive(Debug)]
 pub struct Page<T> {
     /// The rows, in order.
-    pub rows: Vec<(T, SortKey)>,
+    pub rows: Vec<T>,
+    /// Each row's sort key, in the same order, when [`PageArgs::with_keys`] asked for them.
+    pub keys: Option<Vec<SortKey>>,
     /// Whether at least one more row follows the last one.
     pub has_next_page: bool,
 }
@@ -150,13 +155,14 @@ pub async fn page<F: Filter>(
 ) -> Result<Page<F::Row>> {
     let order = &order.columns(descending);
     let dialect = db.dialect();
-    let sort_columns: Vec<&str> = order.iter().map(|column| column.column).collect();
-    let row = format!(
-        "{array}({array}(t.{}), {array}(t.{}))",
-        F::COLUMNS.join(", t."),
-        sort_columns.join(", t."),
-        array = dialect.array(),
-    );
+    let columns = format!("{}(t.{})", dialect.array(), F::COLUMNS.join(", t."));
+    let row = if page.with_keys {
+        let sort_columns: Vec<&str> = order.iter().map(|column| column.column).collect();
+        let keys = format!("{}(t.{})", dialect.array(), sort_columns.join(", t."));
+        format!("{}({columns}, {keys})", dialect.array())
+    } else {
+        columns
+    };
     let order_by = order
         .iter()
         .map(|column| {
@@ -192,12 +198,22 @@ pub async fn page<F: Filter>(
         format!("select {}", dialect.as_text(&format!("({page})")))
     });
 
-    let mut rows: Vec<(F::Row, SortKey)> = query.fetch_json(db).await?;
+    let (mut rows, mut keys) = if page.with_keys {
+        let rows: Vec<(F::Row, SortKey)> = query.fetch_json(db).await?;
+        let (rows, keys): (_, Vec<SortKey>) = rows.into_iter().unzip();
+        (rows, Some(keys))
+    } else {
+        (query.fetch_json::<Vec<F::Row>>(db).await?, None)
+    };
     let limit = usize::try_from(page.first).unwrap_or(0);
     let has_next_page = rows.len() > limit;
     rows.truncate(limit);
+    if let Some(keys) = &mut keys {
+        keys.truncate(limit);
+    }
     Ok(Page {
         rows,
+        keys,
         has_next_page,
     })
 }

@@ -36,13 +36,10 @@ impl DbStats {
         self.statements.inc();
     }
 
-    /// Records the number of keys one DataLoader batch looked up.
-    pub fn observe_batch(&self, keys: usize) {
-        #[expect(
-            clippy::cast_precision_loss,
-            reason = "batches are far below 2^52 keys"
-        )]
-        self.batch_sizes.observe(keys as f64);
+    /// Records the number of ids one DataLoader batch looked up.
+    pub fn observe_batch(&self, ids: usize) {
+        #[expect(clippy::cast_precision_loss, reason = "batches are far below 2^52 ids")]
+        self.batch_sizes.observe(ids as f64);
     }
 
     /// Registers the statistics with `registry`; they keep counting into it.

@@ -59,8 +59,9 @@ where
     List<T>: OutputType,
 {
     /// The connection of `page`, a page of the list named `list` (which cursors carry).
-    /// Edges, each with a cursor and a copy of its node, are built only when `with_edges`
-    /// (the client selected `edges`): most clients ask for `nodes` alone.
+    /// Cursors need the page's sort keys: without them (the client selected no cursor),
+    /// there are none. Edges, each with a cursor and a copy of its node, are built only when
+    /// `with_edges` (the client selected `edges`): most clients ask for `nodes` alone.
     pub fn new<R>(
         list: &str,
         page: Page<R>,
@@ -71,13 +72,10 @@ where
     where
         T: From<R>,
     {
-        let start_cursor = page.rows.first().map(|(_, key)| encode_cursor(list, key));
-        let end_cursor = page.rows.last().map(|(_, key)| encode_cursor(list, key));
-        let (nodes, keys): (Vec<T>, Vec<_>) = page
-            .rows
-            .into_iter()
-            .map(|(row, key)| (T::from(row), key))
-            .unzip();
+        let keys = page.keys.unwrap_or_default();
+        let start_cursor = keys.first().map(|key| encode_cursor(list, key));
+        let end_cursor = keys.last().map(|key| encode_cursor(list, key));
+        let nodes: Vec<T> = page.rows.into_iter().map(T::from).collect();
         let edges = if with_edges {
             nodes
                 .iter()

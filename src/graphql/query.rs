@@ -115,9 +115,10 @@ where
     Ok(row.map(W::from))
 }
 
-/// One page of a top-level list: the rows `filter` keeps, in `order`. Counts them alongside, and only when the client selected
-/// `totalCount`: counting a large filtered list costs as much as listing it. Likewise edges
-/// are built only when selected.
+/// One page of a top-level list: the rows `filter` keeps, in `order`. Counts them alongside,
+/// and only when the client selected `totalCount`: counting a large filtered list costs as
+/// much as listing it. Likewise the rows' sort keys are read only when the client selected a
+/// cursor, and edges are built only when selected.
 async fn connection<F, O, T>(
     ctx: &Context<'_>,
     order: O,
@@ -133,14 +134,19 @@ where
     List<T>: OutputType,
 {
     let list = order.cursor_list();
+    let selected = ctx.look_ahead();
+    let with_edges = selected.field("edges").exists();
+    let page_info = selected.field("pageInfo");
     let page = PageArgs {
         first: page_first(first, config::PAGE_SIZE)?,
         after: after
             .map(|cursor| decode_cursor(&list, &cursor))
             .transpose()?,
+        with_keys: with_edges
+            || page_info.field("startCursor").exists()
+            || page_info.field("endCursor").exists(),
     };
     let db = ctx.data_unchecked::<Db>();
-    let selected = ctx.look_ahead();
     let total = async {
         if selected.field("totalCount").exists() {
             db::pages::count(db, filter).await
@@ -152,7 +158,6 @@ where
         db::pages::page(db, filter, order.sort(), order.descending(), &page),
         total
     )?;
-    let with_edges = selected.field("edges").exists();
     Ok(Connection::new(
         &list,
         rows,

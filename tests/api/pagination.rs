@@ -487,6 +487,38 @@ async fn the_tutorial_data_comes_in_the_documented_orders() {
     }
 }
 
+/// Cursors come from the rows' sort keys, which a page reads only when a cursor is
+/// selected: selected through `pageInfo` alone, or through a fragment, they are the edges'.
+#[tokio::test]
+async fn page_info_cursors_without_edges_are_the_edges_cursors() {
+    let app = TestApp::spawn().await;
+    for list in List::ALL {
+        let name = list.field();
+        let with_edges = page(&app, list, 3, None, &Value::Null, &Value::Null).await;
+        let edges = &with_edges["edges"];
+        let alone = app
+            .data(&format!(
+                "{{ {name}(first: 3) {{ nodes {{ id }} pageInfo {{ startCursor }} ...End }} }}
+                 fragment End on {}Connection {{ pageInfo {{ endCursor }} }}",
+                list.type_name()
+            ))
+            .await;
+        assert_eq!(
+            alone[name]["pageInfo"],
+            json!({ "startCursor": edges[0]["cursor"], "endCursor": edges[2]["cursor"] }),
+            "{name}"
+        );
+        let without_cursors = app
+            .data(&format!("{{ {name}(first: 3) {{ nodes {{ id }} }} }}"))
+            .await;
+        assert_eq!(
+            ids(without_cursors[name]["nodes"].as_array().expect("nodes")),
+            ids(with_edges["nodes"].as_array().expect("nodes")),
+            "{name} without cursors"
+        );
+    }
+}
+
 #[tokio::test]
 async fn has_previous_page_is_false_on_the_first_page_and_true_after_a_cursor() {
     let app = TestApp::spawn().await;

@@ -8,17 +8,17 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
-use async_graphql::indexmap::IndexMap;
 use async_graphql::{
     ContextSelectionSet, Name, PathSegment, Pos, ServerError, ServerResult, Value,
 };
 use futures_util::future::{BoxFuture, try_join_all};
 
 use super::plan::{Fields, Member, Nested, Plan};
+use crate::db::models::Families;
 use crate::error::{ClientError, Error};
 use crate::graphql::budget::ResponseBudget;
 use crate::graphql::ids::nested_first;
-use crate::graphql::loaders::{ById, Catalog, Keyed, ListOf, Loaders, Relation};
+use crate::graphql::loaders::{ById, Catalog, Keyed, ListsOf, Loaders, Relation};
 
 /// The fields of a type whose values come from rows of `Row`.
 pub(super) trait Resolve: Fields {
@@ -158,14 +158,10 @@ pub(super) fn objects<'a, F: Resolve>(
             .collect();
         let objects = (0..rows.len())
             .map(|_| {
-                let object: IndexMap<Name, Value> = plan
-                    .fields
-                    .iter()
-                    .zip(&mut columns)
-                    .map(|(selected, column)| {
-                        (selected.key.clone(), column.next().unwrap_or_default())
-                    })
-                    .collect();
+                let mut object = plan.object.clone();
+                for (value, column) in object.values_mut().zip(&mut columns) {
+                    *value = column.next().unwrap_or_default();
+                }
                 Value::Object(object)
             })
             .collect();
@@ -193,20 +189,20 @@ pub(super) fn list<'a, R, F>(
 where
     R: Relation,
     F: Resolve<Row = R::Row>,
-    Catalog: Loader<ListOf<R>, Value = Arc<[R::Row]>, Error = Arc<Error>>,
+    Catalog: Loader<ListsOf<R>, Value = Arc<Families<R::Row>>, Error = Arc<Error>>,
 {
     Box::pin(async move {
         let first = nested_first(nested.first).map_err(|error| site.error(scope, error))?;
-        let keys = owners.iter().map(|&owner| ListOf::<R>::new(owner, first));
-        let lists = load(scope, site, keys).await?;
-        let lists: Vec<&[R::Row]> = owners
-            .iter()
-            .map(|&owner| {
-                lists
-                    .get(&ListOf::new(owner, first))
-                    .map_or(&[][..], |children| &children[..])
-            })
-            .collect();
+        let owners: Arc<[i64]> = owners.into();
+        let families = scope
+            .loaders
+            .load_one(ListsOf::<R>::new(Arc::clone(&owners), first))
+            .await
+            .map_err(|error| site.error(scope, error))?
+            .ok_or_else(|| {
+                site.error(scope, Error::Inconsistent("a level's lists went missing"))
+            })?;
+        let lists: Vec<&[R::Row]> = owners.iter().map(|&owner| families.of(owner)).collect();
         let children: Vec<&R::Row> = lists.iter().flat_map(|list| list.iter()).collect();
         if let Some(budget) = scope.budget {
             let values = u64::try_from(children.len())

@@ -1,9 +1,10 @@
 //! Names as users type them, parsed once into the form we store and match.
 //! Every write path (addBook, import) goes through [`Name::parse`]; nothing else normalises.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
-use unicode_normalization::UnicodeNormalization as _;
+use unicode_normalization::{IsNormalized, UnicodeNormalization as _, is_nfc_quick};
 
 /// A trimmed, white-space-collapsed, non-empty name, with its case-folded matching key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,7 +116,12 @@ fn check_storable(normalised: &str, max_chars: usize) -> Result<(), NameError> {
 /// Unicode NFC, so "É" typed as one code point or as "E" plus an accent is the same
 /// letter; then white space trimmed and inner runs collapsed to one space.
 fn normalise(raw: &str) -> String {
-    let composed: String = raw.nfc().collect();
+    // Text nearly always arrives composed: the quick check spares composing it again.
+    let composed = if is_nfc_quick(raw.chars()) == IsNormalized::Yes {
+        Cow::Borrowed(raw)
+    } else {
+        Cow::Owned(raw.nfc().collect())
+    };
     composed.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

@@ -81,8 +81,8 @@ pub const BOOK_COUNTS: ById<AuthorCounts> = ById::new(Entity::Author, "author", 
 
 /// The distinct authors of each publisher's books, by name, at most `first` per publisher.
 pub const AUTHORS_OF_PUBLISHERS: Children = Children {
-    all_rows: "from publisher_author x join author c on c.id = x.author_id
-               where x.publisher_id in (select id from ids)",
+    all_rows: "from ids join publisher_author x on x.publisher_id = ids.id
+               join author c on c.id = x.author_id",
     parent: "x.publisher_id",
     first_rows: "select a.id, a.first_name, a.last_name, x.last_name_key, x.first_name_key
            from publisher_author x join author a on a.id = x.author_id

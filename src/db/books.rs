@@ -70,7 +70,7 @@ pub const BOOKS: ById<BookRow> = ById::new(Entity::Book, "book", "id, author_id,
 
 /// Each author's books, by title, at most `first` per author.
 pub const BOOKS_OF_AUTHORS: Children = Children {
-    all_rows: "from book c where c.author_id in (select id from ids)",
+    all_rows: "from ids join book c on c.author_id = ids.id",
     parent: "c.author_id",
     first_rows: "select b.id, b.author_id, b.title, b.title_key
            from book b
@@ -82,8 +82,8 @@ pub const BOOKS_OF_AUTHORS: Children = Children {
 
 /// Each publisher's books, by title, at most `first` per publisher.
 pub const BOOKS_OF_PUBLISHERS: Children = Children {
-    all_rows: "from book_publisher bp join book c on c.id = bp.book_id
-               where bp.publisher_id in (select id from ids)",
+    all_rows: "from ids join book_publisher bp on bp.publisher_id = ids.id
+               join book c on c.id = bp.book_id",
     parent: "bp.publisher_id",
     first_rows: "select b.id, b.author_id, b.title, b.title_key
            from book_publisher bp join book b on b.id = bp.book_id

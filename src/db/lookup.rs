@@ -41,13 +41,15 @@ impl<R> ById<R> {
 }
 
 impl<R: DeserializeOwned> ById<R> {
-    /// The rows with these ids, in no particular order; unknown ids are skipped.
+    /// The rows with these distinct ids, in no particular order; unknown ids are skipped.
+    /// The rows are joined to the ids: `id in (select …)` would have SQLite build a
+    /// temporary index of the ids first, which costs a point lookup half as much again.
     #[tracing::instrument(level = "debug", skip_all, fields(table = self.table, ids = ids.len()))]
     pub async fn fetch(&self, db: &Db, ids: &[i64]) -> Result<Vec<R>> {
         let dialect = db.dialect();
         let row = format!("{}({})", dialect.array(), self.columns);
         let mut query = Sql::new(format_args!(
-            "{} select {} from {} where id in (select id from ids)",
+            "{} select {} from ids join {} using (id)",
             dialect.with_ids(),
             dialect.as_text(&dialect.aggregate(&row, None)),
             self.table,
@@ -140,7 +142,7 @@ where
 /// child of every parent would read them all to keep a few).
 pub struct Children {
     /// Every child of every parent whose id is in the table `ids`: the `from` and `where`
-    /// of a select of the child rows as `c`.
+    /// of a select of the child rows as `c`, joined to `ids` (see [`ById::fetch`]).
     pub(super) all_rows: &'static str,
     /// The parent id of a row of `all_rows`.
     pub(super) parent: &'static str,
@@ -155,8 +157,8 @@ pub struct Children {
 }
 
 impl Children {
-    /// Each parent's children in order, at most `first` of each when given. Parents
-    /// without children may be left out.
+    /// Each parent's children in order, at most `first` of each when given, for distinct
+    /// `parent_ids`. Parents without children may be left out.
     #[tracing::instrument(level = "debug", skip_all, fields(parents = parent_ids.len()))]
     pub async fn fetch<R: DeserializeOwned + ListOrder>(
         &self,

@@ -92,8 +92,8 @@ pub const PUBLISHERS_OF_BOOKS: Children = Children {
 /// The distinct publishers of each author's books, by name, at most `first` per author.
 pub const PUBLISHERS_OF_AUTHORS: Children = Children {
     all_rows: "from (select distinct b.author_id, bp.publisher_id
-                     from book b join book_publisher bp on bp.book_id = b.id
-                     where b.author_id in (select id from ids)) as x
+                     from ids join book b on b.author_id = ids.id
+                     join book_publisher bp on bp.book_id = b.id) as x
                join publisher c on c.id = x.publisher_id",
     parent: "x.author_id",
     first_rows: "select p.id, p.name, p.name_key

@@ -192,7 +192,9 @@ async fn execute(
         } else {
             None
         };
-        graphql::execute(&state.schema, &state.db, operation).await
+        // Boxed: an execution's state is many kilobytes, which every layer of the service
+        // stack would otherwise copy as it moves the handler's future along.
+        Box::pin(graphql::execute(&state.schema, &state.db, operation)).await
     };
     // Dropping the request on time-out rolls back any write it had begun.
     let Ok(response) = tokio::time::timeout_at(deadline, running).await else {

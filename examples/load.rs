@@ -175,8 +175,7 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1].as_secs_f64() * 1000.0
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     let options = match options() {
         Ok(options) => options,
         Err(message) => {
@@ -184,6 +183,18 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    // One client needs no second thread, and on one thread the latency it measures holds
+    // no hand-off between the driver's own threads, only the server's answer.
+    let mut runtime = if options.concurrency == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = runtime.enable_all().build().expect("tokio runtime");
+    runtime.block_on(run(options));
+}
+
+async fn run(options: Options) {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(options.concurrency)
         .build()

@@ -8,13 +8,15 @@ use serde_json::json;
 
 use super::events::Event;
 use super::models::{AuthorRow, BookRow, PublisherRow};
-use super::sql::{Dialect, decode_json};
+use super::sql::decode_json;
 use super::writer::Batch;
 use super::{Db, WriteTx, authors, books, publishers};
 use crate::book_entry::{AddOutcome, BookEntry};
 use crate::error::{Error, Result};
 
 mod lot;
+
+use lot::Writes;
 
 /// What [`add_book`] found, created and linked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,9 +102,9 @@ pub async fn add_one(db: &Db, entry: BookEntry) -> Result<AddedBook> {
     db.write_batched::<AddBooks>(entry).await
 }
 
-/// `addBook`s queued back to back, run together: three statements for the lot on SQLite
-/// (look up, insert the new books, link them all), and a fourth on PostgreSQL to read the
-/// new books' ids, where one by one each costs three of its own.
+/// `addBook`s queued back to back, run together: two calls for the lot on SQLite (look up;
+/// insert the new books and link them all), four statements on PostgreSQL (look up, insert,
+/// link, read the new books' ids), where one by one each costs three of its own.
 ///
 /// Only the usual case runs together: the author and the publisher exist, and no earlier
 /// entry of the lot names the same book. The rest run alone through [`add_book`], after the
@@ -144,96 +146,21 @@ async fn add_many(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<Vec<Option<
     if planned.is_empty() {
         return Ok(entries.iter().map(|_| None).collect());
     }
-    let dialect = tx.dialect;
-    let statements = lot::statements(dialect);
     // On PostgreSQL other replicas write beside this lot: its rows are locked in the order
     // every writer takes them (authors by id as the books go in, then publishers and their
     // pairs as the links go in; migrations/postgres/0005), so two lots wait for each other
     // one way round instead of deadlocking. SQLite's one writer keeps the callers' order.
-    if dialect == Dialect::Postgres {
-        planned.sort_by_key(|planned| (planned.publisher_id, planned.author_id));
-    }
-    // SQLite: the new books get the ids after the largest, chosen here rather than read
-    // back by one more statement, a round trip to the one writer while every write waits.
-    // An id taken meanwhile would fail the lot, whose entries would then run alone.
-    // PostgreSQL's ids come from a sequence that other replicas draw from too.
-    let chosen_ids: Vec<Option<i64>> = match statements.book_ids {
-        None => {
-            let mut next = last_book_id.unwrap_or(0);
-            planned
-                .iter()
-                .map(|planned| {
-                    planned.book.is_none().then(|| {
-                        next += 1;
-                        next
-                    })
-                })
-                .collect()
+    let ids = match &lot::statements(tx.dialect).writes {
+        Writes::Together(statement) => {
+            write_together(tx, statement, entries, &planned, last_book_id).await?
         }
-        Some(_) => vec![None; planned.len()],
-    };
-    let mut new: Vec<_> = planned
-        .iter()
-        .zip(&chosen_ids)
-        .filter(|(planned, _)| planned.book.is_none())
-        .map(|(planned, id)| {
-            let title = &entries[planned.index].title;
-            (
-                planned.author_id,
-                json!([planned.author_id, title.as_str(), title.key(), id]),
-            )
-        })
-        .collect();
-    if dialect == Dialect::Postgres {
-        new.sort_by_key(|(author_id, _)| *author_id);
-    }
-    let new: Vec<_> = new.into_iter().map(|(_, row)| row).collect();
-    if !new.is_empty() {
-        let inserted = sqlx::query(statements.insert_books)
-            .bind(serde_json::Value::from(new.clone()).to_string())
-            .execute(tx.conn())
-            .await?;
-        if inserted.rows_affected() != new.len() as u64 {
-            return Err(Error::Inconsistent(
-                "a lot inserted other books than planned",
-            ));
-        }
-    }
-    // Every planned entry's book, by author and title key, now that all exist.
-    let books: String = serde_json::Value::from(
-        planned
-            .iter()
-            .map(|planned| {
-                let title = entries[planned.index].title.key();
-                json!([planned.author_id, title, planned.publisher_id])
-            })
-            .collect::<Vec<_>>(),
-    )
-    .to_string();
-    let links = planned
-        .iter()
-        .filter(|planned| !matches!(planned.book, Some((_, true))))
-        .count();
-    let linked = sqlx::query(statements.link)
-        .bind(books.clone())
-        .execute(tx.conn())
-        .await?;
-    if linked.rows_affected() != links as u64 {
-        return Err(Error::Inconsistent("a lot linked other books than planned"));
-    }
-    let ids: Vec<i64> = match statements.book_ids {
-        None => planned
-            .iter()
-            .zip(chosen_ids)
-            .map(|(planned, chosen)| chosen.or(planned.book.as_ref().map(|(book, _)| book.id)))
-            .collect::<Option<_>>()
-            .ok_or(Error::Inconsistent("a book of the lot has no id"))?,
-        Some(book_ids) => {
-            let ids: Option<String> = sqlx::query_scalar(book_ids)
-                .bind(books)
-                .fetch_one(tx.conn())
-                .await?;
-            decode_json(ids)?
+        Writes::Apart {
+            insert_books,
+            link,
+            book_ids,
+        } => {
+            planned.sort_by_key(|planned| (planned.publisher_id, planned.author_id));
+            write_apart(tx, [insert_books, link, book_ids], entries, &planned).await?
         }
     };
     if ids.len() != planned.len() {
@@ -270,6 +197,113 @@ async fn add_many(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<Vec<Option<
         });
     }
     Ok(added)
+}
+
+/// The lot's books and links written in one call ([`Writes::Together`]), with the new
+/// books' ids chosen here, after the largest, rather than read back by one more statement.
+/// An id taken meanwhile would fail the lot, whose entries would then run alone. Returns
+/// every planned entry's book id.
+async fn write_together(
+    tx: &mut WriteTx,
+    statement: &'static str,
+    entries: &[BookEntry],
+    planned: &[Planned],
+    last_book_id: Option<i64>,
+) -> Result<Vec<i64>> {
+    let mut next = last_book_id.unwrap_or(0);
+    let mut new = Vec::new();
+    let ids: Vec<i64> = planned
+        .iter()
+        .map(|planned| match &planned.book {
+            Some((book, _)) => book.id,
+            None => {
+                next += 1;
+                let title = &entries[planned.index].title;
+                new.push(json!([
+                    next,
+                    planned.author_id,
+                    title.as_str(),
+                    title.key()
+                ]));
+                next
+            }
+        })
+        .collect();
+    let links: Vec<_> = planned
+        .iter()
+        .zip(&ids)
+        .filter(|(planned, _)| !matches!(planned.book, Some((_, true))))
+        .map(|(planned, id)| json!([id, planned.publisher_id]))
+        .collect();
+    let written = (new.len() + links.len()) as u64;
+    let done = sqlx::query(statement)
+        .bind(serde_json::Value::from(new).to_string())
+        .bind(serde_json::Value::from(links).to_string())
+        .execute(tx.conn())
+        .await?;
+    if done.rows_affected() != written {
+        return Err(Error::Inconsistent("a lot wrote other rows than planned"));
+    }
+    Ok(ids)
+}
+
+/// The lot's books and links written one statement each ([`Writes::Apart`]), the new
+/// books' ids read back. Returns every planned entry's book id.
+async fn write_apart(
+    tx: &mut WriteTx,
+    [insert_books, link, book_ids]: [&'static str; 3],
+    entries: &[BookEntry],
+    planned: &[Planned],
+) -> Result<Vec<i64>> {
+    let mut new: Vec<_> = planned
+        .iter()
+        .filter(|planned| planned.book.is_none())
+        .map(|planned| {
+            let title = &entries[planned.index].title;
+            let row = json!([planned.author_id, title.as_str(), title.key()]);
+            (planned.author_id, row)
+        })
+        .collect();
+    new.sort_by_key(|(author_id, _)| *author_id);
+    let new: Vec<_> = new.into_iter().map(|(_, row)| row).collect();
+    if !new.is_empty() {
+        let inserted = sqlx::query(insert_books)
+            .bind(serde_json::Value::from(new.clone()).to_string())
+            .execute(tx.conn())
+            .await?;
+        if inserted.rows_affected() != new.len() as u64 {
+            return Err(Error::Inconsistent(
+                "a lot inserted other books than planned",
+            ));
+        }
+    }
+    // Every planned entry's book, by author and title key, now that all exist.
+    let books: String = serde_json::Value::from(
+        planned
+            .iter()
+            .map(|planned| {
+                let title = entries[planned.index].title.key();
+                json!([planned.author_id, title, planned.publisher_id])
+            })
+            .collect::<Vec<_>>(),
+    )
+    .to_string();
+    let links = planned
+        .iter()
+        .filter(|planned| !matches!(planned.book, Some((_, true))))
+        .count();
+    let linked = sqlx::query(link)
+        .bind(books.clone())
+        .execute(tx.conn())
+        .await?;
+    if linked.rows_affected() != links as u64 {
+        return Err(Error::Inconsistent("a lot linked other books than planned"));
+    }
+    let ids: Option<String> = sqlx::query_scalar(book_ids)
+        .bind(books)
+        .fetch_one(tx.conn())
+        .await?;
+    decode_json(ids)
 }
 
 /// What the look-up found for one entry: author, publisher, book and its title, and 1

@@ -20,18 +20,32 @@ pub(super) struct Statements {
     /// Every entry's `[author, publisher, book, book's title, 1 when linked else 0]` as one
     /// JSON array in the entries' order (nulls for what does not exist: left joins on unique
     /// keys keep one row per entry), and the largest book id where the lot chooses the new
-    /// books' ids ([`Statements::book_ids`]). Entries: `[last name key, first name key,
+    /// books' ids ([`Writes::Together`]). Entries: `[last name key, first name key,
     /// publisher key, title key]`.
     pub(super) plan: &'static str,
-    /// Inserts the new books in the entries' order. Entries: `[author id, title, title key,
-    /// chosen id]`.
-    pub(super) insert_books: &'static str,
-    /// Links every entry's book to its publisher, in the entries' order. Entries:
-    /// `[author id, title key, publisher id]`.
-    pub(super) link: &'static str,
-    /// Every entry's book id as one JSON array, for the same entries as
-    /// [`Statements::link`]; `None` where the lot chooses the new books' ids instead.
-    pub(super) book_ids: Option<&'static str>,
+    /// How the new books and the links are written.
+    pub(super) writes: Writes,
+}
+
+/// How a lot writes its new books and links them all to their publishers.
+pub(super) enum Writes {
+    /// In one call of two statements, which only SQLite takes: the new books, with the ids
+    /// the lot chose, from `$1` (`[id, author id, title, title key]` each), then every entry's
+    /// link from `$2` (`[book id, publisher id]` each). Every call is a round trip to the one
+    /// writer connection while other writes wait.
+    Together(&'static str),
+    /// One statement each, the new books' ids drawn from a sequence that other replicas
+    /// draw from too.
+    Apart {
+        /// Inserts the new books in the entries' order. Entries: `[author id, title, title
+        /// key]`.
+        insert_books: &'static str,
+        /// Links every entry's book to its publisher, in the entries' order. Entries:
+        /// `[author id, title key, publisher id]`.
+        link: &'static str,
+        /// Every entry's book id as one JSON array, for the same entries as `link`.
+        book_ids: &'static str,
+    },
 }
 
 /// The lot's statements on `dialect`'s backend.
@@ -53,22 +67,21 @@ static SQLITE: Statements = Statements {
                on a.last_name_key = e.value ->> 0 and a.first_name_key = e.value ->> 1
            left join publisher p on p.name_key = e.value ->> 2
            left join book b on b.author_id = a.id and b.title_key = e.value ->> 3",
-    insert_books: "insert into book (id, author_id, title, title_key)
-           select cast(e.value ->> 3 as bigint), cast(e.value ->> 0 as bigint),
-               e.value ->> 1, e.value ->> 2
+    // `where true` tells SQLite's parser that `on conflict` starts the upsert, not the
+    // join's constraint.
+    writes: Writes::Together(
+        "insert into book (id, author_id, title, title_key)
+           select cast(e.value ->> 0 as bigint), cast(e.value ->> 1 as bigint),
+               e.value ->> 2, e.value ->> 3
            from (select value, key as position from json_each($1)) as e
-           order by e.position",
-    // `where true` tells SQLite's parser that `on conflict` starts the upsert, not the join's
-    // constraint.
-    link: "insert into book_publisher (book_id, publisher_id)
-           select b.id, cast(e.value ->> 2 as bigint)
-           from (select value, key as position from json_each($1)) as e
-           join book b
-               on b.author_id = cast(e.value ->> 0 as bigint) and b.title_key = e.value ->> 1
+           order by e.position;
+         insert into book_publisher (book_id, publisher_id)
+           select cast(e.value ->> 0 as bigint), cast(e.value ->> 1 as bigint)
+           from (select value, key as position from json_each($2)) as e
            where true
            order by e.position
            on conflict (book_id, publisher_id) do nothing",
-    book_ids: None,
+    ),
 };
 
 // The lot reads its new books' ids back, and so has no use for the largest.
@@ -95,11 +108,12 @@ static POSTGRES: Statements = Statements {
                where book_id = b.id and publisher_id = p.id
                limit 1
            ) as bp on true",
-    insert_books: "insert into book (author_id, title, title_key)
+    writes: Writes::Apart {
+        insert_books: "insert into book (author_id, title, title_key)
            select cast(e.value ->> 0 as bigint), e.value ->> 1, e.value ->> 2
            from jsonb_array_elements($1::jsonb) with ordinality as e(value, position)
            order by e.position",
-    link: "insert into book_publisher (book_id, publisher_id)
+        link: "insert into book_publisher (book_id, publisher_id)
            select b.id, cast(e.value ->> 2 as bigint)
            from jsonb_array_elements($1::jsonb) with ordinality as e(value, position)
            cross join lateral (
@@ -109,13 +123,12 @@ static POSTGRES: Statements = Statements {
            ) as b
            order by e.position
            on conflict (book_id, publisher_id) do nothing",
-    book_ids: Some(
-        "select coalesce(json_agg(b.id order by e.position), '[]')::text
+        book_ids: "select coalesce(json_agg(b.id order by e.position), '[]')::text
            from jsonb_array_elements($1::jsonb) with ordinality as e(value, position)
            cross join lateral (
                select id from book
                where author_id = cast(e.value ->> 0 as bigint) and title_key = e.value ->> 1
                limit 1
            ) as b",
-    ),
+    },
 };

@@ -158,30 +158,33 @@ for name in "${datasets[@]}"; do
   # speed drifts from minute to minute, so each round's ratio sets bookgraph beside the floor
   # timed just before it, and the table gives the median of the rounds' ratios: short
   # rounds, and more of them, than the throughput runs.
-  declare -A single=()
-  single_ratios=
+  declare -A single=() ratios=()
   for round in $(seq 1 "$single_rounds"); do
+    declare -A ms=()
     for server in node floor bookgraph; do
       if [ "$server" = floor ]; then
         rm -f "$work/run.db" "$work/run.db-wal" "$work/run.db-shm"
         cp "$work/$name-bookgraph.db" "$work/run.db"
-        ms=$("$floor" --database "$work/run.db" --query q1 --seconds "$single_seconds" | jq -r .p50_ms)
+        ms[$server]=$("$floor" --database "$work/run.db" --query q1 --seconds "$single_seconds" | jq -r .p50_ms)
       else
         start "$server" "$work/$name-$server.db"
         drive Q1 1 2 warm >/dev/null
-        ms=$(drive Q1 1 "$single_seconds" single | jq -r .p50_ms)
+        ms[$server]=$(drive Q1 1 "$single_seconds" single | jq -r .p50_ms)
         stop_server
       fi
-      single[$server]+="$ms "
-      log "[$name] round $round Q1 at one client, $server: $(fmt "$ms" 2) ms"
+      single[$server]+="${ms[$server]} "
+      log "[$name] round $round Q1 at one client, $server: $(fmt "${ms[$server]}" 2) ms"
     done
-    floor_ms=$(tr ' ' '\n' <<<"${single[floor]}" | grep . | tail -1)
-    single_ratios+="$(awk -v b="$ms" -v f="$floor_ms" 'BEGIN { print b / f }') "
+    for server in node bookgraph; do
+      ratios[$server]+="$(ratio "${ms[$server]}" "${ms[floor]}") "
+    done
   done
   for server in node floor bookgraph; do
     single[$server]=$(tr ' ' '\n' <<<"${single[$server]}" | grep . | median)
   done
-  single_ratio=$(tr ' ' '\n' <<<"$single_ratios" | grep . | median)
+  for server in node bookgraph; do
+    ratios[$server]=$(tr ' ' '\n' <<<"${ratios[$server]}" | grep -v 'n/a' | grep . | median)
+  done
 
   # bookgraph's peak RSS at 64 clients, reads and writes.
   start bookgraph "$work/$name-bookgraph.db"
@@ -204,8 +207,8 @@ for name in "${datasets[@]}"; do
     echo
     echo "Q1 at one client, p50, medians of $single_rounds rounds of $single_seconds s: Node $(fmt "${single[node]}" 2) ms," \
       "bookgraph $(fmt "${single[bookgraph]}" 2) ms, the honest floor $(fmt "${single[floor]}" 2) ms:" \
-      "bookgraph $(fmt "$single_ratio" 2)× the floor (the median of each round's ratio to the floor timed just before it)," \
-      "Node $(ratio "${single[node]}" "${single[floor]}")×."
+      "bookgraph $(fmt "${ratios[bookgraph]}" 2)× the floor, Node $(fmt "${ratios[node]}" 2)×" \
+      "(each the median of the rounds' ratios to the floor timed in the same round)."
     echo "bookgraph's peak RSS over Q1 and W1 at 64 clients: $(fmt "$(awk -v k="$peak" 'BEGIN { print k / 1024 }')" 1) MiB."
   } >>"$work/report.md"
   unset runs errors single

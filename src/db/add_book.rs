@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 
 mod lot;
 
-use lot::Writes;
+use lot::{Apart, Writes};
 
 /// What [`add_book`] found, created and linked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,21 +146,18 @@ async fn add_many(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<Vec<Option<
     if planned.is_empty() {
         return Ok(entries.iter().map(|_| None).collect());
     }
-    // On PostgreSQL other replicas write beside this lot: its rows are locked in the order
-    // every writer takes them (authors by id as the books go in, then publishers and their
-    // pairs as the links go in; migrations/postgres/0005), so two lots wait for each other
-    // one way round instead of deadlocking. SQLite's one writer keeps the callers' order.
     let ids = match &lot::statements(tx.dialect).writes {
+        // SQLite's one writer keeps the callers' order.
         Writes::Together(statement) => {
             write_together(tx, statement, entries, &planned, last_book_id).await?
         }
-        Writes::Apart {
-            insert_books,
-            link,
-            book_ids,
-        } => {
+        // Other replicas write beside this lot: its rows are locked in the order every
+        // writer takes them (publishers and their pairs as the links go in, here; authors by
+        // id as the books go in, in `write_apart`; migrations/postgres/0005), so two lots
+        // wait for each other one way round instead of deadlocking.
+        Writes::Apart(apart) => {
             planned.sort_by_key(|planned| (planned.publisher_id, planned.author_id));
-            write_apart(tx, [insert_books, link, book_ids], entries, &planned).await?
+            write_apart(tx, apart, entries, &planned).await?
         }
     };
     if ids.len() != planned.len() {
@@ -236,10 +233,13 @@ async fn write_together(
         .map(|(planned, id)| json!([id, planned.publisher_id]))
         .collect();
     let written = (new.len() + links.len()) as u64;
+    if written == 0 {
+        return Ok(ids);
+    }
     let done = sqlx::query(statement)
         .bind(serde_json::Value::from(new).to_string())
         .bind(serde_json::Value::from(links).to_string())
-        .execute(tx.conn())
+        .execute(tx.conn_for(2))
         .await?;
     if done.rows_affected() != written {
         return Err(Error::Inconsistent("a lot wrote other rows than planned"));
@@ -251,7 +251,7 @@ async fn write_together(
 /// books' ids read back. Returns every planned entry's book id.
 async fn write_apart(
     tx: &mut WriteTx,
-    [insert_books, link, book_ids]: [&'static str; 3],
+    statements: &Apart,
     entries: &[BookEntry],
     planned: &[Planned],
 ) -> Result<Vec<i64>> {
@@ -264,10 +264,11 @@ async fn write_apart(
             (planned.author_id, row)
         })
         .collect();
+    // Authors by id: the order of the locks their books take (see `add_many`).
     new.sort_by_key(|(author_id, _)| *author_id);
     let new: Vec<_> = new.into_iter().map(|(_, row)| row).collect();
     if !new.is_empty() {
-        let inserted = sqlx::query(insert_books)
+        let inserted = sqlx::query(statements.insert_books)
             .bind(serde_json::Value::from(new.clone()).to_string())
             .execute(tx.conn())
             .await?;
@@ -292,14 +293,14 @@ async fn write_apart(
         .iter()
         .filter(|planned| !matches!(planned.book, Some((_, true))))
         .count();
-    let linked = sqlx::query(link)
+    let linked = sqlx::query(statements.link)
         .bind(books.clone())
         .execute(tx.conn())
         .await?;
     if linked.rows_affected() != links as u64 {
         return Err(Error::Inconsistent("a lot linked other books than planned"));
     }
-    let ids: Option<String> = sqlx::query_scalar(book_ids)
+    let ids: Option<String> = sqlx::query_scalar(statements.book_ids)
         .bind(books)
         .fetch_one(tx.conn())
         .await?;
@@ -359,4 +360,69 @@ async fn plan(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<(Vec<Planned>, 
         });
     }
     Ok((planned, last_book_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(title: &str, publisher: &str) -> BookEntry {
+        BookEntry::parse("Lot", "Writer", title, publisher).expect("a valid entry")
+    }
+
+    /// A lot whose statements wrote other rows than planned would fail, and its entries
+    /// would then run alone with the same outcomes: only running the lot itself shows
+    /// that it holds together.
+    #[tokio::test]
+    async fn a_lot_of_new_existing_and_linked_books_runs_together() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let db = Db::open(&format!("sqlite:{}", dir.path().join("lot.db").display()))
+            .await
+            .expect("the catalogue opens");
+        add_one(&db, entry("Old", "Press One")).await.expect("Old");
+        add_one(&db, entry("Other", "Press Two"))
+            .await
+            .expect("Other");
+        let lot = vec![
+            entry("New", "Press One"),
+            entry("Old", "Press Two"),
+            entry("Other", "Press Two"),
+            entry("Newer", "Press Two"),
+        ];
+
+        let added = db
+            .write_alone(move |tx: &mut WriteTx| {
+                Box::pin(async move { add_many(tx, &lot).await })
+                    as BoxFuture<'_, Result<Vec<Option<AddedBook>>>>
+            })
+            .await
+            .expect("the lot runs together");
+
+        let outcomes: Vec<_> = added
+            .iter()
+            .map(|added| {
+                added
+                    .as_ref()
+                    .map(|added| (added.book.title.as_str(), added.outcome))
+            })
+            .collect();
+        assert_eq!(
+            outcomes,
+            [
+                Some(("New", AddOutcome::Created)),
+                Some(("Old", AddOutcome::PublisherAdded)),
+                Some(("Other", AddOutcome::AlreadyExisted)),
+                Some(("Newer", AddOutcome::Created)),
+            ]
+        );
+        let links: i64 = sqlx::query_scalar("select count(*) from book_publisher")
+            .fetch_one(&mut *db.read().await.expect("a reader"))
+            .await
+            .expect("the links");
+        assert_eq!(
+            links, 5,
+            "two books before, one more publisher, two new books"
+        );
+        db.close().await;
+    }
 }

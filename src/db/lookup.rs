@@ -141,8 +141,8 @@ where
 /// subquery run once per parent, which stops at its `limit` (a window numbering every
 /// child of every parent would read them all to keep a few).
 pub struct Children {
-    /// Every child of every parent whose id is in the table `ids`: the `from` and `where`
-    /// of a select of the child rows as `c`, joined to `ids` (see [`ById::fetch`]).
+    /// Every child of every parent whose id is in the table `ids`: the `from` clause of a
+    /// select of the child rows as `c`, joined to `ids` (see [`ById::fetch`]).
     pub(super) all_rows: &'static str,
     /// The parent id of a row of `all_rows`.
     pub(super) parent: &'static str,

@@ -166,7 +166,7 @@ impl Db {
     /// A reader, counting the one statement about to run on it.
     async fn read(&self) -> sqlx::Result<Reader<'_>> {
         self.scope.count_statements(1);
-        self.stats.count_statement();
+        self.stats.count_statements(1);
         self.readers.reader().await
     }
 

@@ -31,12 +31,12 @@ impl Default for DbStats {
 }
 
 impl DbStats {
-    /// Counts one SQL statement executed.
-    pub(super) fn count_statement(&self) {
-        self.statements.inc();
+    /// Counts `statements` SQL statements executed.
+    pub(super) fn count_statements(&self, statements: u64) {
+        self.statements.inc_by(statements);
     }
 
-    /// Records the number of ids one DataLoader batch looked up.
+    /// Records the number of ids bound to one batched lookup statement.
     pub fn observe_batch(&self, ids: usize) {
         #[expect(clippy::cast_precision_loss, reason = "batches are far below 2^52 ids")]
         self.batch_sizes.observe(ids as f64);
@@ -52,7 +52,7 @@ impl DbStats {
         );
         registry.register(
             "bookgraph_dataloader_batch_size",
-            "Keys per DataLoader batch",
+            "Ids bound to one batched lookup statement",
             self.batch_sizes.clone(),
         );
     }

@@ -32,8 +32,13 @@ pub struct WriteTx {
 impl WriteTx {
     /// The connection, counting the one statement about to run on it.
     pub(super) fn conn(&mut self) -> &mut AnyConnection {
-        self.scope.count_statements(1);
-        self.stats.count_statement();
+        self.conn_for(1)
+    }
+
+    /// The connection, counting the `statements` about to run on it in one call.
+    pub(super) fn conn_for(&mut self, statements: u64) -> &mut AnyConnection {
+        self.scope.count_statements(statements);
+        self.stats.count_statements(statements);
         &mut self.conn
     }
 

@@ -72,6 +72,10 @@ where
     where
         T: From<R>,
     {
+        debug_assert!(
+            !with_edges || page.keys.is_some(),
+            "edges are made of the sort keys, which the page must have read"
+        );
         let keys = page.keys.unwrap_or_default();
         let start_cursor = keys.first().map(|key| encode_cursor(list, key));
         let end_cursor = keys.last().map(|key| encode_cursor(list, key));

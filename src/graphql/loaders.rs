@@ -30,6 +30,7 @@ pub type Loaders = DataLoader<Catalog>;
 /// Builds the loader for one request over `db`; its batches run from `queue`.
 pub(super) fn loaders(db: Db, queue: &BatchQueue) -> Loaders {
     let queue = queue.clone();
+    // The batch size bounds the ids of `ById` keys; `ListsOf` keys chunk their owners.
     DataLoader::new(Catalog { db }, move |batch| queue.spawn(batch))
         .delay(Duration::ZERO)
         .max_batch_size(MAX_BATCH)
@@ -157,8 +158,8 @@ impl<R: Relation> Loader<ListsOf<R>> for Catalog {
         &self,
         keys: &[ListsOf<R>],
     ) -> Result<HashMap<ListsOf<R>, Arc<Families<R::Row>>>, Arc<Error>> {
-        // Fields at one level normally share one `first`; each distinct value costs one
-        // statement, never one per parent.
+        // Fields at one level normally share one `first`; each distinct value costs a
+        // statement per `MAX_BATCH` parents, never one per parent.
         let mut firsts: Vec<Option<i64>> = keys.iter().map(|key| key.first).collect();
         firsts.sort_unstable();
         firsts.dedup();
@@ -174,10 +175,12 @@ impl<R: Relation> Loader<ListsOf<R>> for Catalog {
             let mut families = Vec::new();
             for owners in owners.chunks(MAX_BATCH) {
                 self.db.stats().observe_batch(owners.len());
-                families.extend(R::fetch(&self.db, owners, first).await?);
+                let chunk = R::fetch(&self.db, owners, first).await?;
+                let rows = chunk.iter().map(|family| family.children.len()).sum();
+                self.db.scope().charge_rows(rows)?;
+                families.extend(chunk);
             }
             let families = Arc::new(Families::new(families));
-            self.db.scope().charge_rows(families.rows())?;
             for key in keys {
                 lists.insert(key.clone(), Arc::clone(&families));
             }

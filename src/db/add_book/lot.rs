@@ -1,6 +1,7 @@
 //! The statements of an `addBook` lot ([`super::AddBooks`]), written out whole for each
-//! backend. Each binds the lot's entries as one JSON array to `$1`, taken apart as rows `e`
-//! with the element in `e.value` and its place in `e.position`.
+//! backend. Each binds the lot's entries, or rows made of them, as JSON arrays (`$1`, and
+//! `$2` for the links of [`Writes::Together`]), taken apart as rows `e` with the element in
+//! `e.value` and its place in `e.position`.
 //!
 //! Every author, publisher, book and link is found through its unique key, one entry at a
 //! time, whatever the size of the tables. SQLite plans its joins that way by itself. PostgreSQL
@@ -30,22 +31,25 @@ pub(super) struct Statements {
 /// How a lot writes its new books and links them all to their publishers.
 pub(super) enum Writes {
     /// In one call of two statements, which only SQLite takes: the new books, with the ids
-    /// the lot chose, from `$1` (`[id, author id, title, title key]` each), then every entry's
-    /// link from `$2` (`[book id, publisher id]` each). Every call is a round trip to the one
-    /// writer connection while other writes wait.
+    /// the lot chose, from `$1` (`[id, author id, title, title key]` each), then the links
+    /// of the entries whose publisher does not publish their book yet, from `$2` (`[book id,
+    /// publisher id]` each). Every call is a round trip to the one writer connection while
+    /// other writes wait.
     Together(&'static str),
     /// One statement each, the new books' ids drawn from a sequence that other replicas
     /// draw from too.
-    Apart {
-        /// Inserts the new books in the entries' order. Entries: `[author id, title, title
-        /// key]`.
-        insert_books: &'static str,
-        /// Links every entry's book to its publisher, in the entries' order. Entries:
-        /// `[author id, title key, publisher id]`.
-        link: &'static str,
-        /// Every entry's book id as one JSON array, for the same entries as `link`.
-        book_ids: &'static str,
-    },
+    Apart(Apart),
+}
+
+/// A lot's writes as statements of their own ([`Writes::Apart`]).
+pub(super) struct Apart {
+    /// Inserts the new books in the entries' order. Entries: `[author id, title, title key]`.
+    pub(super) insert_books: &'static str,
+    /// Links every entry's book to its publisher, in the entries' order. Entries:
+    /// `[author id, title key, publisher id]`.
+    pub(super) link: &'static str,
+    /// Every entry's book id as one JSON array, for the same entries as `link`.
+    pub(super) book_ids: &'static str,
 }
 
 /// The lot's statements on `dialect`'s backend.
@@ -67,8 +71,7 @@ static SQLITE: Statements = Statements {
                on a.last_name_key = e.value ->> 0 and a.first_name_key = e.value ->> 1
            left join publisher p on p.name_key = e.value ->> 2
            left join book b on b.author_id = a.id and b.title_key = e.value ->> 3",
-    // `where true` tells SQLite's parser that `on conflict` starts the upsert, not the
-    // join's constraint.
+    // `where true` tells SQLite's parser that the links' `on conflict` starts the upsert.
     writes: Writes::Together(
         "insert into book (id, author_id, title, title_key)
            select cast(e.value ->> 0 as bigint), cast(e.value ->> 1 as bigint),
@@ -108,7 +111,7 @@ static POSTGRES: Statements = Statements {
                where book_id = b.id and publisher_id = p.id
                limit 1
            ) as bp on true",
-    writes: Writes::Apart {
+    writes: Writes::Apart(Apart {
         insert_books: "insert into book (author_id, title, title_key)
            select cast(e.value ->> 0 as bigint), e.value ->> 1, e.value ->> 2
            from jsonb_array_elements($1::jsonb) with ordinality as e(value, position)
@@ -130,5 +133,5 @@ static POSTGRES: Statements = Statements {
                where author_id = cast(e.value ->> 0 as bigint) and title_key = e.value ->> 1
                limit 1
            ) as b",
-    },
+    }),
 };

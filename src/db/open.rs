@@ -127,7 +127,13 @@ impl Db {
         sqlx::migrate!("./migrations/postgres")
             .run(&mut writer)
             .await?;
-        let readers = Readers::Postgres(pool_options(readers).connect_with(options).await?);
+        let readers = pool_options(readers).after_connect(|conn, _| {
+            Box::pin(async move {
+                sqlx::raw_sql(READER_PLANNER_SETTINGS).execute(conn).await?;
+                Ok(())
+            })
+        });
+        let readers = Readers::Postgres(readers.connect_with(options).await?);
         let stats = Arc::<DbStats>::default();
         let events = Events::default();
         let listener = notify::Listener::start(url, events.clone()).await?;
@@ -182,6 +188,13 @@ async fn checkpoint_beside_writer(readers: Readers, stats: Arc<DbStats>) {
 fn is_postgres(url: &str) -> bool {
     url.starts_with("postgres:") || url.starts_with("postgresql:")
 }
+
+/// What PostgreSQL readers set for their session. A batched look-up binds its ids as one
+/// JSON array, which PostgreSQL estimates at 100 rows whatever its length; at the default
+/// random page cost (4, for spinning disks) it then hash-joins a scan of the whole child
+/// table rather than look up each parent's rows in their index: 9.3 against 2.5 ms for
+/// the books of 100 authors out of 27,361.
+const READER_PLANNER_SETTINGS: &str = "set random_page_cost = 1.1";
 
 /// A pool of at most `connections`.
 ///

@@ -6,11 +6,15 @@
 #   for each dataset (M = 5,000 authors, L = 50,000), for each round, for each workload
 #   (Q1 Q2 Q3 Q4 W1): Node then bookgraph in odd rounds, bookgraph then Node in even ones.
 #
-# Every run is examples/load.rs: closed loop, CLIENTS clients (32), SECONDS seconds (10)
-# after a 2 s warm-up, no compression asked of either server. Then Q1 at one client, ms per
-# request at p50, interleaved with the honest floor (examples/floor.rs: the floor of `cargo
-# bench`, rusqlite in-process, on a copy of the same data) for SINGLE_ROUNDS rounds (5) of
-# SINGLE_SECONDS seconds (4), and bookgraph's peak RSS under Q1 and under W1 at 64 clients.
+# Every run is examples/load.rs: closed loop, CLIENTS clients (32), BENCH_SECONDS seconds (6)
+# after a 2 s warm-up, no compression asked of either server, ROUNDS rounds (4). The machine's
+# speed drifts from minute to minute, so a workload's ratio is the median of its rounds'
+# ratios, each between the two servers' runs side by side in that round.
+#
+# Then Q1 at one client, ms per request at p50, interleaved with the honest floor
+# (examples/floor.rs: the floor of `cargo bench`, rusqlite in-process, on a copy of the same
+# data) for SINGLE_ROUNDS rounds (5) of SINGLE_SECONDS seconds (4), and bookgraph's peak RSS
+# under Q1 and under W1 at 64 clients.
 # Prints a Markdown table of medians over the rounds and the ratios bookgraph ÷ Node, and
 # writes it to bench/results-versus-node.md.
 #
@@ -25,8 +29,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 read -r -a datasets <<<"${DATASETS:-M L}"
-rounds=${ROUNDS:-2}
-seconds=${BENCH_SECONDS:-10}
+rounds=${ROUNDS:-4}
+seconds=${BENCH_SECONDS:-6}
 clients=${CLIENTS:-32}
 single_rounds=${SINGLE_ROUNDS:-5}
 single_seconds=${SINGLE_SECONDS:-4}
@@ -118,7 +122,7 @@ out=$root/bench/results-versus-node.md
   echo
   echo "Commit $commit; $(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo));" \
     "load average at the start $(cut -d' ' -f1-3 /proc/loadavg); $rounds rounds of ${seconds} s runs," \
-    "$clients clients, interleaved; medians of the rounds in req/s."
+    "$clients clients, interleaved."
 } >"$work/report.md"
 
 for name in "${datasets[@]}"; do
@@ -135,7 +139,7 @@ for name in "${datasets[@]}"; do
   node_books=$(sqlite3 "$work/$name-node.db" 'select count(*) from book')
   [ "$books" = "$node_books" ] || log "[$name] warning: $books books in bookgraph's copy, $node_books in Node's"
 
-  declare -A runs=() errors=()
+  declare -A runs=() errors=() round_rps=() paired=()
   for round in $(seq "$rounds"); do
     order=(node bookgraph)
     [ $((round % 2)) = 0 ] && order=(bookgraph node)
@@ -147,9 +151,11 @@ for name in "${datasets[@]}"; do
         stop_server
         rps=$(jq -r .rps <<<"$result")
         runs[$server-$workload]+="$rps "
+        round_rps[$server]=$rps
         errors[$server-$workload]=$(( ${errors[$server-$workload]:-0} + $(jq -r .errors <<<"$result") ))
         log "[$name] round $round $workload $server: $(fmt "$rps") req/s, $(jq -r .errors <<<"$result") errors"
       done
+      paired[$workload]+="$(ratio "${round_rps[bookgraph]}" "${round_rps[node]}") "
     done
   done
 
@@ -197,13 +203,17 @@ for name in "${datasets[@]}"; do
     echo
     echo "## Dataset $name: $authors authors, $books books"
     echo
-    echo "| workload | Node | bookgraph | bookgraph ÷ Node | errors (Node / bookgraph) |"
-    echo "|---|---:|---:|---:|---|"
+    echo "| workload | Node | bookgraph | bookgraph ÷ Node | each round's ratio | errors (Node / bookgraph) |"
+    echo "|---|---:|---:|---:|---|---|"
     for workload in "${workloads[@]}"; do
       n=$(tr ' ' '\n' <<<"${runs[node-$workload]}" | grep . | median)
       b=$(tr ' ' '\n' <<<"${runs[bookgraph-$workload]}" | grep . | median)
-      echo "| $workload | $(fmt "$n") | $(fmt "$b") | $(ratio "$b" "$n")× | ${errors[node-$workload]} / ${errors[bookgraph-$workload]} |"
+      r=$(tr ' ' '\n' <<<"${paired[$workload]}" | grep -v 'n/a' | grep . | median)
+      echo "| $workload | $(fmt "$n") | $(fmt "$b") | $(fmt "$r" 2)× | ${paired[$workload]% } | ${errors[node-$workload]} / ${errors[bookgraph-$workload]} |"
     done
+    echo
+    echo "Node and bookgraph: medians of the rounds in req/s. bookgraph ÷ Node: the median of the" \
+      "rounds' ratios, each between the two runs of one round."
     echo
     echo "Q1 at one client, p50, medians of $single_rounds rounds of $single_seconds s: Node $(fmt "${single[node]}" 2) ms," \
       "bookgraph $(fmt "${single[bookgraph]}" 2) ms, the honest floor $(fmt "${single[floor]}" 2) ms:" \
@@ -211,7 +221,7 @@ for name in "${datasets[@]}"; do
       "(each the median of the rounds' ratios to the floor timed in the same round)."
     echo "bookgraph's peak RSS over Q1 and W1 at 64 clients: $(fmt "$(awk -v k="$peak" 'BEGIN { print k / 1024 }')" 1) MiB."
   } >>"$work/report.md"
-  unset runs errors single
+  unset runs errors round_rps paired single
 done
 
 cp "$work/report.md" "$out"

@@ -3,6 +3,8 @@
 //! media type whatever the client accepts, and runs mutations sent over GET. Mutations
 //! pass write access (`access`) before they run.
 
+use std::sync::Arc;
+
 use async_graphql::Response as GraphqlResponse;
 use async_graphql::parser::types::OperationType;
 use axum::body::Body;
@@ -23,7 +25,7 @@ use crate::error::Code;
 use crate::graphql::{self, Operation};
 
 /// A GraphQL request in a JSON body.
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn post(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
     // Read before any answer, so that every refusal below, not only the 413, reaches a
     // client still writing its body.
     let body = body::read(body).await;
@@ -62,7 +64,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
 /// Successful queries are tagged for HTTP caching (`caching`); every other answer says not
 /// to keep it.
 pub async fn get(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     RawQuery(query_string): RawQuery,
 ) -> Response {

@@ -1,5 +1,7 @@
 //! Liveness and readiness probes for load balancers and supervisors.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -13,7 +15,7 @@ pub async fn health() -> Json<Value> {
 }
 
 /// The database answers a query and its file is intact (see [`crate::db::Db::check`]).
-pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+pub async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
     match state.db.check().await {
         Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
         Err(error) => {

@@ -1,6 +1,8 @@
 //! `GET /metrics`, in Prometheus' text format: what the layers count since the process
 //! started (requests, statements, batches), and the database's gauges sampled per scrape.
 
+use std::sync::Arc;
+
 use std::sync::atomic::AtomicU64;
 
 use axum::extract::State;
@@ -65,7 +67,7 @@ async fn sample(db: &Db) -> Registry {
 }
 
 /// `GET /metrics`.
-pub async fn metrics(State(state): State<AppState>) -> Response {
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let sampled = sample(&state.db).await;
     let mut out = String::new();
     encode(&mut out, &state.registry)

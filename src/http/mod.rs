@@ -177,6 +177,8 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let cut_off = state.request_timeout + TIMEOUT_GRACE;
     let cors = cors_layer(&state.cors_origins);
+    // Shared, not copied: the middleware and every handler take the state per request.
+    let state = Arc::new(state);
     let app = Router::new()
         .route("/", get(graphiql::page))
         .route("/assets/graphiql/{file}", get(graphiql::asset))

@@ -1,6 +1,8 @@
 //! Every request, observed: a request id, one log line (operation, status, duration) and
 //! the request metrics behind `/metrics`.
 
+use std::sync::Arc;
+
 use std::collections::HashSet;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -139,7 +141,11 @@ fn is_safe_id(id: &str) -> bool {
 
 /// Middleware: gives the request an id (the client's `x-request-id` when it has a safe
 /// shape, see [`is_safe_id`]), runs it inside a span carrying that id, logs one line and records metrics.
-pub async fn observe(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn observe(
+    State(state): State<Arc<AppState>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let id = request
         .headers()

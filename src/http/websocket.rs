@@ -94,7 +94,7 @@ impl Sockets {
 }
 
 /// `GET /graphql/ws`: upgrades to a WebSocket speaking the subprotocol the client offers.
-pub async fn upgrade(State(state): State<AppState>, mut request: Request) -> Response {
+pub async fn upgrade(State(state): State<Arc<AppState>>, mut request: Request) -> Response {
     let headers = request.headers();
     if !origin_allowed(headers, &state.cors_origins) {
         return (
@@ -123,7 +123,7 @@ pub async fn upgrade(State(state): State<AppState>, mut request: Request) -> Res
             .into_response();
     }
     let sizes = SizeLimits::new(MAX_BODY_BYTES, MAX_BYTES_BEFORE_INIT);
-    let connection = connection(state, request.headers(), handshake.protocol, sizes.clone());
+    let connection = connection(&state, request.headers(), handshake.protocol, sizes.clone());
     let (response, socket) = handshake.accept(sizes);
     // The connection outlives the request's span; it keeps its id for its log lines.
     let span = tracing::Span::current();
@@ -144,7 +144,7 @@ pub async fn upgrade(State(state): State<AppState>, mut request: Request) -> Res
 /// POST, decided once from the upgrade request; a token, if needed, is checked at
 /// `connection_init`.
 fn connection(
-    state: AppState,
+    state: &AppState,
     headers: &HeaderMap,
     protocol: Protocol,
     sizes: SizeLimits,
@@ -156,13 +156,13 @@ fn connection(
     };
     Connection {
         protocol,
-        access: state.write_access,
+        access: state.write_access.clone(),
         operations: Operations {
-            schema: state.schema,
-            db: state.db,
+            schema: state.schema.clone(),
+            db: state.db.clone(),
             write_refusal,
             time_limit: state.request_timeout,
-            executions: state.executions,
+            executions: Arc::clone(&state.executions),
         },
         limits: state.sockets.limits,
         sizes,

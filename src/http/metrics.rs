@@ -2,7 +2,6 @@
 //! started (requests, statements, batches), and the database's gauges sampled per scrape.
 
 use std::sync::Arc;
-
 use std::sync::atomic::AtomicU64;
 
 use axum::extract::State;

@@ -1,11 +1,9 @@
 //! Every request, observed: a request id, one log line (operation, status, duration) and
 //! the request metrics behind `/metrics`.
 
-use std::sync::Arc;
-
 use std::collections::HashSet;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Request, State};

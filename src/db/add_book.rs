@@ -4,11 +4,10 @@
 use std::collections::HashSet;
 
 use futures_util::future::BoxFuture;
-use serde_json::json;
 
 use super::events::Event;
 use super::models::{AuthorRow, BookRow, PublisherRow};
-use super::sql::decode_json;
+use super::sql::{decode_json, encode_json};
 use super::writer::Batch;
 use super::{Db, WriteTx, authors, books, publishers};
 use crate::book_entry::{AddOutcome, BookEntry};
@@ -137,6 +136,14 @@ struct Planned {
     book: Option<(BookRow, bool)>,
 }
 
+impl Planned {
+    /// Whether the lot links the book to the publisher: it does unless the book exists
+    /// and the publisher publishes it already.
+    fn needs_link(&self) -> bool {
+        !matches!(self.book, Some((_, true)))
+    }
+}
+
 /// The statements of a lot answer with one value each, never a row per entry: on SQLite
 /// each row is a hand-off from the connection's thread to the writer's, which under load
 /// costs more than the row.
@@ -216,12 +223,7 @@ async fn write_together(
             None => {
                 next += 1;
                 let title = &entries[planned.index].title;
-                new.push(json!([
-                    next,
-                    planned.author_id,
-                    title.as_str(),
-                    title.key()
-                ]));
+                new.push((next, planned.author_id, title.as_str(), title.key()));
                 next
             }
         })
@@ -229,16 +231,16 @@ async fn write_together(
     let links: Vec<_> = planned
         .iter()
         .zip(&ids)
-        .filter(|(planned, _)| !matches!(planned.book, Some((_, true))))
-        .map(|(planned, id)| json!([id, planned.publisher_id]))
+        .filter(|(planned, _)| planned.needs_link())
+        .map(|(planned, id)| (id, planned.publisher_id))
         .collect();
     let written = (new.len() + links.len()) as u64;
     if written == 0 {
         return Ok(ids);
     }
     let done = sqlx::query(statement)
-        .bind(serde_json::Value::from(new).to_string())
-        .bind(serde_json::Value::from(links).to_string())
+        .bind(encode_json(&new)?)
+        .bind(encode_json(&links)?)
         .execute(tx.conn_for(2))
         .await?;
     if done.rows_affected() != written {
@@ -260,16 +262,14 @@ async fn write_apart(
         .filter(|planned| planned.book.is_none())
         .map(|planned| {
             let title = &entries[planned.index].title;
-            let row = json!([planned.author_id, title.as_str(), title.key()]);
-            (planned.author_id, row)
+            (planned.author_id, title.as_str(), title.key())
         })
         .collect();
     // Authors by id: the order of the locks their books take (see `add_many`).
-    new.sort_by_key(|(author_id, _)| *author_id);
-    let new: Vec<_> = new.into_iter().map(|(_, row)| row).collect();
+    new.sort_by_key(|(author_id, ..)| *author_id);
     if !new.is_empty() {
         let inserted = sqlx::query(statements.insert_books)
-            .bind(serde_json::Value::from(new.clone()).to_string())
+            .bind(encode_json(&new)?)
             .execute(tx.conn())
             .await?;
         if inserted.rows_affected() != new.len() as u64 {
@@ -279,19 +279,17 @@ async fn write_apart(
         }
     }
     // Every planned entry's book, by author and title key, now that all exist.
-    let books: String = serde_json::Value::from(
-        planned
-            .iter()
-            .map(|planned| {
-                let title = entries[planned.index].title.key();
-                json!([planned.author_id, title, planned.publisher_id])
-            })
-            .collect::<Vec<_>>(),
-    )
-    .to_string();
+    let books: Vec<_> = planned
+        .iter()
+        .map(|planned| {
+            let title = entries[planned.index].title.key();
+            (planned.author_id, title, planned.publisher_id)
+        })
+        .collect();
+    let books = encode_json(&books)?;
     let links = planned
         .iter()
-        .filter(|planned| !matches!(planned.book, Some((_, true))))
+        .filter(|planned| planned.needs_link())
         .count();
     let linked = sqlx::query(statements.link)
         .bind(books.clone())
@@ -317,17 +315,17 @@ async fn plan(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<(Vec<Planned>, 
     let keys: Vec<_> = entries
         .iter()
         .map(|entry| {
-            json!([
+            (
                 entry.author_last_name.key(),
                 entry.author_first_name.key(),
                 entry.publisher_name.key(),
                 entry.title.key(),
-            ])
+            )
         })
         .collect();
     let (found, last_book_id): (Option<String>, Option<i64>) =
         sqlx::query_as(lot::statements(tx.dialect).plan)
-            .bind(serde_json::Value::from(keys).to_string())
+            .bind(encode_json(&keys)?)
             .fetch_one(tx.conn())
             .await?;
     let found: Vec<Found> = decode_json(found)?;

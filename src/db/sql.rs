@@ -10,6 +10,7 @@
 
 use std::fmt::{Display, Write as _};
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::{Query, QueryAs, QueryScalar};
@@ -235,6 +236,12 @@ impl Sql {
     {
         sqlx::query_scalar_with(AssertSqlSafe(self.text), self.arguments)
     }
+}
+
+/// `value` as JSON text, to bind as one argument: rows as arrays of their columns (tuples),
+/// which the statement takes apart with `json_each`.
+pub(super) fn encode_json<T: Serialize + ?Sized>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|error| sqlx::Error::Encode(Box::new(error)).into())
 }
 
 /// The `T` that a statement's JSON text column holds; SQL null counts as an empty list.

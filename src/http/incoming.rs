@@ -1,10 +1,9 @@
 //! A GraphQL request as it arrives over HTTP (a JSON body or URL parameters), turned into
 //! an executable request or refused with the reason a client can act on.
 
-use async_graphql::{Request, Value as GraphqlValue, Variables};
+use async_graphql::{Request, Variables};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::documents::{Documents, Refusal};
@@ -55,8 +54,7 @@ impl From<Refusal> for Rejection {
 pub struct PostBody {
     query: Option<String>,
     operation_name: Option<String>,
-    /// Read as GraphQL values straight away: async-graphql would convert JSON ones.
-    variables: Option<GraphqlValue>,
+    variables: Option<Value>,
     extensions: Option<Extensions>,
     /// The hash of a trusted document, as GraphQL Codegen's clients send it.
     document_id: Option<String>,
@@ -114,7 +112,7 @@ impl GetParams {
     /// The request to execute.
     pub fn into_request(self, documents: &Documents) -> Result<Request, Rejection> {
         let variables = json_param("variables", self.variables)?;
-        let extensions = json_param::<Value>("extensions", self.extensions)?
+        let extensions = json_param("extensions", self.extensions)?
             .map(serde_json::from_value)
             .transpose()
             .map_err(|error| {
@@ -126,10 +124,7 @@ impl GetParams {
     }
 }
 
-fn json_param<T: DeserializeOwned>(
-    name: &str,
-    text: Option<String>,
-) -> Result<Option<T>, Rejection> {
+fn json_param(name: &str, text: Option<String>) -> Result<Option<Value>, Rejection> {
     text.map(|text| serde_json::from_str(&text))
         .transpose()
         .map_err(|error| Rejection::bad_request(format!("`{name}` is not JSON: {error}")))
@@ -149,16 +144,16 @@ fn persisted_hash(
 fn build(
     query: String,
     operation_name: Option<String>,
-    variables: Option<GraphqlValue>,
+    variables: Option<Value>,
 ) -> Result<Request, Rejection> {
     let mut request = Request::new(query);
     if let Some(name) = operation_name {
         request = request.operation_name(name);
     }
     match variables {
-        None | Some(GraphqlValue::Null) => Ok(request),
-        Some(variables @ GraphqlValue::Object(_)) => {
-            Ok(request.variables(Variables::from_value(variables)))
+        None | Some(Value::Null) => Ok(request),
+        Some(variables @ Value::Object(_)) => {
+            Ok(request.variables(Variables::from_json(variables)))
         }
         Some(_) => Err(Rejection::bad_request("`variables` must be a JSON object")),
     }

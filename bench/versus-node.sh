@@ -111,6 +111,14 @@ drive() {
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# median_ratio RATIOS: the median of the space-separated ratios that are numbers; n/a if none is.
+median_ratio() {
+  local numbers
+  numbers=$(tr ' ' '\n' <<<"$1" | awk '/^[0-9.]+$/')
+  if [ -n "$numbers" ]; then median <<<"$numbers"; else echo n/a; fi
+}
+# as_times RATIO: "1.23×", or n/a.
+as_times() { if [ "$1" = n/a ]; then echo n/a; else echo "$(fmt "$1" 2)×"; fi; }
 fmt() { awk -v x="$1" -v d="${2:-0}" 'BEGIN { printf "%.*f", d, x }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
 
@@ -189,7 +197,7 @@ for name in "${datasets[@]}"; do
     single[$server]=$(tr ' ' '\n' <<<"${single[$server]}" | grep . | median)
   done
   for server in node bookgraph; do
-    ratios[$server]=$(tr ' ' '\n' <<<"${ratios[$server]}" | grep -v 'n/a' | grep . | median)
+    ratios[$server]=$(median_ratio "${ratios[$server]}")
   done
 
   # bookgraph's peak RSS at 64 clients, reads and writes.
@@ -208,8 +216,8 @@ for name in "${datasets[@]}"; do
     for workload in "${workloads[@]}"; do
       n=$(tr ' ' '\n' <<<"${runs[node-$workload]}" | grep . | median)
       b=$(tr ' ' '\n' <<<"${runs[bookgraph-$workload]}" | grep . | median)
-      r=$(tr ' ' '\n' <<<"${paired[$workload]}" | grep -v 'n/a' | grep . | median)
-      echo "| $workload | $(fmt "$n") | $(fmt "$b") | $(fmt "$r" 2)× | ${paired[$workload]% } | ${errors[node-$workload]} / ${errors[bookgraph-$workload]} |"
+      r=$(median_ratio "${paired[$workload]}")
+      echo "| $workload | $(fmt "$n") | $(fmt "$b") | $(as_times "$r") | ${paired[$workload]% } | ${errors[node-$workload]} / ${errors[bookgraph-$workload]} |"
     done
     echo
     echo "Node and bookgraph: medians of the rounds in req/s. bookgraph ÷ Node: the median of the" \
@@ -217,7 +225,7 @@ for name in "${datasets[@]}"; do
     echo
     echo "Q1 at one client, p50, medians of $single_rounds rounds of $single_seconds s: Node $(fmt "${single[node]}" 2) ms," \
       "bookgraph $(fmt "${single[bookgraph]}" 2) ms, the honest floor $(fmt "${single[floor]}" 2) ms:" \
-      "bookgraph $(fmt "${ratios[bookgraph]}" 2)× the floor, Node $(fmt "${ratios[node]}" 2)×" \
+      "bookgraph $(as_times "${ratios[bookgraph]}") the floor, Node $(as_times "${ratios[node]}")" \
       "(each the median of the rounds' ratios to the floor timed in the same round)."
     echo "bookgraph's peak RSS over Q1 and W1 at 64 clients: $(fmt "$(awk -v k="$peak" 'BEGIN { print k / 1024 }')" 1) MiB."
   } >>"$work/report.md"

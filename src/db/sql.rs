@@ -239,7 +239,8 @@ impl Sql {
 }
 
 /// `value` as JSON text, to bind as one argument: rows as arrays of their columns (tuples),
-/// which the statement takes apart with `json_each`.
+/// which the statement takes apart again (`json_each` on SQLite, `jsonb_array_elements` on
+/// PostgreSQL).
 pub(super) fn encode_json<T: Serialize + ?Sized>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|error| sqlx::Error::Encode(Box::new(error)).into())
 }

@@ -13,7 +13,7 @@ use sqlx::any::AnyRow;
 
 use super::events::Event;
 use super::models::{ChildrenOf, ListOrder, WithParent};
-use super::sql::{Sql, limit, push_id_list};
+use super::sql::{Dialect, Sql, decode_json, limit, push_id_list};
 use super::{Db, WriteTx};
 use crate::error::{Entity, Error, Result};
 
@@ -166,56 +166,55 @@ impl Children {
         parent_ids: &[i64],
         first: Option<i64>,
     ) -> Result<Vec<ChildrenOf<R>>> {
-        match first {
-            None => self.fetch_all(db, parent_ids).await,
-            Some(first) => self.fetch_first(db, parent_ids, first).await,
-        }
-    }
-
-    /// Every child. The statement leaves the order to us: each parent's few children
-    /// sorted apart cost SQLite a temporary B-tree of every row, a third of the statement,
-    /// where sorting them here costs almost nothing.
-    async fn fetch_all<R: DeserializeOwned + ListOrder>(
-        &self,
-        db: &Db,
-        parent_ids: &[i64],
-    ) -> Result<Vec<ChildrenOf<R>>> {
         let dialect = db.dialect();
-        let row = format!("{}({}, {})", dialect.array(), self.parent, self.columns);
-        let mut query = Sql::new(format_args!(
-            "{} select {}",
-            dialect.with_ids(),
-            dialect.as_text(&format!(
-                "({})",
-                dialect.select_unordered(&row, self.all_rows)
-            )),
-        ));
-        query.bind_ids(parent_ids);
-        let rows: Vec<WithParent<R>> = query.fetch_json(db).await?;
-        Ok(families(rows))
-    }
-
-    /// At most `first` children of each parent: `[parent, [child, …]]` for every parent.
-    async fn fetch_first<R: DeserializeOwned>(
-        &self,
-        db: &Db,
-        parent_ids: &[i64],
-        first: i64,
-    ) -> Result<Vec<ChildrenOf<R>>> {
-        let dialect = db.dialect();
-        let child = format!("{}({})", dialect.array(), self.columns);
-        let children = dialect.select_presorted(
-            &child,
-            &format!("from ({} {}) as c", self.first_rows, limit(first)),
-            self.order,
-        );
         let mut query = Sql::new(format_args!(
             "{} {}",
             dialect.with_ids(),
-            dialect.select_families(&children)
+            self.select(dialect, first)
         ));
         query.bind_ids(parent_ids);
-        query.fetch_json(db).await
+        Self::decode(query.fetch_text(db).await?, first)
+    }
+
+    /// The select of the children of every parent in the common table `ids`, at most
+    /// `first` of each when given, as one JSON text column that [`Children::decode`] reads.
+    pub(super) fn select(&self, dialect: Dialect, first: Option<i64>) -> String {
+        match first {
+            // Every child. The statement leaves the order to us: each parent's few
+            // children sorted apart cost SQLite a temporary B-tree of every row, a third of
+            // the statement, where sorting them here costs almost nothing.
+            None => {
+                let row = format!("{}({}, {})", dialect.array(), self.parent, self.columns);
+                format!(
+                    "select {}",
+                    dialect.as_text(&format!(
+                        "({})",
+                        dialect.select_unordered(&row, self.all_rows)
+                    ))
+                )
+            }
+            // `[parent, [child, …]]` for every parent.
+            Some(first) => {
+                let child = format!("{}({})", dialect.array(), self.columns);
+                let children = dialect.select_presorted(
+                    &child,
+                    &format!("from ({} {}) as c", self.first_rows, limit(first)),
+                    self.order,
+                );
+                dialect.select_families(&children)
+            }
+        }
+    }
+
+    /// The children that [`Children::select`] with the same `first` answered.
+    pub(super) fn decode<R: DeserializeOwned + ListOrder>(
+        json: Option<String>,
+        first: Option<i64>,
+    ) -> Result<Vec<ChildrenOf<R>>> {
+        match first {
+            None => Ok(families(decode_json::<Vec<WithParent<R>>>(json)?)),
+            Some(_) => decode_json(json),
+        }
     }
 }
 

@@ -9,9 +9,10 @@ use std::fmt;
 use serde::de::{self, DeserializeOwned, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::sql::{Sql, limit};
-
 use super::Db;
+use super::lookup::Children;
+use super::models::{ChildrenOf, ListOrder};
+use super::sql::{Dialect, Sql, decode_json, limit};
 use crate::error::{Error, Result};
 
 /// One column of an ordering, as named in the listed subquery.
@@ -118,14 +119,14 @@ pub struct Page<T> {
 }
 
 /// An order a top-level list can be in.
-pub trait SortOrder: Copy {
+pub trait SortOrder: Copy + Send {
     /// Its sort columns, ending in a unique one; ties fall back to the list's usual order.
     fn columns(self, descending: bool) -> Vec<SortColumn>;
 }
 
 /// What a top-level list reads: the rows of one table that a filter keeps. Implemented by
 /// each table's filter type, so that paging and counting are written once.
-pub trait Filter {
+pub trait Filter: Sync {
     /// The listed row.
     type Row: DeserializeOwned;
     /// The orders the rows can be listed in: only columns of this table can sort them.
@@ -142,9 +143,6 @@ pub trait Filter {
 
 /// One page of the rows `filter` keeps, in `order` (larger values first when `descending`),
 /// each with its sort key.
-///
-/// The filtered select is wrapped as a subquery so computed sort columns such as counts can
-/// be compared in `where`, which PostgreSQL (unlike SQLite) refuses on a select alias.
 #[tracing::instrument(level = "debug", skip_all, fields(table = F::TABLE))]
 pub async fn page<F: Filter>(
     db: &Db,
@@ -153,57 +151,134 @@ pub async fn page<F: Filter>(
     descending: bool,
     page: &PageArgs,
 ) -> Result<Page<F::Row>> {
-    let order = &order.columns(descending);
-    let dialect = db.dialect();
-    let columns = format!("{}(t.{})", dialect.array(), F::COLUMNS.join(", t."));
-    let row = if page.with_keys {
-        let sort_columns: Vec<&str> = order.iter().map(|column| column.column).collect();
-        let keys = format!("{}(t.{})", dialect.array(), sort_columns.join(", t."));
-        format!("{}({columns}, {keys})", dialect.array())
-    } else {
-        columns
-    };
-    let order_by = order
-        .iter()
-        .map(|column| {
-            let direction = if column.descending { "desc" } else { "asc" };
-            format!("t.{} {direction}", column.column)
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut query = Sql::new(format_args!(
-        "select * from (select {} from {}",
-        F::SELECT,
-        F::TABLE
-    ));
-    filter.push_where(&mut query);
-    query.push(") as t");
-    if let Some(after) = &page.after {
-        if !fits(order, after) {
-            return Err(Error::bad_input(
-                "after",
-                "the cursor is not one of this list",
-            ));
-        }
-        query.push(" where ");
-        push_after(&mut query, order, after);
-    }
-    // One extra row tells whether a next page exists without a second statement.
-    query.push(format_args!(
-        " order by {order_by} {}",
-        limit(page.first + 1)
-    ));
-    let query = query.wrap(|rows| {
-        let page = dialect.select_presorted(&row, &format!("from ({rows}) as t"), &order_by);
-        format!("select {}", dialect.as_text(&format!("({page})")))
-    });
+    let (listed, rows) = Listed::new(db.dialect(), filter, &order.columns(descending), page)?;
+    let query = rows.wrap(|rows| format!("select {}", listed.page_of(rows)));
+    read_page(query.fetch_text(db).await?, page)
+}
 
+/// [`page`], and in the same statement the children along `children` of the page's rows,
+/// at most `first` of each when given: one statement, where the page and then the first
+/// level below it would be two, each a hand-off to the database and back.
+#[tracing::instrument(level = "debug", skip_all, fields(table = F::TABLE))]
+pub async fn page_with_children<F: Filter, C: DeserializeOwned + ListOrder>(
+    db: &Db,
+    filter: &F,
+    order: F::Order,
+    descending: bool,
+    page: &PageArgs,
+    children: &Children,
+    first: Option<i64>,
+) -> Result<(Page<F::Row>, Vec<ChildrenOf<C>>)> {
+    let dialect = db.dialect();
+    let (listed, rows) = Listed::new(dialect, filter, &order.columns(descending), page)?;
+    let query = rows.wrap(|rows| {
+        // Materialized, the rows are read once for the page and its parents; the extra
+        // row, read to tell whether more follow, is no parent.
+        let order_by = &listed.order_by;
+        format!(
+            "with page as materialized ({rows}),
+                ids(id) as (select t.id from page as t order by {order_by} {})
+             select {}, ({})",
+            limit(page.first),
+            listed.page_of(&format!("select * from page as t order by {order_by}")),
+            children.select(dialect, first),
+        )
+    });
+    let (rows, families): (Option<String>, Option<String>) = query
+        .build_query_as()
+        .fetch_one(&mut *db.read().await?)
+        .await?;
+    Ok((read_page(rows, page)?, Children::decode(families, first)?))
+}
+
+/// How a page's rows become one JSON value.
+struct Listed {
+    /// The ordering, by columns of `t`.
+    order_by: String,
+    /// One row of the answer, from the columns of `t`: its columns, and its sort key when
+    /// the page asks for keys.
+    row: String,
+    dialect: Dialect,
+}
+
+impl Listed {
+    /// The page's JSON value, and the select of its rows: one more than asked for, in
+    /// order, with every column of the table's select and the values bound.
+    ///
+    /// The filtered select is wrapped as a subquery so computed sort columns such as counts
+    /// can be compared in `where`, which PostgreSQL (unlike SQLite) refuses on a select
+    /// alias.
+    fn new<F: Filter>(
+        dialect: Dialect,
+        filter: &F,
+        order: &[SortColumn],
+        page: &PageArgs,
+    ) -> Result<(Listed, Sql)> {
+        let columns = format!("{}(t.{})", dialect.array(), F::COLUMNS.join(", t."));
+        let row = if page.with_keys {
+            let sort_columns: Vec<&str> = order.iter().map(|column| column.column).collect();
+            let keys = format!("{}(t.{})", dialect.array(), sort_columns.join(", t."));
+            format!("{}({columns}, {keys})", dialect.array())
+        } else {
+            columns
+        };
+        let order_by = order
+            .iter()
+            .map(|column| {
+                let direction = if column.descending { "desc" } else { "asc" };
+                format!("t.{} {direction}", column.column)
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut rows = Sql::new(format_args!(
+            "select * from (select {} from {}",
+            F::SELECT,
+            F::TABLE
+        ));
+        filter.push_where(&mut rows);
+        rows.push(") as t");
+        if let Some(after) = &page.after {
+            if !fits(order, after) {
+                return Err(Error::bad_input(
+                    "after",
+                    "the cursor is not one of this list",
+                ));
+            }
+            rows.push(" where ");
+            push_after(&mut rows, order, after);
+        }
+        // One extra row tells whether a next page exists without a second statement.
+        rows.push(format_args!(
+            " order by {order_by} {}",
+            limit(page.first + 1)
+        ));
+        let listed = Listed {
+            order_by,
+            row,
+            dialect,
+        };
+        Ok((listed, rows))
+    }
+
+    /// The page as one JSON text value, made of the text of `rows`.
+    fn page_of(&self, rows: &str) -> String {
+        let page = self.dialect.select_presorted(
+            &self.row,
+            &format!("from ({rows}) as t"),
+            &self.order_by,
+        );
+        self.dialect.as_text(&format!("({page})"))
+    }
+}
+
+/// The page that `json`, the answer to a [`Listed`] statement, holds.
+fn read_page<T: DeserializeOwned>(json: Option<String>, page: &PageArgs) -> Result<Page<T>> {
     let (mut rows, mut keys) = if page.with_keys {
-        let rows: Vec<(F::Row, SortKey)> = query.fetch_json(db).await?;
+        let rows: Vec<(T, SortKey)> = decode_json(json)?;
         let (rows, keys): (_, Vec<SortKey>) = rows.into_iter().unzip();
         (rows, Some(keys))
     } else {
-        (query.fetch_json::<Vec<F::Row>>(db).await?, None)
+        (decode_json::<Vec<T>>(json)?, None)
     };
     let limit = usize::try_from(page.first).unwrap_or(0);
     let has_next_page = rows.len() > limit;

@@ -209,11 +209,15 @@ impl Sql {
     /// Runs the statement on a reader. Its one row's one column is JSON text for a `T`;
     /// SQL null counts as an empty list.
     pub(super) async fn fetch_json<T: DeserializeOwned>(self, db: &Db) -> Result<T> {
-        let json: Option<String> = self
+        decode_json(self.fetch_text(db).await?)
+    }
+
+    /// Runs the statement on a reader and returns its one row's one text column.
+    pub(super) async fn fetch_text(self, db: &Db) -> Result<Option<String>> {
+        Ok(self
             .build_query_scalar()
             .fetch_one(&mut *db.read().await?)
-            .await?;
-        decode_json(json)
+            .await?)
     }
 
     /// The statement, for rows of any shape.

@@ -4,18 +4,23 @@
 //! request holds one `DataLoader` and each nesting level of a query costs one statement
 //! whatever the number of parents.
 
+use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 
 use super::batch::BatchQueue;
+use serde::de::DeserializeOwned;
+
+use crate::db::lookup::Children;
 use crate::db::models::{
-    AuthorCounts, AuthorRow, BookRow, ChildrenOf, Families, PublisherCounts, PublisherRow,
+    AuthorCounts, AuthorRow, BookRow, ChildrenOf, Families, ListOrder, PublisherCounts,
+    PublisherRow,
 };
 use crate::db::{self, Db};
 use crate::error::{Error, Result};
@@ -31,7 +36,7 @@ pub type Loaders = DataLoader<Catalog>;
 pub(super) fn loaders(db: Db, queue: &BatchQueue) -> Loaders {
     let queue = queue.clone();
     // The batch size bounds the ids of `ById` keys; `ListsOf` keys chunk their owners.
-    DataLoader::new(Catalog { db }, move |batch| queue.spawn(batch))
+    DataLoader::new(Catalog::new(db), move |batch| queue.spawn(batch))
         .delay(Duration::ZERO)
         .max_batch_size(MAX_BATCH)
 }
@@ -40,12 +45,85 @@ pub(super) fn loaders(db: Db, queue: &BatchQueue) -> Loaders {
 /// default 1 ms of collecting keys. For subscriptions: their events are resolved outside
 /// [`super::execute`], so nothing would poll a [`BatchQueue`].
 pub(super) fn spawned_loaders(db: Db) -> Loaders {
-    DataLoader::new(Catalog { db }, tokio::spawn).max_batch_size(MAX_BATCH)
+    DataLoader::new(Catalog::new(db), tokio::spawn).max_batch_size(MAX_BATCH)
 }
 
 /// Loads every relation of the catalogue in batches.
 pub struct Catalog {
     db: Db,
+    /// Lists read with the page of their parents, for the level below the page to take
+    /// instead of loading them ([`Catalog::keep_read_ahead`]).
+    read_ahead: Mutex<Vec<ReadAhead>>,
+}
+
+/// The lists along one relation of some parents, read ahead of the level that shows them.
+struct ReadAhead {
+    relation: TypeId,
+    first: Option<i64>,
+    /// The parents, sorted.
+    owners: Vec<i64>,
+    /// `Result<Arc<Families<R::Row>>, Arc<Error>>` for the relation `R`: what loading
+    /// them would have given.
+    lists: Box<dyn Any + Send>,
+}
+
+impl Catalog {
+    fn new(db: Db) -> Self {
+        Catalog {
+            db,
+            read_ahead: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Keeps `children`, at most `first` along `R` of each of `owners`, read with their
+    /// page, for [`Catalog::read_ahead`]. Their rows count against the request's budget now,
+    /// as a load's would; going over it is the error of the level that shows them.
+    pub fn keep_read_ahead<R: Relation>(
+        &self,
+        mut owners: Vec<i64>,
+        first: Option<i64>,
+        children: Vec<ChildrenOf<R::Row>>,
+    ) {
+        self.db.stats().observe_batch(owners.len());
+        let rows = children.iter().map(|family| family.children.len()).sum();
+        let lists: Result<Arc<Families<R::Row>>, Arc<Error>> =
+            match self.db.scope().charge_rows(rows) {
+                Ok(()) => Ok(Arc::new(Families::new(children))),
+                Err(error) => Err(Arc::new(error)),
+            };
+        owners.sort_unstable();
+        let kept = ReadAhead {
+            relation: TypeId::of::<R>(),
+            first,
+            owners,
+            lists: Box::new(lists),
+        };
+        self.read_ahead
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(kept);
+    }
+
+    /// The lists along `R`, at most `first` each, of every one of `owners`, if they were
+    /// read ahead.
+    pub fn read_ahead<R: Relation>(
+        &self,
+        owners: &[i64],
+        first: Option<i64>,
+    ) -> Option<Result<Arc<Families<R::Row>>, Arc<Error>>> {
+        let kept = self
+            .read_ahead
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        kept.iter()
+            .filter(|kept| kept.relation == TypeId::of::<R>() && kept.first == first)
+            .filter(|kept| {
+                owners
+                    .iter()
+                    .all(|owner| kept.owners.binary_search(owner).is_ok())
+            })
+            .find_map(|kept| kept.lists.downcast_ref().cloned())
+    }
 }
 
 /// A row type, or some columns of one, looked up by primary key.
@@ -59,13 +137,9 @@ pub trait Keyed: Clone + Send + Sync + 'static {
 /// A one-to-many relation, read in batches of parents with at most `first` children each.
 pub trait Relation: Send + Sync + 'static {
     /// The child row type.
-    type Row: Clone + Send + Sync + 'static;
-    /// The children of each of these parents, in the relation's order.
-    fn fetch(
-        db: &Db,
-        owners: &[i64],
-        first: Option<i64>,
-    ) -> impl Future<Output = Result<Vec<ChildrenOf<Self::Row>>>> + Send;
+    type Row: Clone + DeserializeOwned + ListOrder + Send + Sync + 'static;
+    /// How the database finds the children of a batch of parents.
+    const CHILDREN: &'static Children;
 }
 
 /// Key: the row of type `T` with this id.
@@ -175,7 +249,7 @@ impl<R: Relation> Loader<ListsOf<R>> for Catalog {
             let mut families = Vec::new();
             for owners in owners.chunks(MAX_BATCH) {
                 self.db.stats().observe_batch(owners.len());
-                let chunk = R::fetch(&self.db, owners, first).await?;
+                let chunk = R::CHILDREN.fetch(&self.db, owners, first).await?;
                 let rows = chunk.iter().map(|family| family.children.len()).sum();
                 self.db.scope().charge_rows(rows)?;
                 families.extend(chunk);
@@ -209,13 +283,7 @@ macro_rules! relation {
     ($relation:ty, $row:ty, $children:path) => {
         impl Relation for $relation {
             type Row = $row;
-            fn fetch(
-                db: &Db,
-                owners: &[i64],
-                first: Option<i64>,
-            ) -> impl Future<Output = Result<Vec<ChildrenOf<$row>>>> + Send {
-                $children.fetch(db, owners, first)
-            }
+            const CHILDREN: &'static Children = &$children;
         }
     };
 }

@@ -12,6 +12,7 @@ pub mod limits;
 pub mod loaders;
 pub mod mutation;
 pub mod query;
+pub mod read_ahead;
 pub mod subscription;
 pub mod types;
 

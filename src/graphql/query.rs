@@ -8,6 +8,7 @@ use super::inputs::{
     AuthorFilter, AuthorOrder, BookFilter, BookOrder, ListOrder, PublisherFilter, PublisherOrder,
 };
 use super::loaders::{ById, Keyed, Loaders};
+use super::read_ahead::{self, ListsBelow};
 use super::types::{Author, Book, List, Publisher};
 use crate::config;
 use crate::db::models::{AuthorRow, BookRow, PublisherRow};
@@ -129,7 +130,7 @@ async fn connection<F, O, T>(
 where
     F: Filter,
     O: ListOrder<Sort = F::Order>,
-    T: OutputType + Clone + From<F::Row>,
+    T: OutputType + Clone + From<F::Row> + ListsBelow<Row = F::Row>,
     Edge<T>: OutputType,
     List<T>: OutputType,
 {
@@ -155,7 +156,7 @@ where
         }
     };
     let (rows, total) = tokio::try_join!(
-        db::pages::page(db, filter, order.sort(), order.descending(), &page),
+        read_ahead::page::<T, F>(ctx, filter, order.sort(), order.descending(), &page),
         total
     )?;
     Ok(Connection::new(

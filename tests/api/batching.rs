@@ -35,8 +35,8 @@ async fn the_hierarchy_costs_the_same_statements_for_10_and_100_authors() {
     };
     let for_10 = app.statements_for(&hierarchy(10)).await;
     let for_100 = app.statements_for(&hierarchy(100)).await;
-    // page, count, books of the page's authors, publishers of those books
-    assert_eq!(for_10, 4);
+    // the page with its authors' books, the count, the publishers of those books
+    assert_eq!(for_10, 3);
     assert_eq!(for_100, for_10);
 }
 
@@ -52,9 +52,9 @@ async fn every_nested_relation_and_count_is_one_statement_per_level() {
     };
     let for_2 = app.statements_for(&deep(2)).await;
     let for_12 = app.statements_for(&deep(12)).await;
-    // page; publisher counts; authors; their counts, publishers and books; books' authors
-    // and publishers.
-    assert_eq!(for_2, 8);
+    // the page with its publishers' authors; publisher counts; the authors' counts,
+    // publishers and books; books' authors and publishers.
+    assert_eq!(for_2, 7);
     assert_eq!(for_12, for_2);
 }
 
@@ -108,4 +108,69 @@ async fn get_gives_the_statement_count_when_asked_too() {
         .await
         .unwrap();
     assert_eq!(response["extensions"]["sqlStatements"], 1, "{response}");
+}
+
+#[tokio::test]
+async fn a_page_and_the_first_list_of_its_items_are_one_statement() {
+    let app = TestApp::spawn_with_csv(&catalogue_csv()).await;
+    let nodes = "{ authors(first: 20) { nodes { name books { title } } } }";
+    let edges = "{ publishers(first: 5) { edges { node { name authors(first: 2) { name } } } } }";
+    assert_eq!(app.statements_for(nodes).await, 1);
+    assert_eq!(app.statements_for(edges).await, 1);
+}
+
+/// The lists read with their page, in every shape a page takes (a filter, an order, a
+/// cursor, a nested `first`), are those each item's own lookup gives.
+#[tokio::test]
+async fn lists_read_with_their_page_are_those_each_item_has() {
+    let app = TestApp::spawn_with_csv(&catalogue_csv()).await;
+    let first_page = app
+        .data("{ authors(first: 3, orderBy: {field: BOOK_COUNT, direction: DESC}) { pageInfo { endCursor } } }")
+        .await;
+    let after = first_page["authors"]["pageInfo"]["endCursor"].clone();
+    let page = app
+        .data_with(
+            "query($after: String, $first: Int) {
+                authors(first: 30, after: $after, filter: {nameContains: \"1\"},
+                        orderBy: {field: BOOK_COUNT, direction: DESC}) {
+                    nodes { id books(first: $first) { title } publishers { name } }
+                    edges { node { id books { title } } }
+                }
+            }",
+            json!({ "after": after, "first": 2 }),
+        )
+        .await;
+    let nodes = page["authors"]["nodes"].as_array().unwrap();
+    let edges = page["authors"]["edges"].as_array().unwrap();
+    assert_eq!(nodes.len(), 30, "{page}");
+    for (node, edge) in nodes.iter().zip(edges) {
+        let own = app
+            .data_with(
+                "query($id: ID!) { author(id: $id) {
+                    first: books(first: 2) { title } books { title } publishers { name } } }",
+                json!({ "id": node["id"] }),
+            )
+            .await;
+        assert_eq!(node["books"], own["author"]["first"], "{node}");
+        assert_eq!(node["publishers"], own["author"]["publishers"], "{node}");
+        assert_eq!(edge["node"]["books"], own["author"]["books"], "{edge}");
+    }
+}
+
+#[tokio::test]
+async fn a_bad_first_below_a_page_is_still_that_lists_error() {
+    let app = TestApp::spawn_with_csv(&catalogue_csv()).await;
+    let response = app
+        .post_graphql(
+            "{ authors(first: 2) { nodes { name books(first: -1) { title } } } }",
+            json!({}),
+        )
+        .await;
+    let error = &response["errors"][0];
+    assert_eq!(
+        error["path"],
+        json!(["authors", "nodes", 0, "books"]),
+        "{response}"
+    );
+    assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{response}");
 }

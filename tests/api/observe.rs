@@ -31,15 +31,17 @@ async fn metrics_count_requests_statements_and_batches() {
     let app = TestApp::spawn().await;
     let before = metrics(&app).await;
     for _ in 0..3 {
-        app.data("query Hierarchy { authors { nodes { name books { title } } } }")
-            .await;
+        app.data(
+            "query Hierarchy { authors { nodes { name books { title publishers { name } } } } }",
+        )
+        .await;
     }
     let after = metrics(&app).await;
     let statements = "bookgraph_sql_statements_total";
     assert_eq!(
         sample(&after, statements) - sample(&before, statements),
         6.0,
-        "2 per request"
+        "2 per request: the page with its authors' books, their publishers"
     );
     assert_eq!(
         sample(

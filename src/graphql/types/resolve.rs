@@ -193,15 +193,19 @@ where
 {
     Box::pin(async move {
         let first = nested_first(nested.first).map_err(|error| site.error(scope, error))?;
+        let read_ahead = scope.loaders.loader().read_ahead::<R>(&owners, first);
         let owners: Arc<[i64]> = owners.into();
-        let families = scope
-            .loaders
-            .load_one(ListsOf::<R>::new(Arc::clone(&owners), first))
-            .await
-            .map_err(|error| site.error(scope, error))?
-            .ok_or_else(|| {
-                site.error(scope, Error::Inconsistent("a level's lists went missing"))
-            })?;
+        let families = match read_ahead {
+            Some(families) => families.map_err(|error| site.error(scope, error))?,
+            None => scope
+                .loaders
+                .load_one(ListsOf::<R>::new(Arc::clone(&owners), first))
+                .await
+                .map_err(|error| site.error(scope, error))?
+                .ok_or_else(|| {
+                    site.error(scope, Error::Inconsistent("a level's lists went missing"))
+                })?,
+        };
         let lists: Vec<&[R::Row]> = owners.iter().map(|&owner| families.of(owner)).collect();
         let children: Vec<&R::Row> = lists.iter().flat_map(|list| list.iter()).collect();
         if let Some(budget) = scope.budget {

@@ -1,0 +1,181 @@
+//! A page of a top-level list, read with the first nested list its items select in one
+//! statement. The page's level and the level below it would otherwise be two statements,
+//! each a hand-off to the database's thread and back: on a nested query at one client,
+//! those hand-offs cost more than the SQL.
+//!
+//! The lists read ahead are kept by the request's loader ([`Catalog::keep_read_ahead`]),
+//! where the level below takes them instead of loading them; everything else about that
+//! level (its arguments' errors, its budget, its paths) stays as a load would have it.
+
+use async_graphql::{Context, SelectionField, Value};
+use futures_util::future::BoxFuture;
+
+use super::ids::nested_first;
+use super::loaders::{
+    AuthorsByPublisher, BooksByAuthor, BooksByPublisher, Catalog, Keyed, Loaders,
+    PublishersByAuthor, PublishersByBook, Relation,
+};
+use super::types::{Author, Book, Publisher};
+use crate::db::models::{AuthorRow, BookRow, PublisherRow};
+use crate::db::pages::{Filter, Page, PageArgs};
+use crate::db::{self, Db};
+use crate::error::Result;
+
+/// An object type listed in pages, with the lists its items may select.
+pub trait ListsBelow {
+    /// The row each item is made of.
+    type Row: Keyed;
+
+    /// The page `reader` reads, with the list `field` of its items, when `field` is one.
+    fn read_with<'a, F: Filter<Row = Self::Row>>(
+        field: &str,
+        reader: PageReader<'a, F>,
+    ) -> Option<BoxFuture<'a, Result<Page<Self::Row>>>>;
+}
+
+/// One page of a top-level list, to read.
+pub struct PageReader<'a, F: Filter> {
+    db: &'a Db,
+    catalog: &'a Catalog,
+    filter: &'a F,
+    order: F::Order,
+    descending: bool,
+    page: &'a PageArgs,
+    /// The `first` of the nested list read with it.
+    first: Option<i64>,
+}
+
+// By hand: a derive would ask the filter to be `Copy` too.
+impl<F: Filter> Clone for PageReader<'_, F> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<F: Filter> Copy for PageReader<'_, F> {}
+
+impl<'a, F: Filter> PageReader<'a, F>
+where
+    F::Row: Keyed,
+{
+    /// The page, with at most `first` children along `R` of each of its rows, kept for the
+    /// level below.
+    fn read<R: Relation>(self) -> BoxFuture<'a, Result<Page<F::Row>>> {
+        Box::pin(async move {
+            let (page, children) = db::pages::page_with_children::<F, R::Row>(
+                self.db,
+                self.filter,
+                self.order,
+                self.descending,
+                self.page,
+                R::CHILDREN,
+                self.first,
+            )
+            .await?;
+            let owners = page.rows.iter().map(Keyed::id).collect();
+            self.catalog
+                .keep_read_ahead::<R>(owners, self.first, children);
+            Ok(page)
+        })
+    }
+}
+
+/// The page of `filter` in `order` that the connection field of `ctx` asks for, read with
+/// the first nested list its items select.
+pub async fn page<T: ListsBelow, F: Filter<Row = T::Row>>(
+    ctx: &Context<'_>,
+    filter: &F,
+    order: F::Order,
+    descending: bool,
+    page: &PageArgs,
+) -> Result<Page<F::Row>> {
+    let db = ctx.data_unchecked::<Db>();
+    let mut reader = PageReader {
+        db,
+        catalog: ctx.data_unchecked::<Loaders>().loader(),
+        filter,
+        order,
+        descending,
+        page,
+        first: None,
+    };
+    for field in item_fields(ctx.field()) {
+        let Some(first) = first_argument(&field) else {
+            continue;
+        };
+        reader.first = first;
+        if let Some(read) = T::read_with(field.name(), reader) {
+            return read.await;
+        }
+    }
+    db::pages::page(db, filter, order, descending, page).await
+}
+
+/// The fields selected on the items of a connection: under `nodes`, and under `edges`'
+/// `node`, in the order they come.
+fn item_fields(connection: SelectionField<'_>) -> Vec<SelectionField<'_>> {
+    let mut items = Vec::new();
+    for field in connection.selection_set() {
+        match field.name() {
+            "nodes" => items.push(field),
+            "edges" => items.extend(field.selection_set().filter(|edge| edge.name() == "node")),
+            _ => {}
+        }
+    }
+    items.iter().flat_map(|item| item.selection_set()).collect()
+}
+
+/// The `first` of a nested list as the loader takes it, when `field` has a valid one (or
+/// none). An invalid one is the list's own error, raised when it resolves.
+fn first_argument(field: &SelectionField<'_>) -> Option<Option<i64>> {
+    let arguments = field.arguments().ok()?;
+    let first = match arguments.iter().find(|(name, _)| name.as_str() == "first") {
+        None | Some((_, Value::Null)) => None,
+        Some((_, Value::Number(number))) => Some(i32::try_from(number.as_i64()?).ok()?),
+        Some(_) => return None,
+    };
+    nested_first(first).ok()
+}
+
+impl ListsBelow for Author {
+    type Row = AuthorRow;
+
+    fn read_with<'a, F: Filter<Row = AuthorRow>>(
+        field: &str,
+        reader: PageReader<'a, F>,
+    ) -> Option<BoxFuture<'a, Result<Page<AuthorRow>>>> {
+        match field {
+            "books" => Some(reader.read::<BooksByAuthor>()),
+            "publishers" => Some(reader.read::<PublishersByAuthor>()),
+            _ => None,
+        }
+    }
+}
+
+impl ListsBelow for Book {
+    type Row = BookRow;
+
+    fn read_with<'a, F: Filter<Row = BookRow>>(
+        field: &str,
+        reader: PageReader<'a, F>,
+    ) -> Option<BoxFuture<'a, Result<Page<BookRow>>>> {
+        match field {
+            "publishers" => Some(reader.read::<PublishersByBook>()),
+            _ => None,
+        }
+    }
+}
+
+impl ListsBelow for Publisher {
+    type Row = PublisherRow;
+
+    fn read_with<'a, F: Filter<Row = PublisherRow>>(
+        field: &str,
+        reader: PageReader<'a, F>,
+    ) -> Option<BoxFuture<'a, Result<Page<PublisherRow>>>> {
+        match field {
+            "books" => Some(reader.read::<BooksByPublisher>()),
+            "authors" => Some(reader.read::<AuthorsByPublisher>()),
+            _ => None,
+        }
+    }
+}

@@ -168,12 +168,14 @@ pub async fn page_with_children<F: Filter, C: DeserializeOwned + ListOrder>(
     page: &PageArgs,
     children: &Children,
     first: Option<i64>,
-) -> Result<(Page<F::Row>, Vec<ChildrenOf<C>>)> {
+) -> Result<WithChildren<F::Row, C>> {
     let dialect = db.dialect();
     let (listed, rows) = Listed::new(dialect, filter, &order.columns(descending), page)?;
     let query = rows.wrap(|rows| {
-        // Materialized, the rows are read once for the page and its parents; the extra
-        // row, read to tell whether more follow, is no parent.
+        // Materialized, the rows are read once for the page and for its parents. The
+        // page's extra row, read to tell whether more follow, is no parent; and the
+        // `limit` tells SQLite's planner how few parents there are: without it, it joined
+        // a whole table to them (twice the instructions of a nested query).
         let order_by = &listed.order_by;
         format!(
             "with page as materialized ({rows}),
@@ -188,7 +190,19 @@ pub async fn page_with_children<F: Filter, C: DeserializeOwned + ListOrder>(
         .build_query_as()
         .fetch_one(&mut *db.read().await?)
         .await?;
-    Ok((read_page(rows, page)?, Children::decode(families, first)?))
+    Ok(WithChildren {
+        page: read_page(rows, page)?,
+        children: Children::decode(families, first)?,
+    })
+}
+
+/// A page, and the children of its rows along one relation.
+#[derive(Debug)]
+pub struct WithChildren<T, C> {
+    /// The page.
+    pub page: Page<T>,
+    /// Each row's children, in the relation's order.
+    pub children: Vec<ChildrenOf<C>>,
 }
 
 /// How a page's rows become one JSON value.

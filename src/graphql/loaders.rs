@@ -13,10 +13,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, Loader};
-
-use super::batch::BatchQueue;
 use serde::de::DeserializeOwned;
 
+use super::batch::BatchQueue;
 use crate::db::lookup::Children;
 use crate::db::models::{
     AuthorCounts, AuthorRow, BookRow, ChildrenOf, Families, ListOrder, PublisherCounts,
@@ -56,14 +55,17 @@ pub struct Catalog {
     read_ahead: Mutex<Vec<ReadAhead>>,
 }
 
+/// The lists along relation `R` of some parents, as loading them gives them: shared, since
+/// every parent's key gets a copy.
+pub type Lists<R> = Result<Arc<Families<<R as Relation>::Row>>, Arc<Error>>;
+
 /// The lists along one relation of some parents, read ahead of the level that shows them.
 struct ReadAhead {
     relation: TypeId,
     first: Option<i64>,
     /// The parents, sorted.
     owners: Vec<i64>,
-    /// `Result<Arc<Families<R::Row>>, Arc<Error>>` for the relation `R`: what loading
-    /// them would have given.
+    /// The [`Lists`] of the relation.
     lists: Box<dyn Any + Send>,
 }
 
@@ -86,11 +88,10 @@ impl Catalog {
     ) {
         self.db.stats().observe_batch(owners.len());
         let rows = children.iter().map(|family| family.children.len()).sum();
-        let lists: Result<Arc<Families<R::Row>>, Arc<Error>> =
-            match self.db.scope().charge_rows(rows) {
-                Ok(()) => Ok(Arc::new(Families::new(children))),
-                Err(error) => Err(Arc::new(error)),
-            };
+        let lists: Lists<R> = match self.db.scope().charge_rows(rows) {
+            Ok(()) => Ok(Arc::new(Families::new(children))),
+            Err(error) => Err(Arc::new(error)),
+        };
         owners.sort_unstable();
         let kept = ReadAhead {
             relation: TypeId::of::<R>(),
@@ -106,11 +107,7 @@ impl Catalog {
 
     /// The lists along `R`, at most `first` each, of every one of `owners`, if they were
     /// read ahead.
-    pub fn read_ahead<R: Relation>(
-        &self,
-        owners: &[i64],
-        first: Option<i64>,
-    ) -> Option<Result<Arc<Families<R::Row>>, Arc<Error>>> {
+    pub fn read_ahead<R: Relation>(&self, owners: &[i64], first: Option<i64>) -> Option<Lists<R>> {
         let kept = self
             .read_ahead
             .lock()

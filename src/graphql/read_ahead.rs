@@ -17,7 +17,7 @@ use super::loaders::{
 };
 use super::types::{Author, Book, Publisher};
 use crate::db::models::{AuthorRow, BookRow, PublisherRow};
-use crate::db::pages::{Filter, Page, PageArgs};
+use crate::db::pages::{Filter, Page, PageArgs, WithChildren};
 use crate::db::{self, Db};
 use crate::error::Result;
 
@@ -61,7 +61,7 @@ where
     /// level below.
     fn read<R: Relation>(self) -> BoxFuture<'a, Result<Page<F::Row>>> {
         Box::pin(async move {
-            let (page, children) = db::pages::page_with_children::<F, R::Row>(
+            let WithChildren { page, children } = db::pages::page_with_children::<F, R::Row>(
                 self.db,
                 self.filter,
                 self.order,

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
-use crate::helpers::{any_pool, assert_counts_match_url};
+use crate::helpers::{TestApp, any_pool, assert_counts_match_rows, assert_counts_match_url};
 use crate::replicas::{postgres, two_replicas};
 use crate::server::Server;
 
@@ -246,4 +246,49 @@ async fn four_hundred_writes_over_two_replicas_keep_every_count_and_name_right()
     .unwrap();
     assert_eq!(unpublished, 0, "every book kept a publisher");
     assert_counts_match_url(&database.url).await;
+}
+
+/// A link added while its book's author is being renamed files the author at the publisher
+/// under the name the author ends up with: the link waits for the rename and reads its
+/// result, where it used to copy the old name into the new (publisher, author) pair.
+#[tokio::test]
+async fn a_link_added_during_a_rename_files_the_author_under_the_new_name() {
+    const TEST: &str = "a_link_added_during_a_rename_files_the_author_under_the_new_name";
+    if postgres(TEST).is_none() {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let found = app
+        .data(r#"{ books(filter: {titleContains: "Foundation"}) { nodes { id author { id } } } }"#)
+        .await;
+    let book = found["books"]["nodes"][0].clone();
+    let author: i64 = book["author"]["id"].as_str().unwrap().parse().unwrap();
+    let created = app
+        .data_with(
+            "mutation($input: CreatePublisherInput!) { createPublisher(input: $input) { publisher { id } } }",
+            json!({ "input": { "name": "Gnome Press" } }),
+        )
+        .await;
+    let publisher = created["createPublisher"]["publisher"]["id"].clone();
+
+    // Another writer renames the author and holds its transaction open.
+    let pool = any_pool(&app.database_url).await;
+    let mut rename = pool.begin().await.unwrap();
+    sqlx::query("update author set first_name = 'Isaak', first_name_key = 'isaak' where id = $1")
+        .bind(author)
+        .execute(&mut *rename)
+        .await
+        .unwrap();
+    let link = app.data_with(
+        ADD_PUBLISHER,
+        json!({ "input": { "bookId": book["id"], "publisherId": publisher } }),
+    );
+    let commit_later = async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        rename.commit().await.unwrap();
+    };
+    let (linked, ()) = tokio::join!(link, commit_later);
+
+    assert_eq!(linked["addBookPublisher"]["added"], true, "{linked}");
+    assert_counts_match_rows(&app).await;
 }

@@ -51,29 +51,19 @@ pub(super) fn spawned_loaders(db: Db) -> Loaders {
 pub struct Catalog {
     db: Db,
     /// Lists read with the page of their parents, for the level below the page to take
-    /// instead of loading them ([`Catalog::keep_read_ahead`]).
-    read_ahead: Mutex<Vec<ReadAhead>>,
+    /// instead of loading them.
+    read_ahead: ReadAhead,
 }
 
 /// The lists along relation `R` of some parents, as loading them gives them: shared, since
 /// every parent's key gets a copy.
 pub type Lists<R> = Result<Arc<Families<<R as Relation>::Row>>, Arc<Error>>;
 
-/// The lists along one relation of some parents, read ahead of the level that shows them.
-struct ReadAhead {
-    relation: TypeId,
-    first: Option<i64>,
-    /// The parents, sorted.
-    owners: Vec<i64>,
-    /// The [`Lists`] of the relation.
-    lists: Box<dyn Any + Send>,
-}
-
 impl Catalog {
     fn new(db: Db) -> Self {
         Catalog {
             db,
-            read_ahead: Mutex::new(Vec::new()),
+            read_ahead: ReadAhead::default(),
         }
     }
 
@@ -82,37 +72,65 @@ impl Catalog {
     /// as a load's would; going over it is the error of the level that shows them.
     pub fn keep_read_ahead<R: Relation>(
         &self,
-        mut owners: Vec<i64>,
+        owners: Vec<i64>,
         first: Option<i64>,
         children: Vec<ChildrenOf<R::Row>>,
     ) {
-        self.db.stats().observe_batch(owners.len());
-        let rows = children.iter().map(|family| family.children.len()).sum();
-        let lists: Lists<R> = match self.db.scope().charge_rows(rows) {
+        let lists = match self.counted(owners.len(), &children) {
             Ok(()) => Ok(Arc::new(Families::new(children))),
             Err(error) => Err(Arc::new(error)),
         };
-        owners.sort_unstable();
-        let kept = ReadAhead {
-            relation: TypeId::of::<R>(),
-            first,
-            owners,
-            lists: Box::new(lists),
-        };
-        self.read_ahead
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(kept);
+        self.read_ahead.keep::<R>(owners, first, lists);
     }
 
     /// The lists along `R`, at most `first` each, of every one of `owners`, if they were
     /// read ahead.
     pub fn read_ahead<R: Relation>(&self, owners: &[i64], first: Option<i64>) -> Option<Lists<R>> {
-        let kept = self
-            .read_ahead
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        kept.iter()
+        self.read_ahead.find::<R>(owners, first)
+    }
+
+    /// Counts one statement's `families`, of `parents` parents: the batch in the
+    /// statistics, the rows against the request's budget.
+    fn counted<T>(&self, parents: usize, families: &[ChildrenOf<T>]) -> Result<()> {
+        if parents > 0 {
+            self.db.stats().observe_batch(parents);
+        }
+        let rows = families.iter().map(|family| family.children.len()).sum();
+        self.db.scope().charge_rows(rows)
+    }
+}
+
+/// Lists read ahead of the level that shows them, in one request.
+#[derive(Default)]
+struct ReadAhead(Mutex<Vec<KeptLists>>);
+
+/// The lists along one relation of some parents.
+struct KeptLists {
+    relation: TypeId,
+    first: Option<i64>,
+    /// The parents, sorted.
+    owners: Vec<i64>,
+    /// The [`Lists`] of the relation.
+    lists: Box<dyn Any + Send>,
+}
+
+impl ReadAhead {
+    fn keep<R: Relation>(&self, mut owners: Vec<i64>, first: Option<i64>, lists: Lists<R>) {
+        owners.sort_unstable();
+        let kept = KeptLists {
+            relation: TypeId::of::<R>(),
+            first,
+            owners,
+            lists: Box::new(lists),
+        };
+        self.lock().push(kept);
+    }
+
+    /// Lists kept for every one of `owners`, and for none but the parents they were read
+    /// for: a level of other parents loads its own.
+    fn find<R: Relation>(&self, owners: &[i64], first: Option<i64>) -> Option<Lists<R>> {
+        self.lock()
+            .iter()
             .filter(|kept| kept.relation == TypeId::of::<R>() && kept.first == first)
             .filter(|kept| {
                 owners
@@ -120,6 +138,11 @@ impl Catalog {
                     .all(|owner| kept.owners.binary_search(owner).is_ok())
             })
             .find_map(|kept| kept.lists.downcast_ref().cloned())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<KeptLists>> {
+        // Nothing panics while holding it with a list half-pushed.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -245,10 +268,8 @@ impl<R: Relation> Loader<ListsOf<R>> for Catalog {
             owners.dedup();
             let mut families = Vec::new();
             for owners in owners.chunks(MAX_BATCH) {
-                self.db.stats().observe_batch(owners.len());
                 let chunk = R::CHILDREN.fetch(&self.db, owners, first).await?;
-                let rows = chunk.iter().map(|family| family.children.len()).sum();
-                self.db.scope().charge_rows(rows)?;
+                self.counted(owners.len(), &chunk)?;
                 families.extend(chunk);
             }
             let families = Arc::new(Families::new(families));

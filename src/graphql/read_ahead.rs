@@ -1,7 +1,7 @@
 //! A page of a top-level list, read with the first nested list its items select in one
 //! statement. The page's level and the level below it would otherwise be two statements,
-//! each a hand-off to the database's thread and back: on a nested query at one client,
-//! those hand-offs cost more than the SQL.
+//! each a hand-off to the database's thread and back (on PostgreSQL, a round trip over the
+//! network).
 //!
 //! The lists read ahead are kept by the request's loader ([`Catalog::keep_read_ahead`]),
 //! where the level below takes them instead of loading them; everything else about that

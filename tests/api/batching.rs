@@ -157,6 +157,43 @@ async fn lists_read_with_their_page_are_those_each_item_has() {
     }
 }
 
+/// Lists read with a page serve the page's own items only: the same relation deeper down,
+/// for other parents, is loaded for those.
+#[tokio::test]
+async fn lists_read_with_a_page_serve_only_its_items() {
+    let app = TestApp::spawn_with_csv(&catalogue_csv()).await;
+    let page = app
+        .data(
+            "{ authors(first: 2) { nodes { id books { title }
+                publishers { authors { id books { title } } } } } }",
+        )
+        .await;
+    let mut own_books = std::collections::HashMap::new();
+    let mut checked = 0;
+    for node in page["authors"]["nodes"].as_array().unwrap() {
+        let deeper = node["publishers"].as_array().unwrap().iter();
+        let authors = deeper.flat_map(|publisher| publisher["authors"].as_array().unwrap());
+        for author in std::iter::once(node).chain(authors) {
+            let id = author["id"].as_str().unwrap().to_owned();
+            if !own_books.contains_key(&id) {
+                let own = app
+                    .data_with(
+                        "query($id: ID!) { author(id: $id) { books { title } } }",
+                        json!({ "id": id }),
+                    )
+                    .await;
+                own_books.insert(id.clone(), own["author"]["books"].clone());
+            }
+            assert_eq!(author["books"], own_books[&id], "{author}");
+            checked += 1;
+        }
+    }
+    assert!(
+        checked > 4,
+        "the publishers' authors reach beyond the page: {page}"
+    );
+}
+
 #[tokio::test]
 async fn a_bad_first_below_a_page_is_still_that_lists_error() {
     let app = TestApp::spawn_with_csv(&catalogue_csv()).await;

@@ -283,8 +283,22 @@ async fn a_link_added_during_a_rename_files_the_author_under_the_new_name() {
         ADD_PUBLISHER,
         json!({ "input": { "bookId": book["id"], "publisherId": publisher } }),
     );
+    // Committed once the link waits for it, as it must; a link that does not wait (the
+    // fault) has then finished with the old name long before the commit.
     let commit_later = async {
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        for _ in 0..50 {
+            let waiting: i64 = sqlx::query_scalar(
+                "select count(*) from pg_stat_activity
+                 where datname = current_database() and wait_event_type = 'Lock'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            if waiting > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
         rename.commit().await.unwrap();
     };
     let (linked, ()) = tokio::join!(link, commit_later);

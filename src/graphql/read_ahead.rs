@@ -136,46 +136,26 @@ fn first_argument(field: &SelectionField<'_>) -> Option<Option<i64>> {
     nested_first(first).ok()
 }
 
-impl ListsBelow for Author {
-    type Row = AuthorRow;
+/// Implements [`ListsBelow`] for `$object`, made of `$row`, whose list fields are each
+/// `$field`, along `$relation`.
+macro_rules! lists_below {
+    ($object:ty, $row:ty, $($field:literal => $relation:ty),+) => {
+        impl ListsBelow for $object {
+            type Row = $row;
 
-    fn read_with<'a, F: Filter<Row = AuthorRow>>(
-        field: &str,
-        reader: PageReader<'a, F>,
-    ) -> Option<BoxFuture<'a, Result<Page<AuthorRow>>>> {
-        match field {
-            "books" => Some(reader.read::<BooksByAuthor>()),
-            "publishers" => Some(reader.read::<PublishersByAuthor>()),
-            _ => None,
+            fn read_with<'a, F: Filter<Row = $row>>(
+                field: &str,
+                reader: PageReader<'a, F>,
+            ) -> Option<BoxFuture<'a, Result<Page<$row>>>> {
+                match field {
+                    $($field => Some(reader.read::<$relation>()),)+
+                    _ => None,
+                }
+            }
         }
-    }
+    };
 }
 
-impl ListsBelow for Book {
-    type Row = BookRow;
-
-    fn read_with<'a, F: Filter<Row = BookRow>>(
-        field: &str,
-        reader: PageReader<'a, F>,
-    ) -> Option<BoxFuture<'a, Result<Page<BookRow>>>> {
-        match field {
-            "publishers" => Some(reader.read::<PublishersByBook>()),
-            _ => None,
-        }
-    }
-}
-
-impl ListsBelow for Publisher {
-    type Row = PublisherRow;
-
-    fn read_with<'a, F: Filter<Row = PublisherRow>>(
-        field: &str,
-        reader: PageReader<'a, F>,
-    ) -> Option<BoxFuture<'a, Result<Page<PublisherRow>>>> {
-        match field {
-            "books" => Some(reader.read::<BooksByPublisher>()),
-            "authors" => Some(reader.read::<AuthorsByPublisher>()),
-            _ => None,
-        }
-    }
-}
+lists_below!(Author, AuthorRow, "books" => BooksByAuthor, "publishers" => PublishersByAuthor);
+lists_below!(Book, BookRow, "publishers" => PublishersByBook);
+lists_below!(Publisher, PublisherRow, "books" => BooksByPublisher, "authors" => AuthorsByPublisher);

@@ -7,6 +7,7 @@ pub mod connection;
 mod cursor_lists;
 mod documents;
 pub mod ids;
+mod input_types;
 pub mod inputs;
 pub mod limits;
 pub mod loaders;
@@ -21,13 +22,14 @@ use std::sync::Arc;
 use async_graphql::parser::types::{
     DocumentOperations, OperationDefinition, OperationType, Selection,
 };
-use async_graphql::{Request, Response, Schema};
+use async_graphql::{Request, Response, Schema, ValidationMode};
 use futures_util::StreamExt as _;
 use futures_util::stream::{self, BoxStream};
 
 use crate::db::{Db, OperationScope};
 use budget::ResponseBudget;
-use documents::ParsedDocuments;
+use documents::{ParsedDocument, ParsedDocuments};
+use input_types::InputTypes;
 use limits::Limits;
 use loaders::Loaders;
 use mutation::MutationRoot;
@@ -41,7 +43,12 @@ type RootSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 /// parsed lately. Cloning is cheap.
 #[derive(Clone)]
 pub struct BookSchema {
-    schema: RootSchema,
+    /// Validates every document with all of GraphQL's rules.
+    strict: RootSchema,
+    /// The same schema, for operations that passed `strict` before and whose variables fit
+    /// ([`Validation::Passed`]): it checks only what the executor needs checked.
+    fast: RootSchema,
+    input_types: Arc<InputTypes>,
     limits: Limits,
     documents: Arc<ParsedDocuments>,
 }
@@ -53,21 +60,41 @@ const PARSER_MAX_RECURSION: usize = 256;
 /// gets its own handle, scoped to it ([`Operation::into_request`]), so none can run on an
 /// unscoped one.
 pub fn build_schema(limits: Limits) -> BookSchema {
-    let schema = Schema::build(QueryRoot, MutationRoot::default(), SubscriptionRoot)
-        // The parser's own guard against stack exhaustion; above any depth `limits` allows,
-        // so too-deep operations get the clearer QUERY_TOO_COMPLEX error.
-        .limit_recursive_depth(PARSER_MAX_RECURSION)
-        .finish();
+    let strict = root_schema(ValidationMode::Strict);
     BookSchema {
-        schema,
+        input_types: Arc::new(InputTypes::from_sdl(&strict.sdl())),
+        strict,
+        fast: root_schema(ValidationMode::Fast),
         limits,
         documents: Arc::default(),
     }
 }
 
+fn root_schema(validation: ValidationMode) -> RootSchema {
+    Schema::build(QueryRoot, MutationRoot::default(), SubscriptionRoot)
+        // The parser's own guard against stack exhaustion; above any depth `limits` allows,
+        // so too-deep operations get the clearer QUERY_TOO_COMPLEX error.
+        .limit_recursive_depth(PARSER_MAX_RECURSION)
+        .validation_mode(validation)
+        .finish()
+}
+
 /// The schema's SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    build_schema(Limits::default()).schema.sdl()
+    root_schema(ValidationMode::Strict).sdl()
+}
+
+/// How much of async-graphql's validation an operation goes through.
+enum Validation {
+    /// All of it; when `passes` names the operation's document, a pass is noted there, so
+    /// that the next requests for that operation need only [`Validation::Passed`].
+    Strict {
+        passes: Option<(Arc<ParsedDocument>, Option<String>)>,
+    },
+    /// The operation passed strict validation before, and this request's variables fit
+    /// their types, which is all of validation that depends on the request rather than on
+    /// the document.
+    Passed,
 }
 
 /// The operation a request selects: its name (`None` when anonymous) and type.
@@ -90,6 +117,7 @@ pub struct Operation {
     scope: OperationScope,
     /// Whether the limits have let it through already ([`BookSchema::refusal`]).
     within_limits: bool,
+    validation: Validation,
 }
 
 impl Operation {
@@ -151,7 +179,7 @@ fn asks_only_about_the_schema(operation: &OperationDefinition) -> bool {
 impl BookSchema {
     /// Parses the request's document, from the cache of recent documents when it is there.
     pub fn operation(&self, mut request: Request) -> Operation {
-        let Ok(document) = self.documents.parse(&request.query) else {
+        let Ok(parsed) = self.documents.parse(&request.query) else {
             return Operation {
                 request,
                 parsed: false,
@@ -161,8 +189,10 @@ impl BookSchema {
                 reports_sql_statements: false,
                 scope: OperationScope::default(),
                 within_limits: false,
+                validation: Validation::Strict { passes: None },
             };
         };
+        let document = parsed.document();
         let chosen = match &document.operations {
             DocumentOperations::Single(operation) => Some((None, operation)),
             DocumentOperations::Multiple(operations) => match &request.operation_name {
@@ -180,6 +210,20 @@ impl BookSchema {
         let reads_catalogue = chosen
             .as_ref()
             .is_none_or(|(_, operation)| !asks_only_about_the_schema(&operation.node));
+        let variables_fit = chosen.as_ref().is_some_and(|(_, operation)| {
+            self.input_types
+                .fit(&operation.node.variable_definitions, &request.variables)
+        });
+        let name = request.operation_name.as_deref();
+        let validation = if !variables_fit {
+            Validation::Strict { passes: None }
+        } else if parsed.validated(name) {
+            Validation::Passed
+        } else {
+            Validation::Strict {
+                passes: Some((Arc::clone(&parsed), name.map(str::to_owned))),
+            }
+        };
         let selected = chosen.map(|(name, operation)| (name, operation.node.ty));
         request.set_parsed_query(document);
         // A subscription's one request resolves every event it ever sends: a budget on it
@@ -198,6 +242,7 @@ impl BookSchema {
             reports_sql_statements: false,
             scope: OperationScope::default(),
             within_limits: false,
+            validation,
         }
     }
 
@@ -244,9 +289,24 @@ pub async fn execute(schema: &BookSchema, db: &Db, mut operation: Operation) -> 
         Some(refused) => refused,
         None => {
             let budget = operation.budget();
+            let validation = std::mem::replace(
+                &mut operation.validation,
+                Validation::Strict { passes: None },
+            );
+            let root = match validation {
+                Validation::Passed => &schema.fast,
+                Validation::Strict { .. } => &schema.strict,
+            };
             let batches = batch::BatchQueue::default();
             let request = operation.into_request(db, |db| loaders::loaders(db, &batches));
-            let mut response = batch::run_batched(batches, schema.schema.execute(request)).await;
+            let mut response = batch::run_batched(batches, root.execute(request)).await;
+            if let Validation::Strict {
+                passes: Some((parsed, name)),
+            } = validation
+                && !is_request_error(&response)
+            {
+                parsed.mark_validated(name.as_deref());
+            }
             if let Some(budget) = budget {
                 budget.settle(&mut response);
             }
@@ -273,7 +333,15 @@ pub fn subscribe(
         return stream::once(std::future::ready(refused)).boxed();
     }
     let request = operation.into_request(db, loaders::spawned_loaders);
-    schema.schema.execute_stream(request).boxed()
+    schema.strict.execute_stream(request).boxed()
+}
+
+/// Whether `response` refuses the request as a whole: parse, validation and variable
+/// errors come before execution and carry no `path`; field errors always have one.
+pub fn is_request_error(response: &Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|error| error.path.is_empty())
 }
 
 #[cfg(test)]

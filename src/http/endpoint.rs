@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use async_graphql::Response as GraphqlResponse;
 use async_graphql::parser::types::OperationType;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
@@ -22,7 +21,7 @@ use super::negotiate::ResponseFormat;
 use super::observe::GraphqlOutcome;
 use super::{AppState, body, diagnostics};
 use crate::error::Code;
-use crate::graphql::{self, Operation};
+use crate::graphql::{self, Operation, is_request_error};
 
 /// A GraphQL request in a JSON body.
 pub async fn post(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
@@ -251,14 +250,6 @@ fn with_outcome(mut response: Response, operation: String, outcome: &'static str
         .extensions_mut()
         .insert(GraphqlOutcome { operation, outcome });
     response
-}
-
-/// Parse, validation and variable errors come before execution and carry no `path`;
-/// field errors always have one.
-pub(super) fn is_request_error(response: &GraphqlResponse) -> bool {
-    response.data == async_graphql::Value::Null
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|error| error.path.is_empty())
 }
 
 fn rejection_response(format: ResponseFormat, rejection: Rejection) -> Response {

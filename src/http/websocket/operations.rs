@@ -13,9 +13,9 @@ use tokio::sync::Semaphore;
 
 use crate::db::Db;
 use crate::error::Code;
+use crate::graphql::is_request_error;
 use crate::graphql::{self, BookSchema, Operation};
 use crate::http::access::Denied;
-use crate::http::endpoint::is_request_error;
 
 /// What an operation sends back.
 pub enum Reply {

@@ -10,9 +10,9 @@
 //! lots: each look-up is a lateral subquery with `limit 1`, which PostgreSQL never merges into
 //! a join, so it runs once per entry as a scan of the key's index. (Typed arrays through
 //! `unnest` would need array binds, which sqlx's `Any` driver lacks, and would be estimated
-//! as blindly.) PostgreSQL takes the array as `jsonb`, parsed once: on `json`, every `->>`
-//! parses its element's text again, which was a sixth of PostgreSQL's CPU time under `addBook`
-//! over two replicas.
+//! as blindly.) Both backends take the array apart as binary JSON (`jsonb_each` on SQLite,
+//! `jsonb` on PostgreSQL), parsed once: as text, every `->>` parses its element's text
+//! again, which was a sixth of PostgreSQL's CPU time under `addBook` over two replicas.
 
 use crate::db::sql::Dialect;
 
@@ -66,7 +66,7 @@ static SQLITE: Statements = Statements {
                    where bp.book_id = b.id and bp.publisher_id = p.id
                ) then 1 else 0 end) order by e.position),
                (select max(id) from book)
-           from (select value, key as position from json_each($1)) as e
+           from (select value, key as position from jsonb_each($1)) as e
            left join author a
                on a.last_name_key = e.value ->> 0 and a.first_name_key = e.value ->> 1
            left join publisher p on p.name_key = e.value ->> 2
@@ -76,11 +76,11 @@ static SQLITE: Statements = Statements {
         "insert into book (id, author_id, title, title_key)
            select cast(e.value ->> 0 as bigint), cast(e.value ->> 1 as bigint),
                e.value ->> 2, e.value ->> 3
-           from (select value, key as position from json_each($1)) as e
+           from (select value, key as position from jsonb_each($1)) as e
            order by e.position;
          insert into book_publisher (book_id, publisher_id)
            select cast(e.value ->> 0 as bigint), cast(e.value ->> 1 as bigint)
-           from (select value, key as position from json_each($2)) as e
+           from (select value, key as position from jsonb_each($2)) as e
            where true
            order by e.position
            on conflict (book_id, publisher_id) do nothing",

@@ -1,10 +1,10 @@
 //! A GraphQL request as it arrives over HTTP (a JSON body or URL parameters), turned into
 //! an executable request or refused with the reason a client can act on.
 
-use async_graphql::{Request, Variables};
+use async_graphql::{Request, Value, Variables};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use serde_json::Value;
+use serde::de::DeserializeOwned;
 
 use super::documents::{Documents, Refusal};
 use crate::error::Code;
@@ -54,6 +54,8 @@ impl From<Refusal> for Rejection {
 pub struct PostBody {
     query: Option<String>,
     operation_name: Option<String>,
+    /// Read straight into GraphQL values: through `serde_json::Value` first, every
+    /// variable was built twice.
     variables: Option<Value>,
     extensions: Option<Extensions>,
     /// The hash of a trusted document, as GraphQL Codegen's clients send it.
@@ -112,7 +114,7 @@ impl GetParams {
     /// The request to execute.
     pub fn into_request(self, documents: &Documents) -> Result<Request, Rejection> {
         let variables = json_param("variables", self.variables)?;
-        let extensions = json_param("extensions", self.extensions)?
+        let extensions = json_param::<serde_json::Value>("extensions", self.extensions)?
             .map(serde_json::from_value)
             .transpose()
             .map_err(|error| {
@@ -124,7 +126,10 @@ impl GetParams {
     }
 }
 
-fn json_param(name: &str, text: Option<String>) -> Result<Option<Value>, Rejection> {
+fn json_param<T: DeserializeOwned>(
+    name: &str,
+    text: Option<String>,
+) -> Result<Option<T>, Rejection> {
     text.map(|text| serde_json::from_str(&text))
         .transpose()
         .map_err(|error| Rejection::bad_request(format!("`{name}` is not JSON: {error}")))
@@ -153,7 +158,7 @@ fn build(
     match variables {
         None | Some(Value::Null) => Ok(request),
         Some(variables @ Value::Object(_)) => {
-            Ok(request.variables(Variables::from_json(variables)))
+            Ok(request.variables(Variables::from_value(variables)))
         }
         Some(_) => Err(Rejection::bad_request("`variables` must be a JSON object")),
     }

@@ -20,7 +20,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use async_graphql::Request;
+use async_graphql::{Request, Value};
 use axum::http::header::{CACHE_CONTROL, ETAG, IF_NONE_MATCH, VARY};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -83,12 +83,12 @@ impl RequestKey {
             Some(name) => part(name.as_bytes()),
             None => part(&[0xff]),
         }
-        // Variables are a sorted map, so their order in the URL does not matter.
-        part(
-            serde_json::to_string(&request.variables)
-                .unwrap_or_default()
-                .as_bytes(),
-        );
+        let variables = request
+            .variables
+            .iter()
+            .map(|(name, value)| (name.to_string(), canonical_json(value)))
+            .collect();
+        part(serde_json::Value::Object(variables).to_string().as_bytes());
         RequestKey(key)
     }
 
@@ -103,6 +103,26 @@ impl RequestKey {
             .map(|byte| format!("{byte:02x}"))
             .collect();
         HeaderValue::from_str(&format!("W/\"{hex}\"")).expect("hex is a valid header value")
+    }
+}
+
+/// `value` as JSON with every object's fields in the order of their names, so that the
+/// same variables sent in another order key alike. (The variables themselves are a sorted
+/// map; input objects among them keep the order they came in.)
+fn canonical_json(value: &Value) -> serde_json::Value {
+    match value {
+        Value::Object(fields) => {
+            let mut fields: Vec<_> = fields.iter().collect();
+            fields.sort_unstable_by_key(|(name, _)| name.as_str());
+            serde_json::Value::Object(
+                fields
+                    .into_iter()
+                    .map(|(name, value)| (name.to_string(), canonical_json(value)))
+                    .collect(),
+            )
+        }
+        Value::List(items) => serde_json::Value::Array(items.iter().map(canonical_json).collect()),
+        other => other.clone().into_json().unwrap_or_default(),
     }
 }
 

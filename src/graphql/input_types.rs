@@ -1,12 +1,13 @@
 //! The schema's input types, to tell whether a request's variable values surely fit the
 //! types its operation declares for them.
 //!
-//! async-graphql's strict validation checks every argument with the request's variable
-//! values put in; the rest of it depends on the document alone. A document that passed it
-//! once need not be walked by every rule again for the next request that sends it, as long
-//! as that request's variables fit: [`InputTypes::fit`] says when they surely do. It errs
-//! on the side of "not sure", which sends the request through strict validation, so a
-//! value that does not fit is refused exactly as it always was.
+//! async-graphql's strict validation checks every argument with the variable values the
+//! request sent put in, and skips an argument whose variables were not sent; the rest of it
+//! depends on the document alone. So an operation that passed it with every variable sent
+//! need not be walked by every rule again for a request whose variables fit their declared
+//! types ([`Fit`]). [`InputTypes::fit`] errs on the side of "not sure", which sends the
+//! request through strict validation, so a value that does not fit is refused exactly as
+//! it always was.
 
 use std::collections::HashMap;
 
@@ -33,6 +34,19 @@ struct InputField {
     name: Name,
     ty: async_graphql::parser::types::Type,
     has_default: bool,
+}
+
+/// How a request's variables fit the variables its operation declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fit {
+    /// Every variable was sent, and fits its type.
+    Sent,
+    /// Every variable fits its type; some were not sent and take their declared default
+    /// (which validation of the document checked).
+    WithDefaults,
+    /// A value may not fit, or a variable without a default was not sent: strict
+    /// validation has the last word.
+    Unsure,
 }
 
 /// The input types of one schema, by name.
@@ -90,23 +104,26 @@ impl InputTypes {
         InputTypes(types)
     }
 
-    /// Whether every variable the operation declares surely has a value that fits its
-    /// type: the one sent, or else the declared default (which validation of the document
-    /// already checked). A variable sent no value and declared no default does not fit:
-    /// strict validation skips an argument whose variables have no value, literal parts
-    /// and all, so such a request proves nothing about the document.
+    /// How the request's `variables` fit the `definitions` of its operation. A `null` sent
+    /// for a variable with a default does not fit: validation takes such a variable as
+    /// non-null wherever it is used.
     pub fn fit(
         &self,
         definitions: &[Positioned<VariableDefinition>],
         variables: &Variables,
-    ) -> bool {
-        definitions.iter().all(|definition| {
+    ) -> Fit {
+        let mut fit = Fit::Sent;
+        for definition in definitions {
             let definition = &definition.node;
+            let has_default = definition.default_value.is_some();
             match variables.get(&definition.name.node) {
-                Some(value) => self.value_fits(&definition.var_type.node, value),
-                None => definition.default_value.is_some(),
+                Some(Value::Null) if has_default => return Fit::Unsure,
+                Some(value) if self.value_fits(&definition.var_type.node, value) => {}
+                None if has_default => fit = Fit::WithDefaults,
+                _ => return Fit::Unsure,
             }
-        })
+        }
+        fit
     }
 
     fn value_fits(&self, ty: &async_graphql::parser::types::Type, value: &Value) -> bool {
@@ -134,9 +151,10 @@ impl InputTypes {
             | (InputType::Boolean, Value::Boolean(_))
             | (InputType::Float, Value::Number(_))
             | (InputType::Id, Value::String(_)) => true,
+            // Within what every integer type that could stand for `Int` takes, signed or not.
             (InputType::Int, Value::Number(number)) => number
                 .as_i64()
-                .is_some_and(|int| i32::try_from(int).is_ok()),
+                .is_some_and(|int| (0..=i64::from(i32::MAX)).contains(&int)),
             (InputType::Id, Value::Number(number)) => number.is_i64(),
             (InputType::Enum(values), Value::String(value)) => {
                 values.iter().any(|name| name.as_str() == value)
@@ -178,8 +196,8 @@ mod tests {
         type Query { x: Int }
     "#;
 
-    /// Whether `variables` fit the variables `query` declares.
-    fn fit(query: &str, variables: serde_json::Value) -> bool {
+    /// How `variables` fit the variables `query` declares.
+    fn how(query: &str, variables: serde_json::Value) -> Fit {
         let document = parse_query(query).expect("the query parses");
         let DocumentOperations::Single(operation) = document.operations else {
             panic!("one operation");
@@ -188,6 +206,11 @@ mod tests {
             &operation.node.variable_definitions,
             &Variables::from_json(variables),
         )
+    }
+
+    /// Whether `variables` surely fit, sent or defaulted.
+    fn fit(query: &str, variables: serde_json::Value) -> bool {
+        how(query, variables) != Fit::Unsure
     }
 
     #[test]
@@ -203,7 +226,7 @@ mod tests {
         ));
         assert!(fit(
             query,
-            json!({"n": -3, "id": null, "s": null, "o": {"field": "name", "direction": "DESC"}, "f": null})
+            json!({"n": 0, "id": null, "s": null, "o": {"field": "name", "direction": "DESC"}, "f": null})
         ));
     }
 
@@ -214,6 +237,7 @@ mod tests {
             json!({"n": "3"}),
             json!({"n": 1.5}),
             json!({"n": 4_000_000_000_i64}),
+            json!({"n": -1}),
             json!({"n": null}),
             json!({}),
             json!({"n": 1, "o": {"field": 1}}),
@@ -228,10 +252,26 @@ mod tests {
     }
 
     #[test]
-    fn defaults_stand_in_for_values_not_sent() {
-        assert!(fit("query ($n: Int! = 3, $m: Int = null) { x }", json!({})));
-        assert!(!fit("query ($m: Int) { x }", json!({})));
-        assert!(fit("query ($m: Int) { x }", json!({"m": null})));
+    fn defaults_stand_in_for_values_not_sent_but_not_for_null() {
+        let query = "query ($n: Int! = 3, $m: Int = 4) { x }";
+        assert_eq!(how(query, json!({})), Fit::WithDefaults);
+        assert_eq!(how(query, json!({"n": 1, "m": 2})), Fit::Sent);
+        assert_eq!(how(query, json!({"n": 1, "m": null})), Fit::Unsure);
+        assert_eq!(how("query ($m: Int) { x }", json!({})), Fit::Unsure);
+        assert_eq!(how("query ($m: Int) { x }", json!({"m": null})), Fit::Sent);
+    }
+
+    #[test]
+    fn the_schemas_own_input_types_are_known() {
+        let types = InputTypes::from_sdl(&crate::graphql::sdl());
+        for name in [
+            "AddBookInput",
+            "AuthorOrder",
+            "OrderDirection",
+            "BookFilter",
+        ] {
+            assert!(types.0.contains_key(name), "{name}");
+        }
     }
 
     #[test]

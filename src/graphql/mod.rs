@@ -29,7 +29,7 @@ use futures_util::stream::{self, BoxStream};
 use crate::db::{Db, OperationScope};
 use budget::ResponseBudget;
 use documents::{ParsedDocument, ParsedDocuments};
-use input_types::InputTypes;
+use input_types::{Fit, InputTypes};
 use limits::Limits;
 use loaders::Loaders;
 use mutation::MutationRoot;
@@ -46,7 +46,7 @@ pub struct BookSchema {
     /// Validates every document with all of GraphQL's rules.
     strict: RootSchema,
     /// The same schema, for operations that passed `strict` before and whose variables fit
-    /// ([`Validation::Passed`]): it checks only what the executor needs checked.
+    /// ([`Validation::PassedBefore`]): it checks only what the executor needs checked.
     fast: RootSchema,
     input_types: Arc<InputTypes>,
     limits: Limits,
@@ -87,14 +87,22 @@ pub fn sdl() -> String {
 /// How much of async-graphql's validation an operation goes through.
 enum Validation {
     /// All of it; when `passes` names the operation's document, a pass is noted there, so
-    /// that the next requests for that operation need only [`Validation::Passed`].
-    Strict {
-        passes: Option<(Arc<ParsedDocument>, Option<String>)>,
-    },
-    /// The operation passed strict validation before, and this request's variables fit
-    /// their types, which is all of validation that depends on the request rather than on
-    /// the document.
-    Passed,
+    /// that the next requests for it need only [`Validation::PassedBefore`]. Only a request
+    /// that sent every variable notes a pass: validation skips an argument whose variables
+    /// were not sent, literal parts and all.
+    Strict { passes: Option<Arc<ParsedDocument>> },
+    /// The document, of one operation, passed strict validation before, and this request's
+    /// variables fit their types ([`input_types`]): all of validation that depends on the
+    /// request rather than on the document. A document of several operations is always
+    /// validated in full: its fragments' arguments are checked against the request's
+    /// variables whichever operation uses them.
+    PassedBefore,
+}
+
+impl Default for Validation {
+    fn default() -> Self {
+        Validation::Strict { passes: None }
+    }
 }
 
 /// The operation a request selects: its name (`None` when anonymous) and type.
@@ -189,7 +197,7 @@ impl BookSchema {
                 reports_sql_statements: false,
                 scope: OperationScope::default(),
                 within_limits: false,
-                validation: Validation::Strict { passes: None },
+                validation: Validation::default(),
             };
         };
         let document = parsed.document();
@@ -210,19 +218,23 @@ impl BookSchema {
         let reads_catalogue = chosen
             .as_ref()
             .is_none_or(|(_, operation)| !asks_only_about_the_schema(&operation.node));
-        let variables_fit = chosen.as_ref().is_some_and(|(_, operation)| {
-            self.input_types
-                .fit(&operation.node.variable_definitions, &request.variables)
-        });
-        let name = request.operation_name.as_deref();
-        let validation = if !variables_fit {
-            Validation::Strict { passes: None }
-        } else if parsed.validated(name) {
-            Validation::Passed
-        } else {
-            Validation::Strict {
-                passes: Some((Arc::clone(&parsed), name.map(str::to_owned))),
-            }
+        let one_operation = match &document.operations {
+            DocumentOperations::Single(_) => true,
+            DocumentOperations::Multiple(operations) => operations.len() == 1,
+        };
+        let fit = match &chosen {
+            Some((_, operation)) if one_operation => self
+                .input_types
+                .fit(&operation.node.variable_definitions, &request.variables),
+            _ => Fit::Unsure,
+        };
+        let validation = match fit {
+            Fit::Unsure => Validation::default(),
+            Fit::Sent | Fit::WithDefaults if parsed.validated() => Validation::PassedBefore,
+            Fit::Sent => Validation::Strict {
+                passes: Some(Arc::clone(&parsed)),
+            },
+            Fit::WithDefaults => Validation::default(),
         };
         let selected = chosen.map(|(name, operation)| (name, operation.node.ty));
         request.set_parsed_query(document);
@@ -289,23 +301,20 @@ pub async fn execute(schema: &BookSchema, db: &Db, mut operation: Operation) -> 
         Some(refused) => refused,
         None => {
             let budget = operation.budget();
-            let validation = std::mem::replace(
-                &mut operation.validation,
-                Validation::Strict { passes: None },
-            );
+            let validation = std::mem::take(&mut operation.validation);
             let root = match validation {
-                Validation::Passed => &schema.fast,
+                Validation::PassedBefore => &schema.fast,
                 Validation::Strict { .. } => &schema.strict,
             };
             let batches = batch::BatchQueue::default();
             let request = operation.into_request(db, |db| loaders::loaders(db, &batches));
             let mut response = batch::run_batched(batches, root.execute(request)).await;
             if let Validation::Strict {
-                passes: Some((parsed, name)),
+                passes: Some(parsed),
             } = validation
                 && !is_request_error(&response)
             {
-                parsed.mark_validated(name.as_deref());
+                parsed.mark_validated();
             }
             if let Some(budget) = budget {
                 budget.settle(&mut response);

@@ -204,12 +204,28 @@ async fn a_variable_of_the_wrong_type_is_a_request_error() {
 
 /// A document runs through all of validation once; later requests for it skip the rules
 /// that depend on the document alone. Their variables still must fit: each bad request
-/// here gets, from a server that ran its document with good variables before, the very
-/// answer a server seeing the document for the first time gives.
+/// here gets, from a server that ran its document before (`warm_ups`), the very answer a
+/// server seeing the document for the first time gives.
 #[tokio::test]
 async fn bad_variables_are_refused_alike_for_a_document_that_ran_before() {
-    let order = "query($order: AuthorOrder, $first: Int) { \
+    struct Case {
+        query: &'static str,
+        operation: Option<&'static str>,
+        warm_ups: Vec<Value>,
+        bad: Value,
+        /// The status of the first sight, with errors, where this test pins it.
+        status: Option<u16>,
+    }
+    let case = |query, warm_up: Value, bad, status| Case {
+        query,
+        operation: None,
+        warm_ups: vec![warm_up.clone(), warm_up],
+        bad,
+        status: Some(status),
+    };
+    let order = "query($order: AuthorOrder!, $first: Int!) { \
                  authors(first: $first, orderBy: $order) { nodes { name } } }";
+    let by_name = json!({"first": 2, "order": {"field": "NAME", "direction": "DESC"}});
     let add = "mutation($input: AddBookInput!) { addBook(input: $input) { outcome } }";
     let input = json!({
         "authorFirstName": "Ada", "authorLastName": "Lovelace",
@@ -220,66 +236,125 @@ async fn bad_variables_are_refused_alike_for_a_document_that_ran_before() {
     let mut unknown_field = input.clone();
     unknown_field["subtitle"] = json!("On the Engine");
     let cases = [
-        (order, json!({"first": 2}), json!({"first": "two"})),
-        (order, json!({"first": 2}), json!({"first": 2.5})),
-        (order, json!({"first": 2}), json!({"first": 1_i64 << 40})),
-        (
+        case(
             order,
-            json!({"order": {"field": "NAME", "direction": "DESC"}}),
-            json!({"order": {"field": "SHOE_SIZE", "direction": "DESC"}}),
+            by_name.clone(),
+            json!({"first": "two", "order": by_name["order"]}),
+            400,
         ),
-        (
+        case(
             order,
-            json!({"first": 2}),
-            json!({"order": {"direction": "DESC"}}),
+            by_name.clone(),
+            json!({"first": 2.5, "order": by_name["order"]}),
+            400,
         ),
-        (
+        case(
+            order,
+            by_name.clone(),
+            json!({"first": 1_i64 << 40, "order": by_name["order"]}),
+            400,
+        ),
+        case(
+            order,
+            by_name.clone(),
+            json!({"first": 2, "order": {"field": "SHOE_SIZE", "direction": "DESC"}}),
+            400,
+        ),
+        case(
+            order,
+            by_name.clone(),
+            json!({"first": 2, "order": {"direction": "DESC"}}),
+            400,
+        ),
+        // async-graphql takes `null` for a non-null variable where the argument is
+        // nullable; whatever it answers, it answers alike.
+        Case {
+            status: None,
+            ..case(
+                order,
+                by_name.clone(),
+                json!({"first": 2, "order": null}),
+                0,
+            )
+        },
+        case(
             add,
             json!({"input": input}),
             json!({"input": missing_title}),
+            400,
         ),
-        (
+        case(
             add,
             json!({"input": input}),
             json!({"input": unknown_field}),
+            400,
         ),
-        (add, json!({"input": input}), json!({"input": null})),
-        (add, json!({"input": input}), json!({})),
+        case(add, json!({"input": input}), json!({"input": null}), 400),
+        // A variable not sent at all is found missing as the field runs: a 200 with the
+        // field's error.
+        case(add, json!({"input": input}), json!({}), 200),
+        // A variable with a default stands for a non-null value wherever it is used.
+        case(
+            "query($withName: Boolean = true) { \
+             authors(first: 1) { nodes { id name @include(if: $withName) } } }",
+            json!({"withName": true}),
+            json!({"withName": null}),
+            400,
+        ),
+        // An argument whose variable was not sent goes unchecked, literal parts and all:
+        // requests that leave it out vouch for nothing.
+        case(
+            "query($dir: OrderDirection = ASC) { \
+             authors(first: 1, orderBy: {field: SHOE_SIZE, direction: $dir}) { totalCount } }",
+            json!({}),
+            json!({"dir": "DESC"}),
+            400,
+        ),
+        // With several operations, a fragment's arguments meet the request's variables
+        // whichever operation uses the fragment.
+        Case {
+            query: "query A($n: Int!) { authors(first: $n) { totalCount } } \
+                    query B($order: AuthorOrder) { ...F } \
+                    fragment F on Query { authors(orderBy: $order) { totalCount } }",
+            operation: Some("A"),
+            warm_ups: vec![json!({"n": 2}), json!({"n": 2})],
+            bad: json!({"n": 2, "order": {"field": "SHOE_SIZE", "direction": "ASC"}}),
+            status: None,
+        },
     ];
     let seen = TestApp::spawn().await;
     let unseen = TestApp::spawn().await;
-    for (query, good, bad) in cases {
-        for _ in 0..2 {
-            let reply = send(post(
-                &seen,
-                Some(GRAPHQL_RESPONSE_JSON),
-                Some(JSON),
-                json!({"query": query, "variables": good}).to_string(),
-            ))
-            .await;
-            assert_eq!(reply.status, 200, "{query} with {good}: {}", reply.body);
-            assert!(reply.json().get("errors").is_none(), "{}", reply.body);
+    let request = |app, query: &str, operation: Option<&str>, variables: &Value| {
+        let body = json!({"query": query, "operationName": operation, "variables": variables});
+        post(
+            app,
+            Some(GRAPHQL_RESPONSE_JSON),
+            Some(JSON),
+            body.to_string(),
+        )
+    };
+    for Case {
+        query,
+        operation,
+        warm_ups,
+        bad,
+        status,
+    } in cases
+    {
+        for variables in &warm_ups {
+            let reply = send(request(&seen, query, operation, variables)).await;
+            assert_eq!(
+                reply.status, 200,
+                "{query} with {variables}: {}",
+                reply.body
+            );
         }
-        let bad_request = json!({"query": query, "variables": bad}).to_string();
-        let first_sight = send(post(
-            &unseen,
-            Some(GRAPHQL_RESPONSE_JSON),
-            Some(JSON),
-            bad_request.clone(),
-        ))
-        .await;
-        let again = send(post(
-            &seen,
-            Some(GRAPHQL_RESPONSE_JSON),
-            Some(JSON),
-            bad_request,
-        ))
-        .await;
+        let first_sight = send(request(&unseen, query, operation, &bad)).await;
+        let again = send(request(&seen, query, operation, &bad)).await;
         let what = format!("{query} with {bad}");
-        // A variable not sent at all is found missing as the field runs (a 200 with the
-        // field's error); every other one here, by validation (a 400).
-        let status = if bad == json!({}) { 200 } else { 400 };
-        first_sight.assert_errors(status, &what);
+        if let Some(status) = status {
+            first_sight.assert_errors(status, &what);
+        }
         assert_eq!(
             (again.status, again.json()),
             (first_sight.status, first_sight.json()),

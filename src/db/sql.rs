@@ -169,15 +169,9 @@ impl Sql {
     /// prepared statement serves every batch, and SQLite's limit on bound variables does
     /// not apply.
     pub(super) fn bind_ids(&mut self, ids: &[i64]) -> &mut Sql {
-        let mut json = String::with_capacity(ids.len() * 8 + 2);
-        json.push('[');
-        for (index, id) in ids.iter().enumerate() {
-            if index > 0 {
-                json.push(',');
-            }
-            let _ = write!(json, "{id}");
-        }
-        json.push(']');
+        // serde_json writes integers without `write!`'s formatting machinery, and a list
+        // of integers always serializes.
+        let json = serde_json::to_string(ids).unwrap_or_default();
         self.bind(json)
     }
 

@@ -161,7 +161,7 @@ impl Resolve for AuthorField {
             Self::FirstName => read(rows, |row| Value::String(row.first_name.clone())),
             Self::LastName => read(rows, |row| Value::String(row.last_name.clone())),
             Self::Name => read(rows, |row| {
-                Value::String(format!("{} {}", row.first_name, row.last_name))
+                Value::String([row.first_name.as_str(), " ", &row.last_name].concat())
             }),
             Self::BookCount => {
                 let keys = rows.iter().map(|row| ById::<AuthorCounts>::new(row.id));

@@ -6,7 +6,11 @@
 # evenly over the replicas run examples/load.rs for BENCH_SECONDS (5) at once. Each setup
 # after the first starts from the rows the one before it added. Prints a Markdown table
 # and the load average before each run (the machine is shared), then for each PostgreSQL run
-# what its backends were waiting on, sampled from pg_stat_activity.
+# what its backends were waiting on, sampled from pg_stat_activity. With DISJOINT=1, each
+# replica's driver writes to authors and publishers of its own (`load --name-set`), so
+# writers of two replicas share no count row: what is left between them is PostgreSQL's.
+# With PROFILE=1, `perf record -a` samples the whole machine during each PostgreSQL run, and
+# the table of each names the processes and PostgreSQL's functions that took the CPU.
 #
 #   bench/replicas.sh                                 # PostgreSQL from .ci/postgres
 #   REPLICAS="1 2" PG_URL=postgres://u:pw@127.0.0.1/postgres bench/replicas.sh
@@ -30,8 +34,10 @@ cp "$work/template.db" "$work/run.db"
 drive() {
   local per=$((clients / ${#endpoints[@]})) n=0 drivers=()
   for endpoint in "${endpoints[@]}"; do
+    local name_set=
+    [ "${DISJOINT:-0}" = 1 ] && name_set="r$n-"
     "$load" --url "$endpoint" --workload w1 --concurrency "$per" --seconds "$1" \
-      --max-book-id "$books" --tag "$2-$n" >"$work/result-$n.json" &
+      --max-book-id "$books" --tag "$2-$n" --name-set "$name_set" >"$work/result-$n.json" &
     drivers+=($!)
     n=$((n + 1))
   done
@@ -77,6 +83,14 @@ cpu_share() {
       100 * (busy - postgres - bookgraph) / total
   }'
 }
+# profile_summary DATA: the processes that took the machine's samples, then PostgreSQL's
+# busiest functions.
+profile_summary() {
+  echo "perf samples by process:"
+  perf report -i "$1" --stdio --sort comm 2>/dev/null | awk '!/^#/ && NF && ++n <= 8'
+  echo "PostgreSQL's busiest functions, in % of all samples:"
+  perf report -i "$1" --stdio --comm postgres --sort sym 2>/dev/null | awk '!/^#/ && NF && ++n <= 15'
+}
 # run LABEL URL N: one row of the table; on PostgreSQL, the waits sampled during the run.
 run() {
   start "$2" "$3"
@@ -88,7 +102,11 @@ run() {
     sample_waits "$work/waits-$3" &
     sampler=$!
   fi
-  local before
+  local before profiler=
+  if [ -n "$sampler" ] && [ "${PROFILE:-0}" = 1 ]; then
+    perf record -a -F 499 -o "$work/perf-$3.data" -- sleep "$seconds" >/dev/null 2>&1 &
+    profiler=$!
+  fi
   before=$(cpu_ticks)
   read -r rps errors < <(drive "$seconds" "run-$1")
   if [ -n "$sampler" ]; then
@@ -96,6 +114,10 @@ run() {
     wait "$sampler" 2>/dev/null || true
     cpu_share "$before" "$(cpu_ticks)" >"$work/waits-$3.counts"
     sort "$work/waits-$3" | uniq -c | sort -rn >>"$work/waits-$3.counts"
+  fi
+  if [ -n "$profiler" ]; then
+    wait "$profiler" || true
+    profile_summary "$work/perf-$3.data" >>"$work/waits-$3.counts"
   fi
   stop_servers
   log "$1: $rps req/s, $errors errors, load average $load_average before"

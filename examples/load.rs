@@ -49,6 +49,9 @@ struct Options {
     max_book_id: u64,
     /// Distinguishes the titles of one run from another's, so every title is fresh.
     tag: String,
+    /// Names the authors and publishers `w1` writes to: drivers with different sets share
+    /// no author or publisher row. Empty: the one set every driver shares.
+    name_set: String,
 }
 
 fn options() -> Result<Options, String> {
@@ -59,6 +62,7 @@ fn options() -> Result<Options, String> {
         seconds: 10.0,
         max_book_id: 1000,
         tag: format!("{}", std::process::id()),
+        name_set: String::new(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -81,6 +85,7 @@ fn options() -> Result<Options, String> {
             "--seconds" => options.seconds = number(&value)?,
             "--max-book-id" => options.max_book_id = number(&value)? as u64,
             "--tag" => options.tag = value,
+            "--name-set" => options.name_set = value,
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -96,17 +101,18 @@ fn body(options: &Options, client: usize, sequence: u64, random: &mut SplitMix) 
         Workload::Mixed => random.next_u64().is_multiple_of(10),
     };
     if write {
-        // 200 bench authors and 20 publishers shared by all clients: most calls find the
-        // author and publisher and create the book and its link.
+        // 200 bench authors and 20 publishers (of the driver's name set) shared by all its
+        // clients: most calls find the author and publisher and create the book and its link.
         let author = random.next_u64() % 200;
         let publisher = random.next_u64() % 20;
+        let set = &options.name_set;
         json!({
             "query": W1,
             "variables": {"input": {
                 "authorFirstName": "Load",
-                "authorLastName": format!("Writer {author}"),
+                "authorLastName": format!("Writer {set}{author}"),
                 "title": format!("Fresh {} {client} {sequence}", options.tag),
-                "publisherName": format!("Load Press {publisher}"),
+                "publisherName": format!("Load Press {set}{publisher}"),
             }},
         })
     } else {

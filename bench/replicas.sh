@@ -15,7 +15,7 @@
 #   bench/replicas.sh                                 # PostgreSQL from .ci/postgres
 #   REPLICAS="1 2" PG_URL=postgres://u:pw@127.0.0.1/postgres bench/replicas.sh
 #
-# Needs cargo, psql, sqlite3 and jq. Only ever talks to 127.0.0.1.
+# Needs cargo, psql, sqlite3 and jq, and perf for PROFILE=1. Only ever talks to 127.0.0.1.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -86,10 +86,16 @@ cpu_share() {
 # profile_summary DATA: the processes that took the machine's samples, then PostgreSQL's
 # busiest functions.
 profile_summary() {
+  if [ ! -s "$1" ]; then
+    echo "no perf samples; perf record said:"
+    sed 's/^/  /' "$1.log" 2>/dev/null || true
+    return
+  fi
   echo "perf samples by process:"
-  perf report -i "$1" --stdio --sort comm 2>/dev/null | awk '!/^#/ && NF && ++n <= 8'
+  perf report -i "$1" --stdio --sort comm 2>/dev/null | awk '!/^#/ && NF && ++n <= 8' || true
   echo "PostgreSQL's busiest functions, in % of all samples:"
-  perf report -i "$1" --stdio --comm postgres --sort sym 2>/dev/null | awk '!/^#/ && NF && ++n <= 15'
+  perf report -i "$1" --stdio --comm postgres --sort sym 2>/dev/null |
+    awk '!/^#/ && NF && ++n <= 15' || true
 }
 # run LABEL URL N: one row of the table; on PostgreSQL, the waits sampled during the run.
 run() {
@@ -104,7 +110,7 @@ run() {
   fi
   local before profiler=
   if [ -n "$sampler" ] && [ "${PROFILE:-0}" = 1 ]; then
-    perf record -a -F 499 -o "$work/perf-$3.data" -- sleep "$seconds" >/dev/null 2>&1 &
+    perf record -a -F 499 -o "$work/perf-$3.data" -- sleep "$seconds" >"$work/perf-$3.data.log" 2>&1 &
     profiler=$!
   fi
   before=$(cpu_ticks)

@@ -50,7 +50,8 @@ struct Options {
     /// Distinguishes the titles of one run from another's, so every title is fresh.
     tag: String,
     /// Names the authors and publishers `w1` writes to: drivers with different sets share
-    /// no author or publisher row. Empty: the one set every driver shares.
+    /// no author or publisher row. Empty: the one set every driver shares. A set ends in a
+    /// non-digit (`r0-`), or author 5 of set `1` would be author 15 of the empty set.
     name_set: String,
 }
 

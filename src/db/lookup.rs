@@ -13,7 +13,7 @@ use sqlx::any::AnyRow;
 
 use super::events::Event;
 use super::models::{ChildrenOf, ListOrder, WithParent};
-use super::sql::{Dialect, Sql, decode_json, limit, push_id_list};
+use super::sql::{Dialect, Sql, decode_json, limit};
 use super::{Db, WriteTx};
 use crate::error::{Entity, Error, Result};
 
@@ -122,10 +122,15 @@ where
             );
             return Err(Error::conflict(message, None));
         }
-        // A huge publisher's books would pass SQLite's limit on bound variables in one list.
-        for chunk in book_ids.chunks(10_000) {
-            let mut query = Sql::new("delete from book where id in ");
-            push_id_list(&mut query, chunk);
+        // The ids as one JSON array, not a placeholder each: SQLite looks every `$n` up
+        // among the statement's earlier ones, so a list's cost grew with its square, and
+        // its variable limit would cut a huge publisher's list into several statements.
+        if !book_ids.is_empty() {
+            let mut query = Sql::new(format_args!(
+                "{} delete from book where id in (select id from ids)",
+                tx.dialect.with_ids()
+            ));
+            query.bind_ids(&book_ids);
             query.build().execute(tx.conn()).await?;
         }
         for book in &book_ids {

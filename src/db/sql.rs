@@ -256,17 +256,6 @@ pub(super) fn limit(n: i64) -> String {
     format!("limit {n}")
 }
 
-/// Appends `(id, id, …)` to `query`. SQLite has no `= any($1)` over an array, so batched
-/// lookups bind one placeholder per id; callers keep lists under SQLite's limit of
-/// 32,766 variables (PostgreSQL's is 65,535).
-pub(super) fn push_id_list(query: &mut Sql, ids: &[i64]) {
-    query.push("(");
-    query.push_list(ids, ", ", |query, id| {
-        query.push_bind(*id);
-    });
-    query.push(")");
-}
-
 /// Appends a `like` pattern matching `needle` anywhere, with LIKE's wildcards escaped so a
 /// search for "100%" finds exactly that.
 pub(super) fn push_contains(query: &mut Sql, column: &str, needle: &str) {

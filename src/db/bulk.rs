@@ -297,7 +297,7 @@ where
 {
     let mut returned = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let mut query = Sql::new(head);
+        let mut query = Sql::of_many_values(tx.dialect, head);
         query.push("values ").push_list(chunk, ", ", |query, row| {
             query.push("(");
             bind(query, row);

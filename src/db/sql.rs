@@ -2,7 +2,8 @@
 //! the backend they run on.
 //!
 //! sqlx's `QueryBuilder` over the `Any` driver writes `?` placeholders, which PostgreSQL
-//! refuses; `$n` is what both of our backends accept.
+//! refuses; `$n` is what both of our backends accept. Only statements of many values
+//! ([`Sql::of_many_values`]) write `?` on SQLite.
 //!
 //! Reads return their rows as one JSON value that the database builds
 //! ([`Sql::fetch_json`]): one value crosses from the driver instead of a message, a row
@@ -141,10 +142,14 @@ impl Sql {
     }
 
     /// A statement starting with `text` that binds many values, each through
-    /// [`Sql::push_bind`] and none written into `text`. On SQLite its placeholders are `?`,
-    /// numbered by their place: SQLite looks each `$n` up among the statement's earlier
-    /// ones, when it prepares the statement and again when sqlx binds it, so a thousand
-    /// rows of four values spent most of an import in those searches.
+    /// [`Sql::push_bind`]. On SQLite its placeholders are `?`, numbered by their place:
+    /// SQLite looks each `$n` up among the statement's earlier ones, when it prepares the
+    /// statement and again when sqlx binds it, so a thousand rows of four values spent
+    /// most of an import in those searches.
+    ///
+    /// No placeholder may be written into it by hand (no `$n` in any text pushed, no
+    /// [`Sql::bind`], so no [`Dialect::with_ids`]): SQLite would number a `?` after a `$1`
+    /// as 2, where sqlx binds it to the first value.
     pub(super) fn of_many_values(dialect: Dialect, text: impl Display) -> Sql {
         let mut sql = Sql::new(text);
         sql.anonymous_placeholders = dialect == Dialect::Sqlite;

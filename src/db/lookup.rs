@@ -211,6 +211,20 @@ impl Children {
         }
     }
 
+    /// The select of the distinct ids of the children of every parent in the common table
+    /// `ids`, at most `first` of each when given: the parents of the level below.
+    pub(super) fn select_ids(&self, dialect: Dialect, first: Option<i64>) -> String {
+        match first {
+            None => format!("select distinct c.id {}", self.all_rows),
+            Some(first) => dialect.select_distinct_elements(&format!(
+                "(select {} from ({} {}) as c)",
+                dialect.aggregate("c.id", None),
+                self.first_rows,
+                limit(first)
+            )),
+        }
+    }
+
     /// The children that [`Children::select`] with the same `first` answered.
     pub(super) fn decode<R: DeserializeOwned + ListOrder>(
         json: Option<String>,

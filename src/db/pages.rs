@@ -172,17 +172,15 @@ pub async fn page_with_children<F: Filter, C: DeserializeOwned + ListOrder>(
     let dialect = db.dialect();
     let (listed, rows) = Listed::new(dialect, filter, &order.columns(descending), page)?;
     let query = rows.wrap(|rows| {
-        // Materialized, the rows are read once for the page and for its parents. The
-        // page's extra row, read to tell whether more follow, is no parent; and the
-        // `limit` tells SQLite's planner how few parents there are: without it, it joined
-        // a whole table to them (twice the instructions of a nested query).
-        let order_by = &listed.order_by;
+        // Materialized, the rows are read once for the page and for its parents.
         format!(
-            "with page as materialized ({rows}),
-                ids(id) as (select t.id from page as t order by {order_by} {})
+            "with page as materialized ({rows}), ids(id) as ({})
              select {}, ({})",
-            limit(page.first),
-            listed.page_of(&format!("select * from page as t order by {order_by}")),
+            listed.ids_of(page),
+            listed.page_of(&format!(
+                "select * from page as t order by {}",
+                listed.order_by
+            )),
             children.select(dialect, first),
         )
     });
@@ -194,6 +192,59 @@ pub async fn page_with_children<F: Filter, C: DeserializeOwned + ListOrder>(
         page: read_page(rows, page)?,
         children: Children::decode(families, first)?,
     })
+}
+
+/// The children along `below`, at most `below_first` of each, of the children along
+/// `children`, at most `first` of each, of the rows of the page that
+/// [`page_with_children`] reads with the same arguments: the level under that statement's,
+/// read without its answer, so that the two can run side by side on two readers.
+#[tracing::instrument(level = "debug", skip_all, fields(table = F::TABLE))]
+pub async fn children_below_page<F: Filter, C: DeserializeOwned + ListOrder>(
+    db: &Db,
+    filter: &F,
+    order: F::Order,
+    descending: bool,
+    page: &PageArgs,
+    children: (&Children, Option<i64>),
+    below: (&Children, Option<i64>),
+) -> Result<BelowPage<C>> {
+    let dialect = db.dialect();
+    let (listed, rows) = Listed::new(dialect, filter, &order.columns(descending), page)?;
+    let query = rows.wrap(|rows| {
+        // `ids` is the page's rows inside `parents`, and their children after it, where
+        // `below` reads the children's children. The children pass through one JSON array:
+        // SQLite's planner then drives the join from them, as from ids bound as one, where
+        // from a common table of theirs it scanned a whole link table.
+        format!(
+            "with page as materialized ({rows}),
+                parents(ids) as (select {} from (with ids(id) as ({}) {}) as c),
+                ids(id) as ({})
+             select ({}), ({})",
+            dialect.aggregate("id", None),
+            listed.ids_of(page),
+            children.0.select_ids(dialect, children.1),
+            dialect.elements("(select ids from parents)"),
+            dialect.as_text("select ids from parents"),
+            below.0.select(dialect, below.1),
+        )
+    });
+    let (parents, families): (Option<String>, Option<String>) = query
+        .build_query_as()
+        .fetch_one(&mut *db.read().await?)
+        .await?;
+    Ok(BelowPage {
+        parents: decode_json(parents)?,
+        children: Children::decode(families, below.1)?,
+    })
+}
+
+/// The children of the children of a page's rows along two relations.
+#[derive(Debug)]
+pub struct BelowPage<C> {
+    /// Every child of the page's rows along the first relation: the parents below.
+    pub parents: Vec<i64>,
+    /// Each parent's children along the second relation, in its order.
+    pub children: Vec<ChildrenOf<C>>,
 }
 
 /// A page, and the children of its rows along one relation.
@@ -272,6 +323,18 @@ impl Listed {
             dialect,
         };
         Ok((listed, rows))
+    }
+
+    /// The select of the ids of the page's rows in the common table `page` of its rows.
+    /// The extra row, read to tell whether more follow, is no parent; and the `limit` tells
+    /// SQLite's planner how few parents there are: without it, it joined a whole table to
+    /// them (twice the instructions of a nested query).
+    fn ids_of(&self, page: &PageArgs) -> String {
+        format!(
+            "select t.id from page as t order by {} {}",
+            self.order_by,
+            limit(page.first)
+        )
     }
 
     /// The page as one JSON text value, made of the text of `rows`.

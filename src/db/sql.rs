@@ -91,6 +91,30 @@ impl Dialect {
         }
     }
 
+    /// A select of the distinct ids, as column `id`, in the JSON arrays of integers that
+    /// `array` makes for each row of `ids as parent`.
+    pub(super) fn select_distinct_elements(self, array: &str) -> String {
+        match self {
+            Dialect::Sqlite => {
+                format!("select distinct e.value as id from ids as parent, json_each({array}) as e")
+            }
+            Dialect::Postgres => format!(
+                "select distinct e.value::bigint as id from ids as parent, \
+                 json_array_elements_text({array}) as e(value)"
+            ),
+        }
+    }
+
+    /// A select of the integers in the JSON array `array`, one per row.
+    pub(super) fn elements(self, array: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("select value from json_each({array})"),
+            Dialect::Postgres => {
+                format!("select value::bigint from json_array_elements_text({array})")
+            }
+        }
+    }
+
     /// SQLite: the JSON array of the column `e` of `rows`, in the order they come.
     fn concatenated(rows: &str) -> String {
         format!("select {} from ({rows})", Self::concatenated_array("e"))

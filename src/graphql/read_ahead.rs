@@ -1,14 +1,16 @@
 //! A page of a top-level list, read with the first nested list its items select in one
-//! statement. The page's level and the level below it would otherwise be two statements,
-//! each a hand-off to the database's thread and back (on PostgreSQL, a round trip over the
-//! network).
+//! statement, and the list that list's items select, if any, in a second statement run
+//! beside the first. The page's level and the two levels below it would otherwise be three
+//! statements one after the other, each a hand-off to the database's thread and back (on
+//! PostgreSQL, a round trip over the network); side by side, two readers share the work of
+//! one request.
 //!
 //! The lists read ahead are kept by the request's loader ([`Catalog::keep_read_ahead`]),
-//! where the level below takes them instead of loading them; everything else about that
-//! level (its arguments' errors, its budget, its paths) stays as a load would have it.
+//! where the levels below take them instead of loading them; everything else about those
+//! levels (their arguments' errors, their budget, their paths) stays as a load would have it.
 
 use async_graphql::{Context, SelectionField, Value};
-use futures_util::future::BoxFuture;
+use futures_util::future::{self, BoxFuture};
 
 use super::ids::nested_first;
 use super::loaders::{
@@ -16,8 +18,9 @@ use super::loaders::{
     PublishersByAuthor, PublishersByBook, Relation,
 };
 use super::types::{Author, Book, Publisher};
+use crate::db::lookup::Children;
 use crate::db::models::{AuthorRow, BookRow, PublisherRow};
-use crate::db::pages::{Filter, Page, PageArgs, WithChildren};
+use crate::db::pages::{BelowPage, Filter, Page, PageArgs, WithChildren};
 use crate::db::{self, Db};
 use crate::error::Result;
 
@@ -28,9 +31,22 @@ pub trait ListsBelow {
 
     /// The page `reader` reads, with the list `field` of its items, when `field` is one.
     fn read_with<'a, F: Filter<Row = Self::Row>>(
-        field: &str,
+        field: SelectionField<'a>,
         reader: PageReader<'a, F>,
     ) -> Option<BoxFuture<'a, Result<Page<Self::Row>>>>;
+
+    /// The lists `field` of the items, when `field` is a list, read for the items of a
+    /// nested list of a page's rows by `reader`.
+    fn read_below<'a, F: Filter>(
+        field: &str,
+        reader: BelowReader<'a, F>,
+    ) -> Option<BoxFuture<'a, ()>>;
+}
+
+/// A relation whose children are objects of `Object`.
+pub trait Leads: Relation {
+    /// The object type of the children.
+    type Object: ListsBelow<Row = Self::Row>;
 }
 
 /// One page of a top-level list, to read.
@@ -57,11 +73,11 @@ impl<'a, F: Filter> PageReader<'a, F>
 where
     F::Row: Keyed,
 {
-    /// The page, with at most `first` children along `R` of each of its rows, kept for the
-    /// level below.
-    fn read<R: Relation>(self) -> BoxFuture<'a, Result<Page<F::Row>>> {
+    /// The page, with at most `first` children along `R` of each of its rows, and the lists
+    /// their items select in `field`, kept for the levels below.
+    fn read<R: Leads>(self, field: SelectionField<'a>) -> BoxFuture<'a, Result<Page<F::Row>>> {
         Box::pin(async move {
-            let WithChildren { page, children } = db::pages::page_with_children::<F, R::Row>(
+            let level = db::pages::page_with_children::<F, R::Row>(
                 self.db,
                 self.filter,
                 self.order,
@@ -69,12 +85,61 @@ where
                 self.page,
                 R::CHILDREN,
                 self.first,
-            )
-            .await?;
+            );
+            let below = field.selection_set().find_map(|nested| {
+                let reader = BelowReader {
+                    page: self,
+                    children: R::CHILDREN,
+                    first: first_argument(&nested)?,
+                };
+                R::Object::read_below(nested.name(), reader)
+            });
+            let WithChildren { page, children } = match below {
+                Some(below) => future::join(level, below).await.0?,
+                None => level.await?,
+            };
             let owners = page.rows.iter().map(Keyed::id).collect();
             self.catalog
                 .keep_read_ahead::<R>(owners, self.first, children);
             Ok(page)
+        })
+    }
+}
+
+/// The lists below the nested list of a page's rows, to read.
+pub struct BelowReader<'a, F: Filter> {
+    /// The page, with the `first` of its nested list.
+    page: PageReader<'a, F>,
+    /// The relation of the page's nested list.
+    children: &'static Children,
+    /// The `first` of the lists below it.
+    first: Option<i64>,
+}
+
+impl<'a, F: Filter> BelowReader<'a, F> {
+    /// At most `first` children along `R` of each item of the page's nested list, kept for
+    /// the level that shows them. If the statement fails, that level loads them itself and
+    /// meets the error there, with its path.
+    fn read<R: Relation>(self) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let page = self.page;
+            let below = db::pages::children_below_page::<F, R::Row>(
+                page.db,
+                page.filter,
+                page.order,
+                page.descending,
+                page.page,
+                (self.children, page.first),
+                (R::CHILDREN, self.first),
+            )
+            .await;
+            match below {
+                Ok(BelowPage { parents, children }) => {
+                    page.catalog
+                        .keep_read_ahead::<R>(parents, self.first, children);
+                }
+                Err(error) => tracing::debug!(%error, "reading a level ahead failed"),
+            }
         })
     }
 }
@@ -103,7 +168,7 @@ pub async fn page<T: ListsBelow, F: Filter<Row = T::Row>>(
             continue;
         };
         reader.first = first;
-        if let Some(read) = T::read_with(field.name(), reader) {
+        if let Some(read) = T::read_with(field, reader) {
             return read.await;
         }
     }
@@ -137,16 +202,26 @@ fn first_argument(field: &SelectionField<'_>) -> Option<Option<i64>> {
 }
 
 /// Implements [`ListsBelow`] for `$object`, made of `$row`, whose list fields are each
-/// `$field`, along `$relation`.
+/// `$field`, along `$relation`, and [`Leads`] for the relations whose children it is.
 macro_rules! lists_below {
     ($object:ty, $row:ty, $($field:literal => $relation:ty),+) => {
         impl ListsBelow for $object {
             type Row = $row;
 
             fn read_with<'a, F: Filter<Row = $row>>(
-                field: &str,
+                field: SelectionField<'a>,
                 reader: PageReader<'a, F>,
             ) -> Option<BoxFuture<'a, Result<Page<$row>>>> {
+                match field.name() {
+                    $($field => Some(reader.read::<$relation>(field)),)+
+                    _ => None,
+                }
+            }
+
+            fn read_below<'a, F: Filter>(
+                field: &str,
+                reader: BelowReader<'a, F>,
+            ) -> Option<BoxFuture<'a, ()>> {
                 match field {
                     $($field => Some(reader.read::<$relation>()),)+
                     _ => None,
@@ -159,3 +234,20 @@ macro_rules! lists_below {
 lists_below!(Author, AuthorRow, "books" => BooksByAuthor, "publishers" => PublishersByAuthor);
 lists_below!(Book, BookRow, "publishers" => PublishersByBook);
 lists_below!(Publisher, PublisherRow, "books" => BooksByPublisher, "authors" => AuthorsByPublisher);
+
+/// Implements [`Leads`] for each `$relation`, whose children are `$object`s.
+macro_rules! leads {
+    ($($relation:ty => $object:ty),+) => {
+        $(impl Leads for $relation {
+            type Object = $object;
+        })+
+    };
+}
+
+leads!(
+    BooksByAuthor => Book,
+    BooksByPublisher => Book,
+    PublishersByAuthor => Publisher,
+    PublishersByBook => Publisher,
+    AuthorsByPublisher => Author
+);

@@ -211,3 +211,49 @@ async fn a_bad_first_below_a_page_is_still_that_lists_error() {
     );
     assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{response}");
 }
+
+/// The two levels below a page are read beside it, in two statements that start together:
+/// the page with its items' lists, and the lists of those lists' items. A statement read
+/// ahead that failed would show as a third, the level loading its lists itself. Each
+/// item's answer is what looking it up alone gives, where nothing is read ahead.
+#[tokio::test]
+async fn two_levels_below_a_page_cost_two_statements_and_answer_as_lookups_do() {
+    let app = TestApp::spawn_with_csv(&catalogue_csv()).await;
+    let shapes = [
+        ("authors", "author", "books { title publishers { name } }"),
+        (
+            "authors",
+            "author",
+            "publishers(first: 2) { name books(first: 1) { title } }",
+        ),
+        (
+            "publishers",
+            "publisher",
+            "books { title publishers { name } }",
+        ),
+        (
+            "publishers",
+            "publisher",
+            "authors(first: 2) { name books(first: 3) { title } }",
+        ),
+        (
+            "publishers",
+            "publisher",
+            "authors { name publishers(first: 1) { name } }",
+        ),
+    ];
+    for (list, lookup, below) in shapes {
+        let page = format!("{{ {list}(first: 8) {{ nodes {{ id {below} }} }} }}");
+        let response = app.post_graphql_diagnosed(&page).await;
+        assert!(response.get("errors").is_none(), "{response}");
+        assert_eq!(response["extensions"]["sqlStatements"], 2, "{page}");
+        let items = response["data"][list]["nodes"].as_array().unwrap();
+        assert_eq!(items.len(), 8, "{response}");
+        for item in items {
+            let id = item["id"].as_str().unwrap();
+            let alone = format!("{{ {lookup}(id: \"{id}\") {{ id {below} }} }}");
+            let answer = app.post_graphql(&alone, json!({})).await;
+            assert_eq!(answer["data"][lookup], *item, "{alone}");
+        }
+    }
+}

@@ -90,6 +90,7 @@ pub const AUTHORS_OF_PUBLISHERS: Children = Children {
            order by x.last_name_key, x.first_name_key, x.author_id",
     columns: "c.id, c.first_name, c.last_name",
     order: "c.last_name_key, c.first_name_key, c.id",
+    shared: true,
 };
 
 /// The author with this name, created if missing; `true` when it was created. An existing

@@ -78,6 +78,7 @@ pub const BOOKS_OF_AUTHORS: Children = Children {
            order by b.title_key, b.id",
     columns: "c.id, c.author_id, c.title",
     order: "c.title_key, c.id",
+    shared: false,
 };
 
 /// Each publisher's books, by title, at most `first` per publisher.
@@ -91,6 +92,7 @@ pub const BOOKS_OF_PUBLISHERS: Children = Children {
            order by b.title_key, b.id",
     columns: "c.id, c.author_id, c.title",
     order: "c.title_key, c.id",
+    shared: true,
 };
 
 /// The author's book of this title, created if missing; `true` when it was created. An

@@ -159,6 +159,9 @@ pub struct Children {
     /// The relation's order, by columns qualified by `c.`, ending in a unique one: the
     /// child row's [`ListOrder`], in SQL.
     pub(super) order: &'static str,
+    /// Whether a child may have several parents (a book several publishers): the
+    /// children of many parents then hold it more than once.
+    pub(super) shared: bool,
 }
 
 impl Children {
@@ -214,14 +217,18 @@ impl Children {
     /// The select of the distinct ids of the children of every parent in the common table
     /// `ids`, at most `first` of each when given: the parents of the level below.
     pub(super) fn select_ids(&self, dialect: Dialect, first: Option<i64>) -> String {
+        let distinct = if self.shared { "distinct " } else { "" };
         match first {
-            None => format!("select distinct c.id {}", self.all_rows),
-            Some(first) => dialect.select_distinct_elements(&format!(
-                "(select {} from ({} {}) as c)",
-                dialect.aggregate("c.id", None),
-                self.first_rows,
-                limit(first)
-            )),
+            None => format!("select {distinct}c.id {}", self.all_rows),
+            Some(first) => dialect.select_elements_of_parents(
+                &format!(
+                    "(select {} from ({} {}) as c)",
+                    dialect.aggregate("c.id", None),
+                    self.first_rows,
+                    limit(first)
+                ),
+                self.shared,
+            ),
         }
     }
 

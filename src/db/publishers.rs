@@ -87,6 +87,7 @@ pub const PUBLISHERS_OF_BOOKS: Children = Children {
            order by p.name_key, p.id",
     columns: "c.id, c.name",
     order: "c.name_key, c.id",
+    shared: true,
 };
 
 /// The distinct publishers of each author's books, by name, at most `first` per author.
@@ -103,6 +104,7 @@ pub const PUBLISHERS_OF_AUTHORS: Children = Children {
            order by p.name_key, p.id",
     columns: "c.id, c.name",
     order: "c.name_key, c.id",
+    shared: true,
 };
 
 /// The publisher with this name, created if missing; `true` when it was created. An

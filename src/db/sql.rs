@@ -91,15 +91,16 @@ impl Dialect {
         }
     }
 
-    /// A select of the distinct ids, as column `id`, in the JSON arrays of integers that
-    /// `array` makes for each row of `ids as parent`.
-    pub(super) fn select_distinct_elements(self, array: &str) -> String {
+    /// A select of the ids, as column `id`, in the JSON arrays of integers that `array`
+    /// makes for each row of `ids as parent`; each id once when `distinct`.
+    pub(super) fn select_elements_of_parents(self, array: &str, distinct: bool) -> String {
+        let distinct = if distinct { "distinct " } else { "" };
         match self {
-            Dialect::Sqlite => {
-                format!("select distinct e.value as id from ids as parent, json_each({array}) as e")
-            }
+            Dialect::Sqlite => format!(
+                "select {distinct}e.value as id from ids as parent, json_each({array}) as e"
+            ),
             Dialect::Postgres => format!(
-                "select distinct e.value::bigint as id from ids as parent, \
+                "select {distinct}e.value::bigint as id from ids as parent, \
                  json_array_elements_text({array}) as e(value)"
             ),
         }

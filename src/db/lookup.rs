@@ -160,7 +160,8 @@ pub struct Children {
     /// child row's [`ListOrder`], in SQL.
     pub(super) order: &'static str,
     /// Whether a child may have several parents (a book several publishers): the
-    /// children of many parents then hold it more than once.
+    /// children of many parents then hold it more than once, and as parents of the next
+    /// level they must be made distinct, or that level's lists would hold every child twice.
     pub(super) shared: bool,
 }
 

@@ -194,48 +194,65 @@ pub async fn page_with_children<F: Filter, C: DeserializeOwned + ListOrder>(
     })
 }
 
-/// The children along `below`, at most `below_first` of each, of the children along
-/// `children`, at most `first` of each, of the rows of the page that
+/// A relation's lists: at most `first` children of each parent, all when `None`.
+#[derive(Clone, Copy)]
+pub struct Along<'a> {
+    /// How the database finds the children.
+    pub children: &'a Children,
+    /// The most children of each parent.
+    pub first: Option<i64>,
+}
+
+/// The lists along `below` of the children along `children` of the rows of the page that
 /// [`page_with_children`] reads with the same arguments: the level under that statement's,
-/// read without its answer, so that the two can run side by side on two readers.
+/// read without its answer, so that the two can run side by side on two readers. `None`
+/// when those children are more than `max_parents`, as for a batch of the loader.
 #[tracing::instrument(level = "debug", skip_all, fields(table = F::TABLE))]
 pub async fn children_below_page<F: Filter, C: DeserializeOwned + ListOrder>(
     db: &Db,
-    filter: &F,
-    order: F::Order,
-    descending: bool,
+    (filter, order, descending): (&F, F::Order, bool),
     page: &PageArgs,
-    children: (&Children, Option<i64>),
-    below: (&Children, Option<i64>),
-) -> Result<BelowPage<C>> {
+    children: Along<'_>,
+    below: Along<'_>,
+    max_parents: usize,
+) -> Result<Option<BelowPage<C>>> {
     let dialect = db.dialect();
     let (listed, rows) = Listed::new(dialect, filter, &order.columns(descending), page)?;
+    let most = i64::try_from(max_parents)
+        .unwrap_or(i64::MAX)
+        .saturating_add(1);
     let query = rows.wrap(|rows| {
-        // `ids` is the page's rows inside `parents`, and their children after it, where
-        // `below` reads the children's children. The children pass through one JSON array:
-        // SQLite's planner then drives the join from them, as from ids bound as one, where
-        // from a common table of theirs it scanned a whole link table.
+        // In `parents`, a `with` of its own names the page's rows `ids`, for the first
+        // relation; after it, `ids` are their children, for `below`. The children pass
+        // through one JSON array: SQLite's planner then drives the join from them, as from
+        // ids bound as one, where from a common table of theirs it scanned a whole link
+        // table.
         format!(
             "with page as materialized ({rows}),
-                parents(ids) as (select {} from (with ids(id) as ({}) {}) as c),
+                parents(list) as (select {} from (with ids(id) as ({}) {} {}) as c),
                 ids(id) as ({})
              select ({}), ({})",
             dialect.aggregate("id", None),
             listed.ids_of(page),
-            children.0.select_ids(dialect, children.1),
-            dialect.elements("(select ids from parents)"),
-            dialect.as_text("select ids from parents"),
-            below.0.select(dialect, below.1),
+            children.children.select_ids(dialect, children.first),
+            limit(most),
+            dialect.elements("(select list from parents)"),
+            dialect.as_text("select list from parents"),
+            below.children.select(dialect, below.first),
         )
     });
     let (parents, families): (Option<String>, Option<String>) = query
         .build_query_as()
         .fetch_one(&mut *db.read().await?)
         .await?;
-    Ok(BelowPage {
-        parents: decode_json(parents)?,
-        children: Children::decode(families, below.1)?,
-    })
+    let parents: Vec<i64> = decode_json(parents)?;
+    if parents.len() > max_parents {
+        return Ok(None);
+    }
+    Ok(Some(BelowPage {
+        parents,
+        children: Children::decode(families, below.first)?,
+    }))
 }
 
 /// The children of the children of a page's rows along two relations.

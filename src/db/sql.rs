@@ -92,7 +92,9 @@ impl Dialect {
     }
 
     /// A select of the ids, as column `id`, in the JSON arrays of integers that `array`
-    /// makes for each row of `ids as parent`; each id once when `distinct`.
+    /// makes for each row of `ids as parent`; each id once when `distinct`. Through an
+    /// array per parent because SQLite has no `lateral` join: a subquery in `from` cannot
+    /// see `parent`, a table-valued function's argument can.
     pub(super) fn select_elements_of_parents(self, array: &str, distinct: bool) -> String {
         let distinct = if distinct { "distinct " } else { "" };
         match self {
@@ -136,13 +138,12 @@ impl Dialect {
 
     /// The common table `ids` of the ids bound to `$1` as a JSON array
     /// ([`Sql::bind_ids`]), one per row in a column `id`, to start a statement with.
-    pub(super) fn with_ids(self) -> &'static str {
-        match self {
-            Dialect::Sqlite => "with ids(id) as (select value from json_each($1))",
-            Dialect::Postgres => {
-                "with ids(id) as (select value::bigint from json_array_elements_text($1::json))"
-            }
-        }
+    pub(super) fn with_ids(self) -> String {
+        let bound = match self {
+            Dialect::Sqlite => "$1",
+            Dialect::Postgres => "$1::json",
+        };
+        format!("with ids(id) as ({})", self.elements(bound))
     }
 }
 

@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 
 /// Ids per statement: bounds the id list and the answer of one statement. A level with more
 /// parents than this takes a statement per this many.
-const MAX_BATCH: usize = 10_000;
+pub(super) const MAX_BATCH: usize = 10_000;
 
 /// The loader of one request.
 pub type Loaders = DataLoader<Catalog>;

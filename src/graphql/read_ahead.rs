@@ -6,21 +6,24 @@
 //! one request.
 //!
 //! The lists read ahead are kept by the request's loader ([`Catalog::keep_read_ahead`]),
-//! where the levels below take them instead of loading them; everything else about those
-//! levels (their arguments' errors, their budget, their paths) stays as a load would have it.
+//! the page's level first, where the levels below take them instead of loading them;
+//! everything else about those levels (their arguments' errors, their paths) stays as a
+//! load would have it. Their rows count against the request's row budget when they are
+//! kept, even when a level then loads its own: when a write committed between the two
+//! statements, so that the second read other children than the first.
 
 use async_graphql::{Context, SelectionField, Value};
 use futures_util::future::{self, BoxFuture};
 
 use super::ids::nested_first;
 use super::loaders::{
-    AuthorsByPublisher, BooksByAuthor, BooksByPublisher, Catalog, Keyed, Loaders,
+    AuthorsByPublisher, BooksByAuthor, BooksByPublisher, Catalog, Keyed, Loaders, MAX_BATCH,
     PublishersByAuthor, PublishersByBook, Relation,
 };
 use super::types::{Author, Book, Publisher};
 use crate::db::lookup::Children;
 use crate::db::models::{AuthorRow, BookRow, PublisherRow};
-use crate::db::pages::{BelowPage, Filter, Page, PageArgs, WithChildren};
+use crate::db::pages::{Along, BelowPage, Filter, Page, PageArgs, WithChildren};
 use crate::db::{self, Db};
 use crate::error::Result;
 
@@ -40,11 +43,14 @@ pub trait ListsBelow {
     fn read_below<'a, F: Filter>(
         field: &str,
         reader: BelowReader<'a, F>,
-    ) -> Option<BoxFuture<'a, ()>>;
+    ) -> Option<BoxFuture<'a, Keep<'a>>>;
 }
 
+/// Keeps lists read ahead for the level that shows them, once the levels above are kept.
+pub type Keep<'a> = Box<dyn FnOnce() + Send + 'a>;
+
 /// A relation whose children are objects of `Object`.
-pub trait Leads: Relation {
+pub trait ChildObject: Relation {
     /// The object type of the children.
     type Object: ListsBelow<Row = Self::Row>;
 }
@@ -75,7 +81,10 @@ where
 {
     /// The page, with at most `first` children along `R` of each of its rows, and the lists
     /// their items select in `field`, kept for the levels below.
-    fn read<R: Leads>(self, field: SelectionField<'a>) -> BoxFuture<'a, Result<Page<F::Row>>> {
+    fn read<R: ChildObject>(
+        self,
+        field: SelectionField<'a>,
+    ) -> BoxFuture<'a, Result<Page<F::Row>>> {
         Box::pin(async move {
             let level = db::pages::page_with_children::<F, R::Row>(
                 self.db,
@@ -94,13 +103,20 @@ where
                 };
                 R::Object::read_below(nested.name(), reader)
             });
-            let WithChildren { page, children } = match below {
-                Some(below) => future::join(level, below).await.0?,
-                None => level.await?,
+            let (level, keep_below) = match below {
+                Some(below) => {
+                    let (level, keep_below) = future::join(level, below).await;
+                    (level, Some(keep_below))
+                }
+                None => (level.await, None),
             };
+            let WithChildren { page, children } = level?;
             let owners = page.rows.iter().map(Keyed::id).collect();
             self.catalog
                 .keep_read_ahead::<R>(owners, self.first, children);
+            if let Some(keep_below) = keep_below {
+                keep_below();
+            }
             Ok(page)
         })
     }
@@ -117,29 +133,41 @@ pub struct BelowReader<'a, F: Filter> {
 }
 
 impl<'a, F: Filter> BelowReader<'a, F> {
-    /// At most `first` children along `R` of each item of the page's nested list, kept for
-    /// the level that shows them. If the statement fails, that level loads them itself and
-    /// meets the error there, with its path.
-    fn read<R: Relation>(self) -> BoxFuture<'a, ()> {
+    /// At most `first` children along `R` of each item of the page's nested list, to keep
+    /// for the level that shows them. If the statement fails, or there are more items than
+    /// a batch of the loader takes, that level loads them itself and meets any error
+    /// there, with its path.
+    fn read<R: Relation>(self) -> BoxFuture<'a, Keep<'a>> {
         Box::pin(async move {
-            let page = self.page;
+            let reader = self.page;
             let below = db::pages::children_below_page::<F, R::Row>(
-                page.db,
-                page.filter,
-                page.order,
-                page.descending,
-                page.page,
-                (self.children, page.first),
-                (R::CHILDREN, self.first),
+                reader.db,
+                (reader.filter, reader.order, reader.descending),
+                reader.page,
+                Along {
+                    children: self.children,
+                    first: reader.first,
+                },
+                Along {
+                    children: R::CHILDREN,
+                    first: self.first,
+                },
+                MAX_BATCH,
             )
             .await;
-            match below {
-                Ok(BelowPage { parents, children }) => {
-                    page.catalog
+            let keep: Keep<'a> = match below {
+                Ok(Some(BelowPage { parents, children })) => Box::new(move || {
+                    reader
+                        .catalog
                         .keep_read_ahead::<R>(parents, self.first, children);
+                }),
+                Ok(None) => Box::new(|| {}),
+                Err(error) => {
+                    tracing::warn!(%error, "reading a level ahead failed; it loads its lists itself");
+                    Box::new(|| {})
                 }
-                Err(error) => tracing::debug!(%error, "reading a level ahead failed"),
-            }
+            };
+            keep
         })
     }
 }
@@ -202,7 +230,7 @@ fn first_argument(field: &SelectionField<'_>) -> Option<Option<i64>> {
 }
 
 /// Implements [`ListsBelow`] for `$object`, made of `$row`, whose list fields are each
-/// `$field`, along `$relation`, and [`Leads`] for the relations whose children it is.
+/// `$field`, along `$relation`.
 macro_rules! lists_below {
     ($object:ty, $row:ty, $($field:literal => $relation:ty),+) => {
         impl ListsBelow for $object {
@@ -221,7 +249,7 @@ macro_rules! lists_below {
             fn read_below<'a, F: Filter>(
                 field: &str,
                 reader: BelowReader<'a, F>,
-            ) -> Option<BoxFuture<'a, ()>> {
+            ) -> Option<BoxFuture<'a, Keep<'a>>> {
                 match field {
                     $($field => Some(reader.read::<$relation>()),)+
                     _ => None,
@@ -235,16 +263,16 @@ lists_below!(Author, AuthorRow, "books" => BooksByAuthor, "publishers" => Publis
 lists_below!(Book, BookRow, "publishers" => PublishersByBook);
 lists_below!(Publisher, PublisherRow, "books" => BooksByPublisher, "authors" => AuthorsByPublisher);
 
-/// Implements [`Leads`] for each `$relation`, whose children are `$object`s.
-macro_rules! leads {
+/// Implements [`ChildObject`] for each `$relation`, whose children are `$object`s.
+macro_rules! child_object {
     ($($relation:ty => $object:ty),+) => {
-        $(impl Leads for $relation {
+        $(impl ChildObject for $relation {
             type Object = $object;
         })+
     };
 }
 
-leads!(
+child_object!(
     BooksByAuthor => Book,
     BooksByPublisher => Book,
     PublishersByAuthor => Publisher,

@@ -57,7 +57,7 @@ impl Filter for AuthorFilter {
     type Order = AuthorOrder;
     const SELECT: &'static str =
         "a.id, a.first_name, a.last_name, a.first_name_key, a.last_name_key, a.book_count";
-    const TABLE: &'static str = "author a";
+    const TABLE: &'static str = "counted_author a";
     const COLUMNS: &'static [&'static str] = &["id", "first_name", "last_name"];
 
     fn push_where(&self, query: &mut Sql) {
@@ -77,7 +77,8 @@ pub const AUTHORS: ById<AuthorRow> =
     ById::new(Entity::Author, "author", "id, first_name, last_name");
 
 /// The authors' book counts, by id.
-pub const BOOK_COUNTS: ById<AuthorCounts> = ById::new(Entity::Author, "author", "id, book_count");
+pub const BOOK_COUNTS: ById<AuthorCounts> =
+    ById::new(Entity::Author, "counted_author", "id, book_count");
 
 /// The distinct authors of each publisher's books, by name, at most `first` per publisher.
 pub const AUTHORS_OF_PUBLISHERS: Children = Children {

@@ -11,7 +11,7 @@ use sqlx::FromRow;
 use sqlx::any::AnyRow;
 
 use super::WriteTx;
-use super::sql::Sql;
+use super::sql::{Dialect, Sql};
 use crate::book_entry::{BookEntry, CatalogueEntry};
 use crate::error::{Error, Result};
 use crate::names::Name;
@@ -202,6 +202,15 @@ impl BulkAdder {
         )
         .execute(tx.conn())
         .await?;
+        if tx.dialect == Dialect::Postgres {
+            // Concurrent writers' parts of the counts (migrations/postgres/0009) are in
+            // the columns now.
+            for parts in ["author_count_part", "publisher_count_part"] {
+                sqlx::query(sqlx::AssertSqlSafe(format!("delete from {parts}")))
+                    .execute(tx.conn())
+                    .await?;
+            }
+        }
         sqlx::query("delete from bulk_load")
             .execute(tx.conn())
             .await?;

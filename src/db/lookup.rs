@@ -21,7 +21,7 @@ use crate::error::{Entity, Error, Result};
 pub struct ById<R> {
     /// What a row is, for errors.
     entity: Entity,
-    /// The table, as SQL names it.
+    /// The table or view, as SQL names it.
     table: &'static str,
     /// The columns `R` reads, in its field order.
     columns: &'static str,

@@ -53,7 +53,7 @@ impl Filter for PublisherFilter {
     type Row = PublisherRow;
     type Order = PublisherOrder;
     const SELECT: &'static str = "p.id, p.name, p.name_key, p.book_count, p.author_count";
-    const TABLE: &'static str = "publisher p";
+    const TABLE: &'static str = "counted_publisher p";
     const COLUMNS: &'static [&'static str] = &["id", "name"];
 
     fn push_where(&self, query: &mut Sql) {
@@ -70,7 +70,7 @@ pub const PUBLISHERS: ById<PublisherRow> = ById::new(Entity::Publisher, "publish
 /// The publishers' book and author counts, by id.
 pub const COUNTS: ById<PublisherCounts> = ById::new(
     Entity::Publisher,
-    "publisher",
+    "counted_publisher",
     "id, book_count, author_count",
 );
 

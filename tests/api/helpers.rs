@@ -330,9 +330,9 @@ pub async fn assert_counts_match_url(url: &str) {
     let pool = any_pool(url).await;
     let drifted: i64 = sqlx::query_scalar(
         "select
-            (select count(*) from author a
+            (select count(*) from counted_author a
              where a.book_count <> (select count(*) from book b where b.author_id = a.id))
-          + (select count(*) from publisher p
+          + (select count(*) from counted_publisher p
              where p.book_count <> (select count(*) from book_publisher bp where bp.publisher_id = p.id)
                 or p.author_count <> (select count(distinct b.author_id)
                                       from book_publisher bp join book b on b.id = bp.book_id

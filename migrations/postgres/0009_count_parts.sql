@@ -1,0 +1,167 @@
+-- Counts in parts, so that replicas writing books of the same authors and publishers stop
+-- queueing on one row each.
+--
+-- Every write used to add its change to the author's and the publisher's own row. PostgreSQL
+-- keeps a row's lock until the commit that changed it is on disk, so two transactions adding
+-- books of one publisher ran one after the other, flush included, whichever replica ran them:
+-- with W1's 20 publishers, every lot of one replica waited for the other's.
+--
+-- A count is now its row's column plus the parts in `author_count_part` and
+-- `publisher_count_part`, at most sixteen per author or publisher. A transaction adds its
+-- changes to the part its transaction id picks (`count_part`), so two writers meet on a row
+-- once in sixteen times, as they do on the data version (0006). The column holds what the
+-- last bulk import counted, which also clears the parts (`db::bulk`). Readers take counts
+-- from the views `counted_author` and `counted_publisher`, which add the parts up; SQLite,
+-- with its one writer, keeps counts in the columns alone behind views of the same names.
+--
+-- The lock order of 0005 stays, with a publisher's part in the place of its row:
+--
+--     book  ->  author  ->  author's part  ->  publisher's part  ->  (publisher, author) pair
+--
+-- Two writers on different parts share only pairs, which a lot takes in (publisher, author)
+-- order. A write that finds its author or publisher gone (deleted earlier in its own
+-- transaction, its links going after it) leaves the parts alone; deleting an author or a
+-- publisher deletes its parts.
+
+create table author_count_part (
+    author_id bigint not null references author (id) on delete cascade,
+    part smallint not null,
+    book_count bigint not null,
+    primary key (author_id, part)
+);
+
+create table publisher_count_part (
+    publisher_id bigint not null references publisher (id) on delete cascade,
+    part smallint not null,
+    book_count bigint not null,
+    author_count bigint not null,
+    primary key (publisher_id, part)
+);
+
+-- The part this transaction writes: the same for all of its writes, so that they lock one
+-- part of each row, in the order above.
+create function count_part() returns smallint language sql volatile as $$
+    select (txid_current() % 16)::smallint
+$$;
+
+create view counted_author as
+select a.id, a.first_name, a.last_name, a.first_name_key, a.last_name_key,
+    a.book_count + coalesce((
+        select sum(c.book_count) from author_count_part c where c.author_id = a.id
+    ), 0)::bigint as book_count
+from author a;
+
+create view counted_publisher as
+select p.id, p.name, p.name_key,
+    p.book_count + coalesce((
+        select sum(c.book_count) from publisher_count_part c where c.publisher_id = p.id
+    ), 0)::bigint as book_count,
+    p.author_count + coalesce((
+        select sum(c.author_count) from publisher_count_part c where c.publisher_id = p.id
+    ), 0)::bigint as author_count
+from publisher p;
+
+-- `books` more books of `of_author`, in this transaction's part, unless the author is gone.
+-- PL/pgSQL, not SQL, for its cached plans: these run for every book and link written.
+create function author_books_added(of_author bigint, books bigint) returns void
+language plpgsql as $$
+begin
+    insert into author_count_part (author_id, part, book_count)
+    select a.id, count_part(), books from author a where a.id = of_author
+    on conflict (author_id, part)
+        do update set book_count = author_count_part.book_count + excluded.book_count;
+end
+$$;
+
+-- `books` more books and `authors` more authors at `at_publisher`, in this transaction's
+-- part, unless the publisher is gone. A change of zero locks the part all the same: the
+-- place its pairs take in the lock order.
+create function publisher_counts_added(at_publisher bigint, books bigint, authors bigint)
+returns void language plpgsql as $$
+begin
+    insert into publisher_count_part (publisher_id, part, book_count, author_count)
+    select p.id, count_part(), books, authors from publisher p where p.id = at_publisher
+    on conflict (publisher_id, part) do update set
+        book_count = publisher_count_part.book_count + excluded.book_count,
+        author_count = publisher_count_part.author_count + excluded.author_count;
+end
+$$;
+
+create or replace function book_counted() returns trigger language plpgsql as $$
+begin
+    if not exists (select 1 from bulk_load) then
+        perform author_books_added(new.author_id, 1);
+    end if;
+    return null;
+end
+$$;
+
+create or replace function book_uncounted() returns trigger language plpgsql as $$
+begin
+    if not exists (select 1 from bulk_load) then
+        perform author_books_added(old.author_id, -1);
+        delete from book_publisher where book_id = old.id;
+    end if;
+    return old;
+end
+$$;
+
+-- The publisher's part before the pair, so the part's lock orders writers of one publisher
+-- as the publisher's row did; the authors the pair adds follow in a second change.
+create or replace function link_counted() returns trigger language plpgsql as $$
+declare
+    link book_publisher := case when tg_op = 'INSERT' then new else old end;
+    author bigint := (select author_id from book where id = link.book_id for share);
+    authors_added bigint;
+begin
+    if not exists (select 1 from bulk_load) then
+        if tg_op = 'INSERT' then
+            perform 1 from author a where a.id = author for key share;
+            perform publisher_counts_added(link.publisher_id, 1, 0);
+            authors_added := pair_counted(link.publisher_id, author);
+        else
+            perform publisher_counts_added(link.publisher_id, -1, 0);
+            authors_added := -pair_uncounted(link.publisher_id, author);
+        end if;
+        if authors_added <> 0 then
+            perform publisher_counts_added(link.publisher_id, 0, authors_added);
+        end if;
+    end if;
+    return null;
+end
+$$;
+
+-- The two authors' parts in id order, then each publisher's part and its pairs in
+-- publisher order.
+create or replace function book_moved() returns trigger language plpgsql as $$
+declare
+    at_publisher bigint;
+    authors_added bigint;
+begin
+    if not exists (select 1 from bulk_load) then
+        if old.author_id < new.author_id then
+            perform author_books_added(old.author_id, -1);
+            perform author_books_added(new.author_id, 1);
+        else
+            perform author_books_added(new.author_id, 1);
+            perform author_books_added(old.author_id, -1);
+        end if;
+        for at_publisher in
+            select publisher_id from book_publisher where book_id = new.id order by publisher_id
+        loop
+            perform publisher_counts_added(at_publisher, 0, 0);
+            authors_added := pair_counted(at_publisher, new.author_id)
+                - pair_uncounted(at_publisher, old.author_id);
+            if authors_added <> 0 then
+                perform publisher_counts_added(at_publisher, 0, authors_added);
+            end if;
+        end loop;
+    end if;
+    return null;
+end
+$$;
+
+-- Orderings by a count now sort the views' sums; the columns alone no longer order anything.
+drop index author_book_count;
+drop index publisher_book_count;
+drop index publisher_author_count;

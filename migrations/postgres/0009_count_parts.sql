@@ -10,7 +10,8 @@
 -- `publisher_count_part`, at most sixteen per author or publisher. A transaction adds its
 -- changes to the part its transaction id picks (`count_part`), so two writers meet on a row
 -- once in sixteen times, as they do on the data version (0006). The column holds what the
--- last bulk import counted, which also clears the parts (`db::bulk`). Readers take counts
+-- last import counted (which clears the parts, `db::bulk`) and the parts folded into it
+-- since (`fold_count_parts`, below), so that it stays in its index. Readers take counts
 -- from the views `counted_author` and `counted_publisher`, which add the parts up; SQLite,
 -- with its one writer, keeps counts in the columns alone behind views of the same names.
 --
@@ -19,9 +20,9 @@
 --     book  ->  author  ->  author's part  ->  publisher's part  ->  (publisher, author) pair
 --
 -- Two writers on different parts share only pairs, which a statement of links takes in
--- (publisher, author) order. A write that finds its author or publisher gone (deleted earlier in its own
--- transaction, its links going after it) leaves the parts alone; deleting an author or a
--- publisher deletes its parts.
+-- (publisher, author) order. A write that finds its author or publisher gone (deleted
+-- earlier in its own transaction, its links going after it) leaves the parts alone;
+-- deleting an author or a publisher deletes its parts.
 
 create table author_count_part (
     author_id bigint not null references author (id) on delete cascade,
@@ -223,7 +224,46 @@ begin
 end
 $$;
 
--- Orderings by a count now sort the views' sums; the columns alone no longer order anything.
-drop index author_book_count;
-drop index publisher_book_count;
-drop index publisher_author_count;
+
+-- Moves the parts that no writer holds into their rows' columns, so that parts stay few:
+-- an ordering by a count reads its rows by the columns' indexes and adds up only the rows
+-- that have parts (`db::pages`). Each replica calls it now and then while it writes
+-- (`db::open`). `skip locked` leaves the parts that writers hold to a later call, so it
+-- waits for no writer. It holds bookgraph's write lock shared (`write_lock`), as every
+-- writer does, so it never runs while an import recounts, and it runs in one replica at a
+-- time (`fold_lock`): two would update the same rows in no set order. Returns whether it
+-- ran.
+create function fold_count_parts(write_lock bigint, fold_lock bigint) returns boolean
+language plpgsql as $$
+begin
+    if not (pg_try_advisory_xact_lock_shared(write_lock) and pg_try_advisory_xact_lock(fold_lock)) then
+        return false;
+    end if;
+    with taken as (
+        select author_id, part from author_count_part for update skip locked
+    ), moved as (
+        delete from author_count_part c using taken
+        where c.author_id = taken.author_id and c.part = taken.part
+        returning c.author_id, c.book_count
+    )
+    update author a set book_count = a.book_count + sums.books
+    from (select author_id, sum(book_count) as books from moved group by author_id) as sums
+    where a.id = sums.author_id;
+    with taken as (
+        select publisher_id, part from publisher_count_part for update skip locked
+    ), moved as (
+        delete from publisher_count_part c using taken
+        where c.publisher_id = taken.publisher_id and c.part = taken.part
+        returning c.publisher_id, c.book_count, c.author_count
+    )
+    update publisher p set
+        book_count = p.book_count + sums.books,
+        author_count = p.author_count + sums.authors
+    from (
+        select publisher_id, sum(book_count) as books, sum(author_count) as authors
+        from moved group by publisher_id
+    ) as sums
+    where p.id = sums.publisher_id;
+    return true;
+end
+$$;

@@ -4,7 +4,7 @@ use super::WriteTx;
 use super::events::Event;
 use super::lookup::{ById, Children};
 use super::models::{AuthorCounts, AuthorRow};
-use super::pages::{Filter, SortColumn, SortKind, SortOrder};
+use super::pages::{CountParts, Filter, SortColumn, SortKind, SortOrder};
 use super::sql::{Sql, push_contains};
 use super::transaction::{find_or_insert, update_row};
 use crate::error::{Entity, Error, Result};
@@ -59,6 +59,12 @@ impl Filter for AuthorFilter {
         "a.id, a.first_name, a.last_name, a.first_name_key, a.last_name_key, a.book_count";
     const TABLE: &'static str = "counted_author a";
     const COLUMNS: &'static [&'static str] = &["id", "first_name", "last_name"];
+    const COUNT_PARTS: Option<CountParts> = Some(CountParts {
+        table: "author a",
+        parts: "author_count_part",
+        id: "author_id",
+        counts: &["book_count"],
+    });
 
     fn push_where(&self, query: &mut Sql) {
         if let Some(needle) = &self.name_contains {

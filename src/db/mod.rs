@@ -12,6 +12,7 @@ pub mod books;
 pub mod bulk;
 pub mod events;
 pub mod export;
+mod fold;
 pub mod lookup;
 pub mod models;
 mod notify;
@@ -61,6 +62,10 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 /// aside until it recounts. The number is arbitrary but fixed; other programs that write
 /// to the same database take it too, shared for ordinary writes.
 pub const WRITE_LOCK: i64 = 0x626f_6f6b_6772_6170;
+
+/// The PostgreSQL advisory lock that lets one replica at a time fold count parts into their
+/// rows (`migrations/postgres/0009_count_parts.sql`); a session holding it puts folding off.
+pub const FOLD_LOCK: i64 = WRITE_LOCK + 1;
 
 /// Which database a handle runs on.
 #[derive(Clone, Debug, PartialEq, Eq)]

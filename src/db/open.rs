@@ -16,7 +16,7 @@ use super::readers::{Lender, Readers};
 use super::sqlite::sqlite_writable;
 use super::writer::stores::{PostgresStore, SqliteStore};
 use super::writer::{Store as _, Writer};
-use super::{Backend, Db, DbStats, OperationScope, notify};
+use super::{Backend, Db, DbStats, OperationScope, fold, notify};
 use crate::error::{Error, Result};
 
 /// How often [`checkpoint_beside_writer`] looks for commits to copy.
@@ -133,8 +133,10 @@ impl Db {
                 Ok(())
             })
         });
-        let readers = Readers::Postgres(readers.connect_with(options).await?);
+        let pool = readers.connect_with(options).await?;
         let stats = Arc::<DbStats>::default();
+        tokio::spawn(fold::fold_beside_writer(pool.clone(), Arc::clone(&stats)));
+        let readers = Readers::Postgres(pool);
         let events = Events::default();
         let listener = notify::Listener::start(url, events.clone()).await?;
         // A socket answers on the runtime it was opened on: the writer opens its own on

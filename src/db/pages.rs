@@ -137,8 +137,31 @@ pub trait Filter: Sync {
     const TABLE: &'static str;
     /// The row type's columns, in its field order.
     const COLUMNS: &'static [&'static str];
+    /// Where PostgreSQL keeps parts of this table's counts, if it has counts.
+    const COUNT_PARTS: Option<CountParts> = None;
     /// Appends the `where` clause keeping the rows this filter matches.
     fn push_where(&self, query: &mut Sql);
+}
+
+/// A table whose counts PostgreSQL keeps in its columns and in parts that concurrent writers
+/// add to, summed by the view a [`Filter`]'s `TABLE` names (migrations/postgres/0009).
+///
+/// An ordering by a count reads its rows through the columns' indexes, which order rows
+/// without their parts: it takes the first rows by the columns alone, as many more as
+/// there are parts, with every row that has parts, and orders those by their sums. A row
+/// without parts that belongs in the page is among them: the rows that come before it by
+/// the columns alone but not by the sums all have parts. Parts stay few, folded into the
+/// columns while replicas write.
+pub struct CountParts {
+    /// The table itself, under the alias of the `TABLE` view, so that `SELECT` and the
+    /// filter read it too.
+    pub table: &'static str,
+    /// The table of parts.
+    pub parts: &'static str,
+    /// The column of `parts` naming a row of `table`.
+    pub id: &'static str,
+    /// The columns of `SELECT` that are counts.
+    pub counts: &'static [&'static str],
 }
 
 /// One page of the rows `filter` keeps, in `order` (larger values first when `descending`),
@@ -312,28 +335,38 @@ impl Listed {
             })
             .collect::<Vec<_>>()
             .join(", ");
-        let mut rows = Sql::new(format_args!(
-            "select * from (select {} from {}",
-            F::SELECT,
-            F::TABLE
-        ));
-        filter.push_where(&mut rows);
-        rows.push(") as t");
-        if let Some(after) = &page.after {
-            if !fits(order, after) {
-                return Err(Error::bad_input(
-                    "after",
-                    "the cursor is not one of this list",
-                ));
-            }
-            rows.push(" where ");
-            push_after(&mut rows, order, after);
+        if let Some(after) = &page.after
+            && !fits(order, after)
+        {
+            return Err(Error::bad_input(
+                "after",
+                "the cursor is not one of this list",
+            ));
         }
         // One extra row tells whether a next page exists without a second statement.
-        rows.push(format_args!(
-            " order by {order_by} {}",
-            limit(page.first + 1)
-        ));
+        let rows_read = page.first + 1;
+        let counted = F::COUNT_PARTS.filter(|parts| {
+            dialect == Dialect::Postgres
+                && order
+                    .iter()
+                    .any(|column| parts.counts.contains(&column.column))
+        });
+        let mut rows = Sql::new("");
+        match counted {
+            None => push_rows(&mut rows, ("*", F::TABLE), filter, order, page),
+            Some(parts) => {
+                rows.push("select * from (");
+                push_rows(&mut rows, ("*", F::TABLE), filter, order, page);
+                rows.push(") as t where t.id in ((");
+                push_rows(&mut rows, ("t.id", parts.table), filter, order, page);
+                rows.push(format_args!(
+                    " order by {order_by} limit {rows_read} + (select count(*) from {0})) \
+                     union all (select {1} from {0}))",
+                    parts.parts, parts.id
+                ));
+            }
+        }
+        rows.push(format_args!(" order by {order_by} {}", limit(rows_read)));
         let listed = Listed {
             order_by,
             row,
@@ -362,6 +395,27 @@ impl Listed {
             &self.order_by,
         );
         self.dialect.as_text(&format!("({page})"))
+    }
+}
+
+/// `select {columns} from (…) as t`: of the `SELECT` of `F`'s rows from `table` that
+/// `filter` keeps, those after the page's cursor in `order`.
+fn push_rows<F: Filter>(
+    rows: &mut Sql,
+    (columns, table): (&str, &str),
+    filter: &F,
+    order: &[SortColumn],
+    page: &PageArgs,
+) {
+    rows.push(format_args!(
+        "select {columns} from (select {} from {table}",
+        F::SELECT
+    ));
+    filter.push_where(rows);
+    rows.push(") as t");
+    if let Some(after) = &page.after {
+        rows.push(" where ");
+        push_after(rows, order, after);
     }
 }
 

@@ -4,7 +4,7 @@ use super::WriteTx;
 use super::events::Event;
 use super::lookup::{ById, Children};
 use super::models::{PublisherCounts, PublisherRow};
-use super::pages::{Filter, SortColumn, SortKind, SortOrder};
+use super::pages::{CountParts, Filter, SortColumn, SortKind, SortOrder};
 use super::sql::{Sql, push_contains};
 use super::transaction::{find_or_insert, update_row};
 use crate::error::{Entity, Error, Result};
@@ -55,6 +55,12 @@ impl Filter for PublisherFilter {
     const SELECT: &'static str = "p.id, p.name, p.name_key, p.book_count, p.author_count";
     const TABLE: &'static str = "counted_publisher p";
     const COLUMNS: &'static [&'static str] = &["id", "name"];
+    const COUNT_PARTS: Option<CountParts> = Some(CountParts {
+        table: "publisher p",
+        parts: "publisher_count_part",
+        id: "publisher_id",
+        counts: &["book_count", "author_count"],
+    });
 
     fn push_where(&self, query: &mut Sql) {
         if let Some(needle) = &self.name_contains {

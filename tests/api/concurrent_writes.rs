@@ -4,6 +4,7 @@
 //! `BOOKGRAPH_TEST_POSTGRES` names a server, and says it is skipped otherwise.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use futures_util::future::join_all;
 use serde_json::{Value, json};
@@ -246,6 +247,41 @@ async fn four_hundred_writes_over_two_replicas_keep_every_count_and_name_right()
     .unwrap();
     assert_eq!(unpublished, 0, "every book kept a publisher");
     assert_counts_match_url(&database.url).await;
+    assert_parts_fold_into_rows(&database.url).await;
+}
+
+/// The count parts that writers leave beside the rows are folded into the rows' columns
+/// within seconds once writes stop (each replica folds every second while it writes), and
+/// the columns alone then equal a recount.
+async fn assert_parts_fold_into_rows(url: &str) {
+    let pool = any_pool(url).await;
+    let mut parts = -1;
+    for _ in 0..100 {
+        parts = sqlx::query_scalar(
+            "select (select count(*) from author_count_part)
+                  + (select count(*) from publisher_count_part)",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if parts == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(parts, 0, "every count part folded within 10 s");
+    let drifted: i64 = sqlx::query_scalar(
+        "select
+            (select count(*) from author a
+             where a.book_count <> (select count(*) from book b where b.author_id = a.id))
+          + (select count(*) from publisher p
+             where p.book_count <> (select count(*) from book_publisher bp where bp.publisher_id = p.id)
+                or p.author_count <> (select count(*) from publisher_author pa where pa.publisher_id = p.id))",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(drifted, 0, "the rows' own columns equal a recount");
 }
 
 /// A link added while its book's author is being renamed files the author at the publisher

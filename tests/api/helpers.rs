@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use bookgraph::db::{Db, OpenOptions, WRITE_LOCK};
+use bookgraph::db::{Db, FOLD_LOCK, OpenOptions, WRITE_LOCK};
 use bookgraph::graphql::build_schema;
 use bookgraph::http::{AppState, router, serve};
 use bookgraph::import::import_csv;
@@ -503,6 +503,24 @@ pub fn bookgraph(database_url: &str, args: &[&str]) -> std::process::Output {
 pub fn stdout(output: &std::process::Output) -> String {
     assert!(output.status.success(), "{output:?}");
     String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
+}
+
+/// On PostgreSQL, a connection of another process holding [`FOLD_LOCK`], so that no replica
+/// folds count parts into their rows until it closes; `None` on SQLite, which keeps none.
+pub async fn hold_fold_lock(app: &TestApp) -> Option<sqlx::AnyConnection> {
+    if !app.on_postgres() {
+        return None;
+    }
+    sqlx::any::install_default_drivers();
+    let mut connection = sqlx::AnyConnection::connect(&app.database_url)
+        .await
+        .expect("a connection of another process");
+    sqlx::query("select pg_advisory_lock($1)")
+        .bind(FOLD_LOCK)
+        .execute(&mut connection)
+        .await
+        .expect("take the fold lock");
+    Some(connection)
 }
 
 /// Another process's write transaction, holding the database's write lock (SQLite's, or

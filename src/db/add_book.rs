@@ -159,9 +159,10 @@ async fn add_many(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<Vec<Option<
             write_together(tx, statement, entries, &planned, last_book_id).await?
         }
         // Other replicas write beside this lot: its rows are locked in the order every
-        // writer takes them (publishers and their pairs as the links go in, here; authors by
-        // id as the books go in, in `write_apart`; migrations/postgres/0005), so two lots
-        // wait for each other one way round instead of deadlocking.
+        // writer takes them (links by publisher and author, here; books by author, in
+        // `write_apart`; the counts' triggers sort what they lock themselves,
+        // migrations/postgres/0005 and 0009), so two lots wait for each other one way round
+        // instead of deadlocking.
         Writes::Apart(apart) => {
             planned.sort_by_key(|planned| (planned.publisher_id, planned.author_id));
             write_apart(tx, apart, entries, &planned).await?

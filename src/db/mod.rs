@@ -57,7 +57,7 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The PostgreSQL advisory lock of bookgraph's writes. Every write transaction holds it in
 /// shared mode, so writers on every replica run side by side, kept right by row locks and
-/// the count triggers' lock order (`migrations/postgres/0005_concurrent_writers.sql`); a
+/// the count triggers' lock order (`migrations/postgres/0005_concurrent_writers.sql`, `0009`); a
 /// bulk import holds it exclusively ([`Db::write_alone`]), since its triggers stand
 /// aside until it recounts. The number is arbitrary but fixed; other programs that write
 /// to the same database take it too, shared for ordinary writes.

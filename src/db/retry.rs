@@ -2,7 +2,7 @@
 //! that clients never see the race. SQLite has one writer and no such races: nothing here
 //! runs there.
 //!
-//! Writers take row locks in one order (`migrations/postgres/0005_concurrent_writers.sql`),
+//! Writers take row locks in one order (`migrations/postgres/0005_concurrent_writers.sql`, `0009`),
 //! but a transaction that runs several mutations (the writer's group commit) can still meet
 //! another in a cycle, and PostgreSQL then fails one of them with a deadlock. Two replicas
 //! creating the same name at once, or a book linked as another replica deletes it, fail on

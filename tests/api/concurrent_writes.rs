@@ -275,8 +275,10 @@ async fn assert_parts_fold_into_rows(url: &str) {
             (select count(*) from author a
              where a.book_count <> (select count(*) from book b where b.author_id = a.id))
           + (select count(*) from publisher p
-             where p.book_count <> (select count(*) from book_publisher bp where bp.publisher_id = p.id)
-                or p.author_count <> (select count(*) from publisher_author pa where pa.publisher_id = p.id))",
+             where p.book_count <> (select count(*) from book_publisher bp
+                                    where bp.publisher_id = p.id)
+                or p.author_count <> (select count(*) from publisher_author pa
+                                      where pa.publisher_id = p.id))",
     )
     .fetch_one(&pool)
     .await

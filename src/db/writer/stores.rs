@@ -200,7 +200,7 @@ impl Store for PostgresStore {
     /// whatever order they came, and another replica's transaction taking the same rows in
     /// another order would deadlock with it (PostgreSQL finds out only after its
     /// `deadlock_timeout`, a second by default, stalling both). One write takes its rows
-    /// in the triggers' order (migrations/postgres/0005), and a lot of `addBook`s sorts
+    /// in the triggers' order (migrations/postgres/0005, 0009), and a lot of `addBook`s sorts
     /// them, so writes wait for each other's commits instead.
     fn one_write_per_transaction(&self) -> bool {
         true

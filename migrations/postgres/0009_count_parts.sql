@@ -198,8 +198,8 @@ $$;
 create trigger link_counted after delete on book_publisher
 for each row execute function link_counted();
 
--- The two authors' parts in id order, then each publisher's part and its pairs in
--- publisher order.
+-- The two authors' parts in id order, then each publisher's part and its two pairs, in
+-- publisher order and each publisher's pairs in author order.
 create or replace function book_moved() returns trigger language plpgsql as $$
 declare
     at_publisher bigint;
@@ -217,8 +217,13 @@ begin
             select publisher_id from book_publisher where book_id = new.id order by publisher_id
         loop
             perform publisher_counts_added(at_publisher, 0, 0);
-            authors_added := pair_counted(at_publisher, new.author_id)
-                - pair_uncounted(at_publisher, old.author_id);
+            if new.author_id < old.author_id then
+                authors_added := pair_counted(at_publisher, new.author_id);
+                authors_added := authors_added - pair_uncounted(at_publisher, old.author_id);
+            else
+                authors_added := -pair_uncounted(at_publisher, old.author_id);
+                authors_added := authors_added + pair_counted(at_publisher, new.author_id);
+            end if;
             if authors_added <> 0 then
                 perform publisher_counts_added(at_publisher, 0, authors_added);
             end if;
@@ -232,11 +237,12 @@ $$;
 -- Moves the parts that no writer holds into their rows' columns, so that parts stay few:
 -- an ordering by a count reads its rows by the columns' indexes and adds up only the rows
 -- that have parts (`db::pages`). Each replica calls it now and then while it writes
--- (`db::open`). `skip locked` leaves the parts that writers hold to a later call, so it
--- waits for no writer. It holds bookgraph's write lock shared (`write_lock`), as every
--- writer does, so it never runs while an import recounts, and it runs in one replica at a
--- time (`fold_lock`): two would update the same rows in no set order. Returns whether it
--- ran.
+-- (`db::fold`). It waits for no one: it takes only the rows and parts that nobody holds
+-- (`skip locked`; a row `for no key update`, which writers' `key share` locks do not
+-- conflict with), and leaves the rest to a later call. It holds bookgraph's write lock
+-- shared (`write_lock`), as every writer does, so it never runs while an import recounts,
+-- and `fold_lock` lets one replica fold at a time, and a session put folding off. Returns
+-- whether it ran.
 create function fold_count_parts(write_lock bigint, fold_lock bigint) returns boolean
 language plpgsql as $$
 begin
@@ -244,8 +250,13 @@ begin
             and pg_try_advisory_xact_lock(fold_lock)) then
         return false;
     end if;
-    with taken as (
-        select author_id, part from author_count_part for update skip locked
+    with held as (
+        select a.id from author a
+        where a.id in (select author_id from author_count_part)
+        for no key update of a skip locked
+    ), taken as (
+        select c.author_id, c.part from author_count_part c join held on held.id = c.author_id
+        for update of c skip locked
     ), moved as (
         delete from author_count_part c using taken
         where c.author_id = taken.author_id and c.part = taken.part
@@ -254,8 +265,14 @@ begin
     update author a set book_count = a.book_count + sums.books
     from (select author_id, sum(book_count) as books from moved group by author_id) as sums
     where a.id = sums.author_id;
-    with taken as (
-        select publisher_id, part from publisher_count_part for update skip locked
+    with held as (
+        select p.id from publisher p
+        where p.id in (select publisher_id from publisher_count_part)
+        for no key update of p skip locked
+    ), taken as (
+        select c.publisher_id, c.part from publisher_count_part c
+        join held on held.id = c.publisher_id
+        for update of c skip locked
     ), moved as (
         delete from publisher_count_part c using taken
         where c.publisher_id = taken.publisher_id and c.part = taken.part

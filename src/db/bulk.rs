@@ -205,11 +205,9 @@ impl BulkAdder {
         if tx.dialect == Dialect::Postgres {
             // Concurrent writers' parts of the counts (migrations/postgres/0009) are in
             // the columns now.
-            for parts in ["author_count_part", "publisher_count_part"] {
-                sqlx::query(sqlx::AssertSqlSafe(format!("delete from {parts}")))
-                    .execute(tx.conn())
-                    .await?;
-            }
+            sqlx::raw_sql("delete from author_count_part; delete from publisher_count_part")
+                .execute(tx.conn())
+                .await?;
         }
         sqlx::query("delete from bulk_load")
             .execute(tx.conn())

@@ -24,17 +24,18 @@ pub(super) async fn fold_beside_writer(pool: AnyPool, stats: Arc<DbStats>) {
         if commits == folded {
             continue;
         }
-        folded = commits;
-        // One replica folds at a time ([`FOLD_LOCK`]): two would update the same rows in
-        // no set order. Parts left unfolded (on a standby, over a lost connection) cost
-        // reads a little time, never a wrong count: the views add them up.
-        if let Err(error) = sqlx::query("select fold_count_parts($1, $2)")
+        // One replica folds at a time ([`FOLD_LOCK`]). Parts left unfolded (the lock taken
+        // elsewhere, on a standby, over a lost connection) cost reads a little time, never a
+        // wrong count: the views add them up. They are tried again at the next turn.
+        match sqlx::query_scalar::<_, bool>("select fold_count_parts($1, $2)")
             .bind(WRITE_LOCK)
             .bind(FOLD_LOCK)
-            .execute(&pool)
+            .fetch_one(&pool)
             .await
         {
-            tracing::debug!(%error, "count parts not folded");
+            Ok(true) => folded = commits,
+            Ok(false) => {}
+            Err(error) => tracing::debug!(%error, "count parts not folded"),
         }
     }
 }

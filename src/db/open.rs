@@ -135,23 +135,24 @@ impl Db {
         });
         let pool = readers.connect_with(options).await?;
         let stats = Arc::<DbStats>::default();
-        tokio::spawn(fold::fold_beside_writer(pool.clone(), Arc::clone(&stats)));
-        let readers = Readers::Postgres(pool);
         let events = Events::default();
         let listener = notify::Listener::start(url, events.clone()).await?;
         // A socket answers on the runtime it was opened on: the writer opens its own on
         // its thread, so its round trips do not wait on this runtime's busy workers.
         writer.close().await?;
-        Ok(Db {
+        let db = Db {
             writer: Writer::start(store, None, events.clone(), Arc::clone(&stats))?,
-            readers,
+            readers: Readers::Postgres(pool.clone()),
             stats,
             scope: OperationScope::default(),
             backend: Backend::Postgres,
             events,
             read_only: false,
             listener: Some(Arc::new(listener)),
-        })
+        };
+        // Only once the handle is whole: the task ends when its readers close.
+        tokio::spawn(fold::fold_beside_writer(pool, Arc::clone(&db.stats)));
+        Ok(db)
     }
 }
 

@@ -129,11 +129,12 @@ pub trait SortOrder: Copy + Send {
 pub trait Filter: Sync {
     /// The listed row.
     type Row: DeserializeOwned;
-    /// The orders the rows can be listed in: only columns of this table can sort them.
+    /// The orders the rows can be listed in: only columns of `TABLE` can sort them.
     type Order: SortOrder;
-    /// The row's columns and every sort column, qualified by the alias of `TABLE`.
+    /// The row's columns and every sort column, `id` among them, qualified by the alias of
+    /// `TABLE`.
     const SELECT: &'static str;
-    /// The table, with the alias that `SELECT` and the conditions use.
+    /// The table or view, with the alias that `SELECT` and the conditions use.
     const TABLE: &'static str;
     /// The row type's columns, in its field order.
     const COLUMNS: &'static [&'static str];

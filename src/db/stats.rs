@@ -15,7 +15,8 @@ const BATCH_BOUNDS: [f64; 10] = [
 #[derive(Debug)]
 pub struct DbStats {
     statements: Counter,
-    /// Write transactions committed; read by the checkpointer, not exported.
+    /// Write transactions committed; read by SQLite's checkpointer and PostgreSQL's fold of
+    /// count parts, not exported.
     pub(super) commits: AtomicU64,
     batch_sizes: Histogram,
 }

@@ -1,7 +1,7 @@
 //! The tutorial's `add_new_book` as one composable step of a write transaction: shared by
 //! the `addBook` mutation and the CSV import, so both find-or-create exactly alike.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use futures_util::future::BoxFuture;
 
@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 
 mod lot;
 
-use lot::{Apart, Writes};
+use lot::Writes;
 
 /// What [`add_book`] found, created and linked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,12 +160,12 @@ async fn add_many(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<Vec<Option<
         }
         // Other replicas write beside this lot: its rows are locked in the order every
         // writer takes them (links by publisher and author, here; books by author, in
-        // `write_apart`; the counts' triggers sort what they lock themselves,
+        // `write_returning`; the counts' triggers sort what they lock themselves,
         // migrations/postgres/0005 and 0009), so two lots wait for each other one way round
         // instead of deadlocking.
-        Writes::Apart(apart) => {
+        Writes::Returning(statement) => {
             planned.sort_by_key(|planned| (planned.publisher_id, planned.author_id));
-            write_apart(tx, apart, entries, &planned).await?
+            write_returning(tx, statement, entries, &planned).await?
         }
     };
     if ids.len() != planned.len() {
@@ -250,11 +250,11 @@ async fn write_together(
     Ok(ids)
 }
 
-/// The lot's books and links written one statement each ([`Writes::Apart`]), the new
-/// books' ids read back. Returns every planned entry's book id.
-async fn write_apart(
+/// The lot's books and links written in one statement that returns the new books' ids
+/// ([`Writes::Returning`]). Returns every planned entry's book id.
+async fn write_returning(
     tx: &mut WriteTx,
-    statements: &Apart,
+    statement: &'static str,
     entries: &[BookEntry],
     planned: &[Planned],
 ) -> Result<Vec<i64>> {
@@ -268,42 +268,50 @@ async fn write_apart(
         .collect();
     // Authors by id: the order of the locks their books take (see `add_many`).
     new.sort_by_key(|(author_id, ..)| *author_id);
-    if !new.is_empty() {
-        let inserted = sqlx::query(statements.insert_books)
+    let links: Vec<_> = planned
+        .iter()
+        .filter(|planned| planned.needs_link())
+        .map(|planned| {
+            let book_id = planned.book.as_ref().map(|(book, _)| book.id);
+            let title = entries[planned.index].title.key();
+            (book_id, planned.author_id, title, planned.publisher_id)
+        })
+        .collect();
+    let mut added = HashMap::new();
+    if !links.is_empty() {
+        let (inserted, linked): (Option<String>, i64) = sqlx::query_as(statement)
             .bind(encode_json(&new)?)
-            .execute(tx.conn())
+            .bind(encode_json(&links)?)
+            .fetch_one(tx.conn())
             .await?;
-        if inserted.rows_affected() != new.len() as u64 {
+        let inserted: Vec<(i64, String, i64)> = decode_json(inserted)?;
+        if inserted.len() != new.len() {
             return Err(Error::Inconsistent(
                 "a lot inserted other books than planned",
             ));
         }
+        if linked != links.len() as i64 {
+            return Err(Error::Inconsistent("a lot linked other books than planned"));
+        }
+        added.extend(
+            inserted
+                .into_iter()
+                .map(|(author_id, title, id)| ((author_id, title), id)),
+        );
     }
-    // Every planned entry's book, by author and title key, now that all exist.
-    let books: Vec<_> = planned
+    planned
         .iter()
-        .map(|planned| {
-            let title = entries[planned.index].title.key();
-            (planned.author_id, title, planned.publisher_id)
+        .map(|planned| match &planned.book {
+            Some((book, _)) => Ok(book.id),
+            None => {
+                let title = entries[planned.index].title.key().to_owned();
+                added
+                    .get(&(planned.author_id, title))
+                    .copied()
+                    .ok_or(Error::Inconsistent("a new book of the lot went missing"))
+            }
         })
-        .collect();
-    let books = encode_json(&books)?;
-    let links = planned
-        .iter()
-        .filter(|planned| planned.needs_link())
-        .count();
-    let linked = sqlx::query(statements.link)
-        .bind(books.clone())
-        .execute(tx.conn())
-        .await?;
-    if linked.rows_affected() != links as u64 {
-        return Err(Error::Inconsistent("a lot linked other books than planned"));
-    }
-    let ids: Option<String> = sqlx::query_scalar(statements.book_ids)
-        .bind(books)
-        .fetch_one(tx.conn())
-        .await?;
-    decode_json(ids)
+        .collect()
 }
 
 /// What the look-up found for one entry: author, publisher, book and its title, and 1

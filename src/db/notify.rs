@@ -13,11 +13,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use sqlx::AnyConnection;
 use sqlx::postgres::PgListener;
 use tokio::task::JoinHandle;
 
 use super::events::{Event, Events};
+use super::sql::string_literal;
 use crate::error::Result;
 
 /// The channel every bookgraph process on a database listens on.
@@ -27,16 +27,19 @@ const CHANNEL: &str = "bookgraph_events";
 /// that stay below this.
 const MAX_PAYLOAD: usize = 7000;
 
-/// Sends `events`, in order, to every listener once `tx` commits.
-pub(super) async fn announce(conn: &mut AnyConnection, events: &[Event]) -> Result<()> {
-    for payload in payloads(events)? {
-        sqlx::query("select pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(payload)
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
+/// The statements that send `events`, in order, to every listener once the transaction
+/// they run in commits. Each payload is written into the statement as a literal: these go
+/// out in the commit's round trip, where no value can be bound.
+pub(super) fn announcements(events: &[Event]) -> Result<String> {
+    Ok(payloads(events)?
+        .iter()
+        .map(|payload| {
+            format!(
+                "select pg_notify('{CHANNEL}', {});",
+                string_literal(payload)
+            )
+        })
+        .collect())
 }
 
 /// `events` as JSON arrays of at most [`MAX_PAYLOAD`] bytes each (one event is far below

@@ -298,6 +298,14 @@ pub(super) fn decode_json<T: DeserializeOwned>(json: Option<String>) -> Result<T
     serde_json::from_str(json).map_err(|error| sqlx::Error::Decode(Box::new(error)).into())
 }
 
+/// `text` as a PostgreSQL string literal, for a statement that cannot bind it. An escape
+/// string (`E'…'`) with its backslashes and quotes doubled reads back as `text` whatever
+/// `standard_conforming_strings` says. `text` holds no NUL: PostgreSQL's text cannot, and
+/// JSON writes it escaped.
+pub(super) fn string_literal(text: &str) -> String {
+    format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
+}
+
 /// `limit n`, written into the statement's text: SQLite plans a bound limit with its value
 /// and so prepares the statement again whenever a new value is bound, at every execution.
 /// A statement per distinct `n` is far cheaper, and an integer cannot inject anything.
@@ -320,6 +328,14 @@ pub(super) fn push_contains(query: &mut Sql, column: &str, needle: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn string_literals_keep_quotes_and_backslashes_as_written() {
+        assert_eq!(
+            string_literal(r"it's \' a \\ path"),
+            r"E'it''s \\'' a \\\\ path'"
+        );
+    }
 
     #[test]
     fn placeholders_are_numbered_in_the_order_values_are_bound() {

@@ -17,11 +17,15 @@ use super::Db;
 use super::sql::Dialect;
 use crate::error::Result;
 
-/// Gives the data version a new random token and commits, in one round trip to the
-/// connection: in the write transaction, so the token changes exactly when, and only if,
-/// the transaction's changes are committed. When the token cannot be replaced, nothing is
-/// committed and the transaction stays open.
-pub(super) async fn replace_and_commit(conn: &mut AnyConnection, dialect: Dialect) -> Result<()> {
+/// Runs `first` (statements, each ending in `;`), gives the data version a new random token
+/// and commits, in one round trip to the connection: in the write transaction, so the token
+/// changes exactly when, and only if, the transaction's changes are committed. When any of
+/// it fails, nothing is committed and the transaction stays open.
+pub(super) async fn replace_and_commit(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    first: &str,
+) -> Result<()> {
     let replace = match dialect {
         Dialect::Sqlite => "update data_version set token = lower(hex(randomblob(16)))",
         // One row of the sixteen (migrations/postgres/0006), drawn once for the statement.
@@ -30,7 +34,7 @@ pub(super) async fn replace_and_commit(conn: &mut AnyConnection, dialect: Dialec
              where id = (select 1 + floor(random() * 16)::integer)"
         }
     };
-    sqlx::raw_sql(AssertSqlSafe(format!("{replace}; commit")))
+    sqlx::raw_sql(AssertSqlSafe(format!("{first}{replace}; commit")))
         .execute(conn)
         .await?;
     Ok(())

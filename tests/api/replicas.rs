@@ -216,9 +216,11 @@ async fn a_subscriber_on_one_replica_sees_a_book_added_through_the_other() {
     assert_eq!(first["author"]["name"], "Octavia Butler");
     assert_eq!(first["publishers"], json!([{ "name": "Seven Stories" }]));
     // Live now: every book added after the first one announced comes once, in order, and
-    // so does the next one.
-    post(&client, &b, ADD_BOOK, add_book_input("Parable last")).await;
-    added.push("Parable last".to_owned());
+    // so does the next one, its title as written: quotes and backslashes reach the
+    // notification's payload inside its statement's text.
+    let last = r#"Parable's "last" \ word \'"#;
+    post(&client, &b, ADD_BOOK, add_book_input(last)).await;
+    added.push(last.to_owned());
     for title in &added[announced_at + 1..] {
         let next = book(socket.receive(Duration::from_secs(10)).await);
         assert_eq!(next["title"], title.as_str());

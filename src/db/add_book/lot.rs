@@ -1,7 +1,7 @@
 //! The statements of an `addBook` lot ([`super::AddBooks`]), written out whole for each
 //! backend. Each binds the lot's entries, or rows made of them, as JSON arrays (`$1`, and
-//! `$2` for the links of [`Writes::Together`]), taken apart as rows `e` with the element in
-//! `e.value` and its place in `e.position`.
+//! `$2` for the links of [`Writes`]), taken apart as rows `e` with the element in `e.value`
+//! and its place in `e.position`.
 //!
 //! Every author, publisher, book and link is found through its unique key, one entry at a
 //! time, whatever the size of the tables. SQLite plans its joins that way by itself. PostgreSQL
@@ -28,28 +28,21 @@ pub(super) struct Statements {
     pub(super) writes: Writes,
 }
 
-/// How a lot writes its new books and links them all to their publishers.
+/// How a lot writes its new books and links them all to their publishers, in one call:
+/// every call is a round trip to the connection while the lot holds its locks.
 pub(super) enum Writes {
-    /// In one call of two statements, which only SQLite takes: the new books, with the ids
-    /// the lot chose, from `$1` (`[id, author id, title, title key]` each), then the links
-    /// of the entries whose publisher does not publish their book yet, from `$2` (`[book id,
-    /// publisher id]` each). Every call is a round trip to the one writer connection while
-    /// other writes wait.
+    /// Two statements in one call, which only SQLite takes: the new books, with the ids the
+    /// lot chose, from `$1` (`[id, author id, title, title key]` each), then the links of the
+    /// entries whose publisher does not publish their book yet, from `$2` (`[book id,
+    /// publisher id]` each).
     Together(&'static str),
-    /// One statement each, the new books' ids drawn from a sequence that other replicas
-    /// draw from too.
-    Apart(Apart),
-}
-
-/// A lot's writes as statements of their own ([`Writes::Apart`]).
-pub(super) struct Apart {
-    /// Inserts the new books in the entries' order. Entries: `[author id, title, title key]`.
-    pub(super) insert_books: &'static str,
-    /// Links every entry's book to its publisher, in the entries' order. Entries:
-    /// `[author id, title key, publisher id]`.
-    pub(super) link: &'static str,
-    /// Every entry's book id as one JSON array, for the same entries as `link`.
-    pub(super) book_ids: &'static str,
+    /// One statement, the new books' ids drawn from a sequence that other replicas draw
+    /// from too: inserts the new books from `$1` (`[author id, title, title key]` each, in
+    /// the entries' order), links the entries whose publisher does not publish their book
+    /// yet from `$2` (`[book id, or null for a new book, author id, title key, publisher
+    /// id]` each, in the entries' order), and returns the new books as one JSON array
+    /// (`[author id, title key, id]` each) with the number of links made.
+    Returning(&'static str),
 }
 
 /// The lot's statements on `dialect`'s backend.
@@ -87,7 +80,7 @@ static SQLITE: Statements = Statements {
     ),
 };
 
-// The lot reads its new books' ids back, and so has no use for the largest.
+// The lot's insert returns its new books' ids, and so has no use for the largest.
 static POSTGRES: Statements = Statements {
     plan: "select coalesce(json_agg(json_build_array(
                    a.id, p.id, b.id, b.title, coalesce(bp.linked, 0)
@@ -111,27 +104,31 @@ static POSTGRES: Statements = Statements {
                where book_id = b.id and publisher_id = p.id
                limit 1
            ) as bp on true",
-    writes: Writes::Apart(Apart {
-        insert_books: "insert into book (author_id, title, title_key)
-           select cast(e.value ->> 0 as bigint), e.value ->> 1, e.value ->> 2
-           from jsonb_array_elements($1::jsonb) with ordinality as e(value, position)
-           order by e.position",
-        link: "insert into book_publisher (book_id, publisher_id)
-           select b.id, cast(e.value ->> 2 as bigint)
-           from jsonb_array_elements($1::jsonb) with ordinality as e(value, position)
-           cross join lateral (
-               select id from book
-               where author_id = cast(e.value ->> 0 as bigint) and title_key = e.value ->> 1
-               limit 1
-           ) as b
-           order by e.position
-           on conflict (book_id, publisher_id) do nothing",
-        book_ids: "select coalesce(json_agg(b.id order by e.position), '[]')::text
-           from jsonb_array_elements($1::jsonb) with ordinality as e(value, position)
-           cross join lateral (
-               select id from book
-               where author_id = cast(e.value ->> 0 as bigint) and title_key = e.value ->> 1
-               limit 1
-           ) as b",
-    }),
+    // The links see the books inserted beside them through `added`: every part of one
+    // statement reads the table as it was before the statement. Foreign keys and the
+    // counts' triggers run after the whole statement, and see both.
+    writes: Writes::Returning(
+        "with added as (
+               insert into book (author_id, title, title_key)
+               select cast(e.value ->> 0 as bigint), e.value ->> 1, e.value ->> 2
+               from jsonb_array_elements($1::jsonb) with ordinality as e(value, position)
+               order by e.position
+               returning id, author_id, title_key
+           ), linked as (
+               insert into book_publisher (book_id, publisher_id)
+               select coalesce(cast(e.value ->> 0 as bigint), added.id),
+                   cast(e.value ->> 3 as bigint)
+               from jsonb_array_elements($2::jsonb) with ordinality as e(value, position)
+               left join added on added.author_id = cast(e.value ->> 1 as bigint)
+                   and added.title_key = e.value ->> 2
+               order by e.position
+               on conflict (book_id, publisher_id) do nothing
+               returning book_id
+           )
+           select coalesce(
+                   (select json_agg(json_build_array(author_id, title_key, id)) from added),
+                   '[]'
+               )::text,
+               (select count(*) from linked)",
+    ),
 };

@@ -76,7 +76,7 @@ impl Store for SqliteStore {
         conn: &'a mut AnyConnection,
         _: &'a [Event],
     ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(version::replace_and_commit(conn, Dialect::Sqlite))
+        Box::pin(version::replace_and_commit(conn, Dialect::Sqlite, ""))
     }
 
     fn fans_out(&self) -> bool {
@@ -148,15 +148,16 @@ impl Store for PostgresStore {
     }
 
     /// Notifications go out when, and only if, the transaction commits; every replica's
-    /// listener, this one's included, relays them to its subscribers.
+    /// listener, this one's included, relays them to its subscribers. They are sent in the
+    /// commit's round trip: the lot holds its row locks until the commit is done.
     fn commit<'a>(
         &'a self,
         conn: &'a mut AnyConnection,
         events: &'a [Event],
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            notify::announce(conn, events).await?;
-            version::replace_and_commit(conn, Dialect::Postgres).await
+            let announce = notify::announcements(events)?;
+            version::replace_and_commit(conn, Dialect::Postgres, &announce).await
         })
     }
 

@@ -16,13 +16,14 @@ database=bookgraph_bench_$$
 pg_url=${admin%/*}/$database
 server_pids=()
 endpoints=()
+run_on=()
 
 # start URL N: N servers on URL, each on a port of its own; appends to server_pids and
 # endpoints (their /graphql URLs) once each listens.
 start() {
   for n in $(seq "$2"); do
-    RUST_LOG=warn,bookgraph=info "$bookgraph" serve --listen 127.0.0.1:0 --database "$1" \
-      2>"$work/server-$n.log" &
+    RUST_LOG=warn,bookgraph=info "${run_on[@]}" "$bookgraph" serve --listen 127.0.0.1:0 \
+      --database "$1" 2>"$work/server-$n.log" &
     server_pids+=($!)
     local endpoint=
     for _ in $(seq 300); do

@@ -11,11 +11,17 @@
 # writers of two replicas share no count row: what is left between them is PostgreSQL's.
 # With PROFILE=1, `perf record -a` samples the whole machine during each PostgreSQL run, and
 # the table of each names the processes and PostgreSQL's functions that took the CPU.
+# With SPLIT=1, PostgreSQL runs on the first core alone and the replicas and drivers on the
+# others (`taskset`; PostgreSQL's cores are given back at exit), so that each run shows
+# whether PostgreSQL's core or the replicas' ran out: writes over replicas as they go when
+# the database has a machine of its own. Each run prints how busy every core was.
 #
 #   bench/replicas.sh                                 # PostgreSQL from .ci/postgres
 #   REPLICAS="1 2" PG_URL=postgres://u:pw@127.0.0.1/postgres bench/replicas.sh
+#   SPLIT=1 PROFILE=1 REPLICAS="1 2" bench/replicas.sh
 #
-# Needs cargo, psql, sqlite3 and jq, and perf for PROFILE=1. Only ever talks to 127.0.0.1.
+# Needs cargo, psql, sqlite3 and jq, perf for PROFILE=1, and for SPLIT=1 the right to set
+# the CPU affinity of PostgreSQL's processes (root, or PostgreSQL's own user). Only ever talks to 127.0.0.1.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -29,6 +35,18 @@ admin=${PG_URL:-$(.ci/postgres)}
 . bench/postgres-common.sh
 cp "$work/template.db" "$work/run.db"
 
+if [ "${SPLIT:-0}" = 1 ]; then
+  all_cores=0-$(($(nproc) - 1))
+  # Backends fork from the postmaster and so start on its cores.
+  pin_postgres() {
+    local pid
+    for pid in $(pgrep -x postgres); do taskset -a -p -c "$1" "$pid" >/dev/null || true; done
+  }
+  trap 'pin_postgres "$all_cores"; cleanup' EXIT
+  pin_postgres 0
+  run_on=(taskset -c "1-$(($(nproc) - 1))")
+fi
+
 # drive SECONDS TAG: W1 on every endpoint at once, the clients split evenly; prints the
 # summed req/s and errors.
 drive() {
@@ -36,7 +54,7 @@ drive() {
   for endpoint in "${endpoints[@]}"; do
     local name_set=
     [ "${DISJOINT:-0}" = 1 ] && name_set="r$n-"
-    "$load" --url "$endpoint" --workload w1 --concurrency "$per" --seconds "$1" \
+    "${run_on[@]}" "$load" --url "$endpoint" --workload w1 --concurrency "$per" --seconds "$1" \
       --max-book-id "$books" --tag "$2-$n" --name-set "$name_set" >"$work/result-$n.json" &
     drivers+=($!)
     n=$((n + 1))
@@ -59,10 +77,9 @@ sample_waits() {
     sleep 0.2
   done | psql -At "$admin" >>"$1" 2>/dev/null || true
 }
-# cpu_ticks: the machine's busy and total CPU ticks, then the CPU ticks so far of the live
-# processes named postgres and bookgraph.
+# cpu_ticks: the CPU ticks so far of the live processes named postgres, then of those named
+# bookgraph, then each core's busy and total ticks (the machine's first).
 cpu_ticks() {
-  awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat
   local name pid ticks fields
   for name in postgres bookgraph; do
     ticks=0
@@ -72,15 +89,23 @@ cpu_ticks() {
     done
     echo "$ticks"
   done
+  awk '/^cpu/ { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat
 }
-# cpu_share BEFORE AFTER: how busy the machine was between two cpu_ticks, and who used it;
-# the rest is mostly the load driver, whose processes are gone by AFTER.
+# cpu_share BEFORE AFTER: how busy the machine and each core were between two cpu_ticks, and
+# who used the machine; the rest is mostly the load driver, whose processes are gone by AFTER.
 cpu_share() {
   paste -d' ' <(tr '\n' ' ' <<<"$1") <(tr '\n' ' ' <<<"$2") | awk '{
-    busy = $5 - $1; total = $6 - $2; postgres = $7 - $3; bookgraph = $8 - $4
+    half = NF / 2
+    postgres = $(half + 1) - $1; bookgraph = $(half + 2) - $2
+    busy = $(half + 3) - $3; total = $(half + 4) - $4
     printf "CPU busy %.0f %% of the machine: PostgreSQL %.0f %%, bookgraph %.0f %%, the rest %.0f %%\n",
       100 * busy / total, 100 * postgres / total, 100 * bookgraph / total,
       100 * (busy - postgres - bookgraph) / total
+    printf "cores busy:"
+    for (i = 5; i < half; i += 2) {
+      printf " cpu%d %.0f %%", (i - 5) / 2, 100 * ($(half + i) - $i) / ($(half + i + 1) - $(i + 1))
+    }
+    printf "\n"
   }'
 }
 # profile_summary DATA: the processes that took the machine's samples, then PostgreSQL's

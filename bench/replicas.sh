@@ -20,7 +20,7 @@
 #   REPLICAS="1 2" PG_URL=postgres://u:pw@127.0.0.1/postgres bench/replicas.sh
 #   SPLIT=1 PROFILE=1 REPLICAS="1 2" bench/replicas.sh
 #
-# Needs cargo, psql, sqlite3 and jq, perf for PROFILE=1, and for SPLIT=1 the right to set
+# Needs cargo, psql, sqlite3, jq and curl, perf for PROFILE=1, and for SPLIT=1 the right to set
 # the CPU affinity of PostgreSQL's processes (root, or PostgreSQL's own user). Only ever talks to 127.0.0.1.
 set -euo pipefail
 
@@ -65,6 +65,17 @@ drive() {
   rm -f "$work"/result-*.json
 }
 
+# write_transactions: the write transactions the servers have committed so far, together.
+write_transactions() {
+  local endpoint sum=0 count
+  for endpoint in "${endpoints[@]}"; do
+    count=$(curl -fsS "${endpoint%/graphql}/metrics" |
+      awk '$1 == "bookgraph_write_transactions_total" { print $2 }')
+    sum=$((sum + count))
+  done
+  echo "$sum"
+}
+
 # sample_waits FILE: until FILE.stop exists, every 0.2 s, what each active backend of the
 # bench's database is doing: one line per backend, its wait event or "running" (on a CPU or
 # ready to be). The profile of where PostgreSQL holds writers back. One psql session for all
@@ -91,10 +102,12 @@ cpu_ticks() {
   done
   awk '/^cpu/ { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat
 }
-# cpu_share BEFORE AFTER: how busy the machine and each core were between two cpu_ticks, and
-# who used the machine; the rest is mostly the load driver, whose processes are gone by AFTER.
+# cpu_share BEFORE AFTER WRITES TRANSACTIONS: how busy the machine and each core were between
+# two cpu_ticks, who used the machine (the rest is mostly the load driver, whose processes
+# are gone by AFTER), and PostgreSQL's CPU time per write and per write transaction.
 cpu_share() {
-  paste -d' ' <(tr '\n' ' ' <<<"$1") <(tr '\n' ' ' <<<"$2") | awk '{
+  paste -d' ' <(tr '\n' ' ' <<<"$1") <(tr '\n' ' ' <<<"$2") |
+    awk -v writes="$3" -v transactions="$4" -v hz="$(getconf CLK_TCK)" '{
     half = NF / 2
     postgres = $(half + 1) - $1; bookgraph = $(half + 2) - $2
     busy = $(half + 3) - $3; total = $(half + 4) - $4
@@ -105,7 +118,9 @@ cpu_share() {
     for (i = 5; i < half; i += 2) {
       printf " cpu%d %.0f %%", (i - 5) / 2, 100 * ($(half + i) - $i) / ($(half + i + 1) - $(i + 1))
     }
-    printf "\n"
+    printf "\n%.0f write transactions, %.1f addBook each; PostgreSQL CPU: %.3f ms per addBook, %.3f ms per transaction\n",
+      transactions, writes / transactions, 1000 * postgres / hz / writes,
+      1000 * postgres / hz / transactions
   }'
 }
 # profile_summary DATA: the processes that took the machine's samples, then PostgreSQL's
@@ -139,11 +154,15 @@ run() {
     profiler=$!
   fi
   before=$(cpu_ticks)
+  local transactions
+  transactions=$(write_transactions)
   read -r rps errors < <(drive "$seconds" "run-$1")
+  transactions=$(($(write_transactions) - transactions))
   if [ -n "$sampler" ]; then
     touch "$work/waits-$3.stop"
     wait "$sampler" 2>/dev/null || true
-    cpu_share "$before" "$(cpu_ticks)" >"$work/waits-$3.counts"
+    cpu_share "$before" "$(cpu_ticks)" "$(awk -v rps="$rps" -v s="$seconds" 'BEGIN { print rps * s }')" \
+      "$transactions" >"$work/waits-$3.counts"
     sort "$work/waits-$3" | uniq -c | sort -rn >>"$work/waits-$3.counts"
   fi
   if [ -n "$profiler" ]; then

@@ -4,7 +4,6 @@
 //! ([`super::pages::CountParts`]).
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use sqlx::AnyPool;
@@ -20,7 +19,7 @@ pub(super) async fn fold_beside_writer(pool: AnyPool, stats: Arc<DbStats>) {
     let mut folded = 0;
     while !pool.is_closed() {
         tokio::time::sleep(FOLD_EVERY).await;
-        let commits = stats.commits.load(Ordering::Relaxed);
+        let commits = stats.commits.get();
         if commits == folded {
             continue;
         }

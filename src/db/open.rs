@@ -4,7 +4,6 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -170,7 +169,7 @@ async fn checkpoint_beside_writer(readers: Readers, stats: Arc<DbStats>) {
     let mut copied = 0;
     while !readers.is_closed() {
         tokio::time::sleep(CHECKPOINT_EVERY).await;
-        let commits = stats.commits.load(Ordering::Relaxed);
+        let commits = stats.commits.get();
         if commits == copied {
             continue;
         }

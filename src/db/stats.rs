@@ -1,7 +1,5 @@
 //! Process-wide statistics of the data layer, for `/metrics`.
 
-use std::sync::atomic::AtomicU64;
-
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
@@ -15,9 +13,10 @@ const BATCH_BOUNDS: [f64; 10] = [
 #[derive(Debug)]
 pub struct DbStats {
     statements: Counter,
-    /// Write transactions committed; read by SQLite's checkpointer and PostgreSQL's fold of
-    /// count parts, not exported.
-    pub(super) commits: AtomicU64,
+    /// Write transactions committed. Beside the writes' own count it tells how many writes
+    /// a transaction holds; SQLite's checkpointer and PostgreSQL's fold of count parts
+    /// watch it for new commits.
+    pub(super) commits: Counter,
     batch_sizes: Histogram,
 }
 
@@ -25,7 +24,7 @@ impl Default for DbStats {
     fn default() -> Self {
         DbStats {
             statements: Counter::default(),
-            commits: AtomicU64::new(0),
+            commits: Counter::default(),
             batch_sizes: Histogram::new(BATCH_BOUNDS),
         }
     }
@@ -50,6 +49,11 @@ impl DbStats {
             "bookgraph_sql_statements",
             "SQL statements executed",
             self.statements.clone(),
+        );
+        registry.register(
+            "bookgraph_write_transactions",
+            "Write transactions committed, each with one write or a group of them",
+            self.commits.clone(),
         );
         registry.register(
             "bookgraph_dataloader_batch_size",

@@ -473,7 +473,7 @@ impl WriterTask {
         let committed = self.store.commit(&mut tx.conn, &events).await;
         match committed {
             Ok(()) => {
-                self.stats.commits.fetch_add(1, Ordering::Relaxed);
+                self.stats.commits.inc();
                 // Only a write that went through shows the cause of an outage is gone.
                 if !kept.is_empty() {
                     self.health.set_outage(None);

@@ -63,6 +63,28 @@ async fn metrics_count_requests_statements_and_batches() {
 }
 
 #[tokio::test]
+async fn metrics_count_write_transactions() {
+    let app = TestApp::spawn().await;
+    let transactions = "bookgraph_write_transactions_total";
+    let before = sample(&metrics(&app).await, transactions);
+    for title in ["Kindred", "Dawn", "Kindred"] {
+        let added = app
+            .data(&format!(
+                r#"mutation {{ addBook(input: {{ authorFirstName: "Octavia", authorLastName: "Butler",
+                    title: "{title}", publisherName: "Beacon" }}) {{ outcome }} }}"#
+            ))
+            .await;
+        assert!(added["addBook"]["outcome"].is_string(), "{added}");
+    }
+    let after = sample(&metrics(&app).await, transactions);
+    assert_eq!(
+        after - before,
+        3.0,
+        "one each for writes made one after another, the one that changed nothing too"
+    );
+}
+
+#[tokio::test]
 async fn metrics_tell_failed_operations_apart() {
     let app = TestApp::spawn().await;
     app.post_graphql(

@@ -11,10 +11,12 @@
 # writers of two replicas share no count row: what is left between them is PostgreSQL's.
 # With PROFILE=1, `perf record -a` samples the whole machine during each PostgreSQL run, and
 # the table of each names the processes and PostgreSQL's functions that took the CPU.
-# With SPLIT=1, PostgreSQL runs on the first core alone and the replicas and drivers on the
-# others (`taskset`; PostgreSQL's cores are given back at exit), so that each run shows
-# whether PostgreSQL's core or the replicas' ran out: writes over replicas as they go when
-# the database has a machine of its own. Each run prints how busy every core was.
+# With SPLIT=1, PostgreSQL (every PostgreSQL process of the machine) runs on the first core
+# alone and the servers and drivers on the others (`taskset`; PostgreSQL's processes get
+# their cores back at exit), so that each run shows whether PostgreSQL's core or the
+# replicas' ran out: writes over replicas as they go when the database has a machine of its
+# own. Each run prints how busy every core was, and for PostgreSQL the write transactions
+# (from the servers' /metrics) and PostgreSQL's CPU time per write and per transaction.
 #
 #   bench/replicas.sh                                 # PostgreSQL from .ci/postgres
 #   REPLICAS="1 2" PG_URL=postgres://u:pw@127.0.0.1/postgres bench/replicas.sh
@@ -36,15 +38,33 @@ admin=${PG_URL:-$(.ci/postgres)}
 cp "$work/template.db" "$work/run.db"
 
 if [ "${SPLIT:-0}" = 1 ]; then
-  all_cores=0-$(($(nproc) - 1))
+  # The cores this script may use, one by one: the first for PostgreSQL, the rest for
+  # the others.
+  cores=()
+  IFS=, read -r -a ranges <<<"$(taskset -c -p $$ | sed 's/.*: //')"
+  for range in "${ranges[@]}"; do
+    mapfile -t -O "${#cores[@]}" cores < <(seq "${range%-*}" "${range#*-}")
+  done
+  [ "${#cores[@]}" -ge 2 ] || { echo "SPLIT=1 needs two cores or more" >&2; exit 1; }
+  # Every PostgreSQL process of the machine, each given back the cores it had at exit.
   # Backends fork from the postmaster and so start on its cores.
-  pin_postgres() {
+  declare -A postgres_cores
+  for pid in $(pgrep -x postgres); do
+    postgres_cores[$pid]=$(taskset -c -p "$pid" | sed 's/.*: //')
+  done
+  unpin_postgres() {
     local pid
-    for pid in $(pgrep -x postgres); do taskset -a -p -c "$1" "$pid" >/dev/null || true; done
+    for pid in "${!postgres_cores[@]}"; do
+      taskset -a -c -p "${postgres_cores[$pid]}" "$pid" >/dev/null 2>&1 || true
+    done
   }
-  trap 'pin_postgres "$all_cores"; cleanup' EXIT
-  pin_postgres 0
-  run_on=(taskset -c "1-$(($(nproc) - 1))")
+  trap 'unpin_postgres; cleanup' EXIT
+  for pid in "${!postgres_cores[@]}"; do
+    # A process may end meanwhile; one still there must take the core.
+    taskset -a -c -p "${cores[0]}" "$pid" >/dev/null 2>&1 || ! kill -0 "$pid" 2>/dev/null ||
+      { echo "cannot pin PostgreSQL's process $pid to core ${cores[0]}" >&2; exit 1; }
+  done
+  run_on=(taskset -c "$(IFS=,; echo "${cores[*]:1}")")
 fi
 
 # drive SECONDS TAG: W1 on every endpoint at once, the clients split evenly; prints the
@@ -71,6 +91,7 @@ write_transactions() {
   for endpoint in "${endpoints[@]}"; do
     count=$(curl -fsS "${endpoint%/graphql}/metrics" |
       awk '$1 == "bookgraph_write_transactions_total" { print $2 }')
+    [[ $count =~ ^[0-9]+$ ]] || { echo "no write transaction count from $endpoint" >&2; exit 1; }
     sum=$((sum + count))
   done
   echo "$sum"
@@ -118,9 +139,12 @@ cpu_share() {
     for (i = 5; i < half; i += 2) {
       printf " cpu%d %.0f %%", (i - 5) / 2, 100 * ($(half + i) - $i) / ($(half + i + 1) - $(i + 1))
     }
-    printf "\n%.0f write transactions, %.1f addBook each; PostgreSQL CPU: %.3f ms per addBook, %.3f ms per transaction\n",
-      transactions, writes / transactions, 1000 * postgres / hz / writes,
-      1000 * postgres / hz / transactions
+    printf "\n"
+    if (transactions > 0 && writes > 0) {
+      printf "%.0f write transactions, %.1f addBook each; PostgreSQL CPU: %.3f ms per addBook, %.3f ms per transaction\n",
+        transactions, writes / transactions, 1000 * postgres / hz / writes,
+        1000 * postgres / hz / transactions
+    }
   }'
 }
 # profile_summary DATA: the processes that took the machine's samples, then PostgreSQL's

@@ -101,9 +101,9 @@ pub async fn add_one(db: &Db, entry: BookEntry) -> Result<AddedBook> {
     db.write_batched::<AddBooks>(entry).await
 }
 
-/// `addBook`s queued back to back, run together: two calls for the lot on SQLite (look up;
-/// insert the new books and link them all), four statements on PostgreSQL (look up, insert,
-/// link, read the new books' ids), where one by one each costs three of its own.
+/// `addBook`s queued back to back, run together: two calls for the lot on either backend
+/// (look up; insert the new books and link them all), where one by one each costs three of
+/// its own.
 ///
 /// Only the usual case runs together: the author and the publisher exist, and no earlier
 /// entry of the lot names the same book. The rest run alone through [`add_book`], after the
@@ -168,9 +168,6 @@ async fn add_many(tx: &mut WriteTx, entries: &[BookEntry]) -> Result<Vec<Option<
             write_returning(tx, statement, entries, &planned).await?
         }
     };
-    if ids.len() != planned.len() {
-        return Err(Error::Inconsistent("a book of the lot went missing"));
-    }
     let mut added = vec![None; entries.len()];
     for (planned, id) in planned.into_iter().zip(ids) {
         let (book, outcome) = match planned.book {
@@ -277,7 +274,7 @@ async fn write_returning(
             (book_id, planned.author_id, title, planned.publisher_id)
         })
         .collect();
-    let mut added = HashMap::new();
+    let mut new_ids = HashMap::new();
     if !links.is_empty() {
         let (inserted, linked): (Option<String>, i64) = sqlx::query_as(statement)
             .bind(encode_json(&new)?)
@@ -293,7 +290,7 @@ async fn write_returning(
         if linked != links.len() as i64 {
             return Err(Error::Inconsistent("a lot linked other books than planned"));
         }
-        added.extend(
+        new_ids.extend(
             inserted
                 .into_iter()
                 .map(|(author_id, title, id)| ((author_id, title), id)),
@@ -305,7 +302,7 @@ async fn write_returning(
             Some((book, _)) => Ok(book.id),
             None => {
                 let title = entries[planned.index].title.key().to_owned();
-                added
+                new_ids
                     .get(&(planned.author_id, title))
                     .copied()
                     .ok_or(Error::Inconsistent("a new book of the lot went missing"))

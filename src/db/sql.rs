@@ -303,6 +303,7 @@ pub(super) fn decode_json<T: DeserializeOwned>(json: Option<String>) -> Result<T
 /// `standard_conforming_strings` says. `text` holds no NUL: PostgreSQL's text cannot, and
 /// JSON writes it escaped.
 pub(super) fn string_literal(text: &str) -> String {
+    debug_assert!(!text.contains('\0'), "PostgreSQL's text holds no NUL");
     format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
 }
 

@@ -13,9 +13,10 @@ const BATCH_BOUNDS: [f64; 10] = [
 #[derive(Debug)]
 pub struct DbStats {
     statements: Counter,
-    /// Write transactions committed. Beside the writes' own count it tells how many writes
-    /// a transaction holds; SQLite's checkpointer and PostgreSQL's fold of count parts
-    /// watch it for new commits.
+    /// Write transactions committed, including those whose writes all failed (they commit
+    /// the data version alone). Beside the mutations' count it tells how many writes a
+    /// transaction holds; SQLite's checkpointer and PostgreSQL's fold of count parts watch
+    /// it for new commits.
     pub(super) commits: Counter,
     batch_sizes: Histogram,
 }

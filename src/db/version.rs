@@ -17,14 +17,14 @@ use super::Db;
 use super::sql::Dialect;
 use crate::error::Result;
 
-/// Runs `first` (statements, each ending in `;`), gives the data version a new random token
+/// Runs `before_commit` (statements, each ending in `;`), gives the data version a new random token
 /// and commits, in one round trip to the connection: in the write transaction, so the token
 /// changes exactly when, and only if, the transaction's changes are committed. When any of
 /// it fails, nothing is committed and the transaction stays open.
 pub(super) async fn replace_and_commit(
     conn: &mut AnyConnection,
     dialect: Dialect,
-    first: &str,
+    before_commit: &str,
 ) -> Result<()> {
     let replace = match dialect {
         Dialect::Sqlite => "update data_version set token = lower(hex(randomblob(16)))",
@@ -34,7 +34,7 @@ pub(super) async fn replace_and_commit(
              where id = (select 1 + floor(random() * 16)::integer)"
         }
     };
-    sqlx::raw_sql(AssertSqlSafe(format!("{first}{replace}; commit")))
+    sqlx::raw_sql(AssertSqlSafe(format!("{before_commit}{replace}; commit")))
         .execute(conn)
         .await?;
     Ok(())

@@ -37,11 +37,11 @@ pub(super) enum Writes {
     /// publisher id]` each).
     Together(&'static str),
     /// One statement, the new books' ids drawn from a sequence that other replicas draw
-    /// from too: inserts the new books from `$1` (`[author id, title, title key]` each, in
-    /// the entries' order), links the entries whose publisher does not publish their book
-    /// yet from `$2` (`[book id, or null for a new book, author id, title key, publisher
-    /// id]` each, in the entries' order), and returns the new books as one JSON array
-    /// (`[author id, title key, id]` each) with the number of links made.
+    /// from too: inserts the new books from `$1` (`[author id, title, title key]` each),
+    /// links the entries whose publisher does not publish their book yet from `$2` (`[book
+    /// id, or null for a new book, author id, title key, publisher id]` each), each in the
+    /// order given, and returns the new books as one JSON array (`[author id, title key,
+    /// id]` each) with the number of links made.
     Returning(&'static str),
 }
 

@@ -156,8 +156,8 @@ impl Store for PostgresStore {
         events: &'a [Event],
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            let announce = notify::announcements(events)?;
-            version::replace_and_commit(conn, Dialect::Postgres, &announce).await
+            let notify_sql = notify::announcements(events)?;
+            version::replace_and_commit(conn, Dialect::Postgres, &notify_sql).await
         })
     }
 

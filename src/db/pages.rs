@@ -354,12 +354,12 @@ impl Listed {
         });
         let mut rows = Sql::new("");
         match counted {
-            None => push_rows(&mut rows, ("*", F::TABLE), filter, order, page),
+            None => push_rows(&mut rows, "*", F::TABLE, filter, order, page),
             Some(parts) => {
                 rows.push("select * from (");
-                push_rows(&mut rows, ("*", F::TABLE), filter, order, page);
+                push_rows(&mut rows, "*", F::TABLE, filter, order, page);
                 rows.push(") as t where t.id in ((");
-                push_rows(&mut rows, ("t.id", parts.table), filter, order, page);
+                push_rows(&mut rows, "t.id", parts.table, filter, order, page);
                 rows.push(format_args!(
                     " order by {order_by} limit {rows_read} + (select count(*) from {0})) \
                      union all (select {1} from {0}))",
@@ -403,7 +403,8 @@ impl Listed {
 /// `filter` keeps, those after the page's cursor in `order`.
 fn push_rows<F: Filter>(
     rows: &mut Sql,
-    (columns, table): (&str, &str),
+    columns: &str,
+    table: &str,
     filter: &F,
     order: &[SortColumn],
     page: &PageArgs,

@@ -70,15 +70,24 @@ impl Db {
         }
         // Only a missing file is created: asking for it always would also turn a URL's
         // `mode=ro` into read-write.
-        let url = AnyConnectOptions::from_url(&options.create_if_missing(!exists).to_url_lossy())?;
-        let store = Arc::new(SqliteStore {
-            options: url.clone(),
+        let connecting = |create: bool| {
+            AnyConnectOptions::from_url(&options.clone().create_if_missing(create).to_url_lossy())
+        };
+        let creating = SqliteStore {
+            options: connecting(!exists)?,
             file: file.clone(),
             max_size: open.max_size,
-        });
+        };
         // A pool retries a failing connection until its acquire timeout; connecting the
         // writer first makes a file that is not a database an error at once.
-        let mut writer = store.connect().await?;
+        let mut writer = creating.connect().await?;
+        // Only this first connection may create the file: a reader or a reconnecting writer
+        // opened after it was deleted would start an empty catalogue in its place.
+        let url = connecting(false)?;
+        let store = Arc::new(SqliteStore {
+            options: url.clone(),
+            ..creating
+        });
         sqlx::migrate!("./migrations/sqlite")
             .run(&mut writer)
             .await?;
@@ -217,4 +226,24 @@ fn pool_options(connections: u32) -> AnyPoolOptions {
 fn reader_count() -> u32 {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     u32::try_from(cores * 2).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No reader is open before the first statement needs one, so the check opens one
+    /// after the file is gone: it must find the file missing, not create an empty one.
+    #[tokio::test]
+    async fn a_reader_opened_after_the_file_is_deleted_does_not_create_it_again() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let file = dir.path().join("deleted.db");
+        let db = Db::open(&format!("sqlite:{}", file.display()))
+            .await
+            .expect("the catalogue opens");
+        std::fs::remove_file(&file).expect("delete the database file");
+
+        assert!(db.check().await.is_err(), "a deleted file checked fit");
+        assert!(!file.exists(), "a reader created the file again");
+    }
 }

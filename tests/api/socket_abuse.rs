@@ -217,7 +217,8 @@ async fn a_connection_runs_at_most_its_limit_of_operations_at_once() {
     assert_eq!(event["payload"]["data"]["bookAdded"]["title"], "Room Made");
 }
 
-/// How long `events` events take to reach each of `count` subscriptions on one socket.
+/// How long `events` events take to reach each of `count` subscriptions on one socket: the
+/// fastest of three rounds, since a machine busy with other tests can only slow a round.
 async fn fan_out_time(count: usize, events: i64) -> Duration {
     let app = TestApp::spawn_configured(|state| {
         state.with_socket_limits(SocketLimits {
@@ -240,15 +241,19 @@ async fn fan_out_time(count: usize, events: i64) -> Duration {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let started = Instant::now();
-    app.db
-        .events()
-        .publish((0..events).map(Event::BookDeleted).collect());
-    for _ in 0..count * usize::try_from(events).unwrap() {
-        let message = socket.next_message().await;
-        assert_eq!(message["type"], "next", "{message}");
+    let mut fastest = Duration::MAX;
+    for _ in 0..3 {
+        let started = Instant::now();
+        app.db
+            .events()
+            .publish((0..events).map(Event::BookDeleted).collect());
+        for _ in 0..count * usize::try_from(events).unwrap() {
+            let message = socket.next_message().await;
+            assert_eq!(message["type"], "next", "{message}");
+        }
+        fastest = fastest.min(started.elapsed());
     }
-    started.elapsed()
+    fastest
 }
 
 #[tokio::test]

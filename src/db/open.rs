@@ -70,23 +70,24 @@ impl Db {
         }
         // Only a missing file is created: asking for it always would also turn a URL's
         // `mode=ro` into read-write.
-        let connecting = |create: bool| {
+        let options_with = |create: bool| {
             AnyConnectOptions::from_url(&options.clone().create_if_missing(create).to_url_lossy())
         };
-        let creating = SqliteStore {
-            options: connecting(!exists)?,
+        let first = SqliteStore {
+            options: options_with(!exists)?,
             file: file.clone(),
             max_size: open.max_size,
         };
         // A pool retries a failing connection until its acquire timeout; connecting the
         // writer first makes a file that is not a database an error at once.
-        let mut writer = creating.connect().await?;
-        // Only this first connection may create the file: a reader or a reconnecting writer
-        // opened after it was deleted would start an empty catalogue in its place.
-        let url = connecting(false)?;
+        let mut writer = first.connect().await?;
+        // Only this first connection may create the file: a reader opened after it was
+        // deleted (or a writer reconnecting just as it goes) would start an empty catalogue
+        // in its place.
+        let url = options_with(false)?;
         let store = Arc::new(SqliteStore {
             options: url.clone(),
-            ..creating
+            ..first
         });
         sqlx::migrate!("./migrations/sqlite")
             .run(&mut writer)
@@ -232,8 +233,9 @@ fn reader_count() -> u32 {
 mod tests {
     use super::*;
 
-    /// No reader is open before the first statement needs one, so the check opens one
-    /// after the file is gone: it must find the file missing, not create an empty one.
+    /// No reader is open before the first statement needs one (the checkpointer borrows
+    /// one only after a commit, and opening commits nothing), so the check opens one after
+    /// the file is gone: it must find the file missing, not create an empty one.
     #[tokio::test]
     async fn a_reader_opened_after_the_file_is_deleted_does_not_create_it_again() {
         let dir = tempfile::tempdir().expect("a temporary directory");

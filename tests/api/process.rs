@@ -231,7 +231,8 @@ async fn ready_turns_unhealthy_when_the_database_file_is_damaged() {
     let (_dir, database) = database_file();
     // Created and closed by a first server: one that has just loaded the catalogue copies
     // the load's pages from SQLite's log into the file within 100 ms, page 1 and its header
-    // among them, which would mend the damage below before the probe sees it.
+    // among them, which would mend the damage below before the probe sees it. The second
+    // server commits nothing, so it copies nothing.
     Server::start(&sqlite_url(&database)).stop();
     let server = Server::start(&sqlite_url(&database));
     let client = reqwest::Client::new();

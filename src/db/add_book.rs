@@ -274,39 +274,36 @@ async fn write_returning(
             (book_id, planned.author_id, title, planned.publisher_id)
         })
         .collect();
-    let mut new_ids = HashMap::new();
-    if !links.is_empty() {
+    let inserted: Vec<(i64, String, i64)> = if links.is_empty() {
+        Vec::new()
+    } else {
         let (inserted, linked): (Option<String>, i64) = sqlx::query_as(statement)
             .bind(encode_json(&new)?)
             .bind(encode_json(&links)?)
             .fetch_one(tx.conn())
             .await?;
-        let inserted: Vec<(i64, String, i64)> = decode_json(inserted)?;
-        if inserted.len() != new.len() {
-            return Err(Error::Inconsistent(
-                "a lot inserted other books than planned",
-            ));
-        }
         if linked != links.len() as i64 {
             return Err(Error::Inconsistent("a lot linked other books than planned"));
         }
-        new_ids.extend(
-            inserted
-                .into_iter()
-                .map(|(author_id, title, id)| ((author_id, title), id)),
-        );
+        decode_json(inserted)?
+    };
+    if inserted.len() != new.len() {
+        return Err(Error::Inconsistent(
+            "a lot inserted other books than planned",
+        ));
     }
+    let new_ids: HashMap<(i64, &str), i64> = inserted
+        .iter()
+        .map(|(author_id, title, id)| ((*author_id, title.as_str()), *id))
+        .collect();
     planned
         .iter()
         .map(|planned| match &planned.book {
             Some((book, _)) => Ok(book.id),
-            None => {
-                let title = entries[planned.index].title.key().to_owned();
-                new_ids
-                    .get(&(planned.author_id, title))
-                    .copied()
-                    .ok_or(Error::Inconsistent("a new book of the lot went missing"))
-            }
+            None => new_ids
+                .get(&(planned.author_id, entries[planned.index].title.key()))
+                .copied()
+                .ok_or(Error::Inconsistent("a new book of the lot went missing")),
         })
         .collect()
 }

@@ -17,10 +17,10 @@ use super::Db;
 use super::sql::Dialect;
 use crate::error::Result;
 
-/// Runs `before_commit` (statements, each ending in `;`), gives the data version a new random token
-/// and commits, in one round trip to the connection: in the write transaction, so the token
-/// changes exactly when, and only if, the transaction's changes are committed. When any of
-/// it fails, nothing is committed and the transaction stays open.
+/// Runs `before_commit` (statements, each ending in `;`), gives the data version a new
+/// random token and commits, in one round trip to the connection: in the write transaction,
+/// so the token changes exactly when, and only if, the transaction's changes are committed.
+/// When any of it fails, nothing is committed and the transaction stays open.
 pub(super) async fn replace_and_commit(
     conn: &mut AnyConnection,
     dialect: Dialect,

@@ -22,8 +22,9 @@
 #   REPLICAS="1 2" PG_URL=postgres://u:pw@127.0.0.1/postgres bench/replicas.sh
 #   SPLIT=1 PROFILE=1 REPLICAS="1 2" bench/replicas.sh
 #
-# Needs cargo, psql, sqlite3, jq and curl, perf for PROFILE=1, and for SPLIT=1 the right to set
-# the CPU affinity of PostgreSQL's processes (root, or PostgreSQL's own user). Only ever talks to 127.0.0.1.
+# Needs cargo, psql, sqlite3, jq and curl, perf for PROFILE=1, and for SPLIT=1 the right to
+# set the CPU affinity of PostgreSQL's processes (root, or PostgreSQL's own user). Only ever
+# talks to 127.0.0.1.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
